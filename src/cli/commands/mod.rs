@@ -1,0 +1,18 @@
+//! One module per subcommand; each turns its arguments into a library request, runs it and
+//! renders the result.
+
+mod analyze;
+mod list;
+mod test;
+
+use super::args::{Cli, Command};
+use super::Outcome;
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    match cli.command {
+        Command::List(args) => list::run(args),
+        Command::Analyze(args) => analyze::run(args),
+        Command::Test(args) => test::run(args),
+    }
+}

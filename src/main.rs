@@ -1,0 +1,7 @@
+//! The `memlink` command-line tool: a thin shell over the `memlink` library.
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}
+
+mod cli;
