@@ -1,13 +1,33 @@
 //! memlink: look inside the memory of running processes, and link memory between them.
 //!
 //! The library reads a process's memory map (`/proc/PID/maps`, `smaps`, `smaps_rollup` on Linux)
-//! into typed [`MemoryRegion`]s, classifies each region, and summarises usage. Parsing is pure
-//! (bytes in, typed values out) and lives in [`proc`]; everything that touches the operating
-//! system lives behind [`platform`].
+//! into typed [`MemoryRegion`]s, classifies each region ([`classify`]), and summarises usage
+//! ([`stats`]). Parsing is pure (bytes in, typed values out) and lives in [`proc`]; everything
+//! that touches the operating system lives behind [`platform`].
+//!
+//! ```no_run
+//! use memlink::{MemoryAnalyzer, RegionType};
+//! let analyzer = MemoryAnalyzer::new(1234)?;
+//! for region in analyzer.find_stack_regions()? {
+//!     println!("{:#x} {} {}", region.base_address, region.size, region.region_type);
+//! }
+//! # Ok::<(), memlink::Error>(())
+//! ```
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod analyzer;
+pub mod classify;
 pub mod error;
+pub mod memory;
+pub mod platform;
+pub mod proc;
+pub mod process;
+pub mod stats;
 pub mod units;
 
+pub use analyzer::MemoryAnalyzer;
 pub use error::{Error, Result};
+pub use memory::{MemoryRegion, Perms, RegionType, TypeReason, Usage};
+pub use process::ProcessInfo;
+pub use stats::MemoryStats;

@@ -1,9 +1,36 @@
-//! `memlink list`.
+//! `memlink list`: the regions of a process, one per line.
 
-use crate::cli::args::ListArgs;
+use std::io::Write;
+
+use memlink::MemoryAnalyzer;
+
+use crate::cli::args::{Format, ListArgs};
+use crate::cli::output::{self, JsonArray, RegionTable};
 use crate::cli::Outcome;
 
 /// Runs `memlink list`.
-pub fn run(_args: ListArgs) -> anyhow::Result<Outcome> {
-    anyhow::bail!("memlink list is not implemented yet")
+pub fn run(args: ListArgs) -> anyhow::Result<Outcome> {
+    let analyzer = MemoryAnalyzer::new(args.pid)?;
+    let regions = analyzer.regions(args.detailed)?;
+    let mut out = output::stdout();
+    match args.format {
+        Format::Json => {
+            let mut arr = JsonArray::new(&mut out)?;
+            for r in regions {
+                arr.push(&r?)?;
+            }
+            arr.finish()?;
+        }
+        Format::Text => {
+            let mut table = RegionTable::new(args.detailed);
+            for r in regions {
+                table.push(&r?);
+            }
+            writeln!(out, "Memory regions for PID: {}", args.pid)?;
+            writeln!(out, "{}", "-".repeat(50))?;
+            table.write(&mut out)?;
+            out.flush()?;
+        }
+    }
+    Ok(Outcome::Success)
 }

@@ -1,0 +1,539 @@
+//! The memory model: [`MemoryRegion`], its [`RegionType`], permissions ([`Perms`]), device
+//! numbers, and the per-region usage figures from `smaps` ([`Usage`], in bytes).
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Serialize, Serializer};
+
+bitflags::bitflags! {
+    /// The permission column of `/proc/PID/maps`, which round-trips `rw-p` / `r-xs`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct Perms: u8 {
+        /// `r`: readable.
+        const READ = 1;
+        /// `w`: writable.
+        const WRITE = 2;
+        /// `x`: executable.
+        const EXEC = 4;
+        /// `s`: shared (`p` when absent: private copy-on-write).
+        const SHARED = 8;
+    }
+}
+
+impl Perms {
+    /// Parses the four-character permission field (`rwxp`, `r--s`, `---p`...).
+    pub fn parse(s: &[u8]) -> Option<Perms> {
+        if s.len() != 4 {
+            return None;
+        }
+        let mut p = Perms::empty();
+        for (i, (&c, (yes, flag))) in s
+            .iter()
+            .zip([
+                (b'r', Perms::READ),
+                (b'w', Perms::WRITE),
+                (b'x', Perms::EXEC),
+                (b's', Perms::SHARED),
+            ])
+            .enumerate()
+        {
+            if c == yes {
+                p |= flag;
+            } else if !(c == b'-' || (i == 3 && c == b'p')) {
+                return None;
+            }
+        }
+        Some(p)
+    }
+
+    /// The four-character form, as the kernel prints it.
+    pub fn as_bytes(self) -> [u8; 4] {
+        [
+            if self.contains(Perms::READ) {
+                b'r'
+            } else {
+                b'-'
+            },
+            if self.contains(Perms::WRITE) {
+                b'w'
+            } else {
+                b'-'
+            },
+            if self.contains(Perms::EXEC) {
+                b'x'
+            } else {
+                b'-'
+            },
+            if self.contains(Perms::SHARED) {
+                b's'
+            } else {
+                b'p'
+            },
+        ]
+    }
+
+    /// True when no access at all is allowed (`---p`): a guard page or reservation.
+    pub fn is_none(self) -> bool {
+        !self.intersects(Perms::READ | Perms::WRITE | Perms::EXEC)
+    }
+}
+
+impl fmt::Display for Perms {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = self.as_bytes();
+        // The four bytes are ASCII by construction.
+        f.pad(std::str::from_utf8(&b).unwrap_or("????"))
+    }
+}
+
+/// A device number as `/proc/PID/maps` shows it (`fe:00`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Device {
+    /// Major number.
+    pub major: u32,
+    /// Minor number.
+    pub minor: u32,
+}
+
+impl fmt::Display for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:02x}:{:02x}", self.major, self.minor)
+    }
+}
+
+impl Serialize for Device {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// What kind of memory a region is. The variant names are the JSON spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum RegionType {
+    /// The `[heap]` grown by `brk`.
+    Heap,
+    /// The main thread's stack (`[stack]`).
+    Stack,
+    /// Another thread's stack.
+    ThreadStack,
+    /// A file mapping with execute permission.
+    Code,
+    /// Any other file mapping, shared or private.
+    MappedFile,
+    /// Shared memory: shared anonymous memory, `/dev/shm`, memfd, SysV segments.
+    SharedMemory,
+    /// Private anonymous memory.
+    Private,
+    /// Kernel-provided pages: `[vdso]`, `[vvar]`, `[vvar_vclock]`, `[vsyscall]` and others.
+    Kernel,
+    /// A small inaccessible region next to a stack or heap.
+    Guard,
+    /// A large inaccessible reservation of address space (JITs, allocators, runtimes).
+    Reserved,
+}
+
+impl RegionType {
+    /// Every type, in display order.
+    pub const ALL: [RegionType; 10] = [
+        RegionType::Heap,
+        RegionType::Stack,
+        RegionType::ThreadStack,
+        RegionType::Code,
+        RegionType::MappedFile,
+        RegionType::SharedMemory,
+        RegionType::Private,
+        RegionType::Kernel,
+        RegionType::Guard,
+        RegionType::Reserved,
+    ];
+
+    /// The name used in text and JSON output.
+    pub fn name(self) -> &'static str {
+        match self {
+            RegionType::Heap => "Heap",
+            RegionType::Stack => "Stack",
+            RegionType::ThreadStack => "ThreadStack",
+            RegionType::Code => "Code",
+            RegionType::MappedFile => "MappedFile",
+            RegionType::SharedMemory => "SharedMemory",
+            RegionType::Private => "Private",
+            RegionType::Kernel => "Kernel",
+            RegionType::Guard => "Guard",
+            RegionType::Reserved => "Reserved",
+        }
+    }
+
+    /// Parses a type name, case-insensitively, accepting a few common aliases
+    /// (`code`, `stack`, `thread-stack`, `shm`, `anon`, `file`).
+    pub fn from_name(s: &str) -> Option<RegionType> {
+        let k: String = s
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        Some(match k.as_str() {
+            "heap" => RegionType::Heap,
+            "stack" => RegionType::Stack,
+            "threadstack" | "threadstacks" => RegionType::ThreadStack,
+            "code" | "exec" => RegionType::Code,
+            "mappedfile" | "file" => RegionType::MappedFile,
+            "sharedmemory" | "shm" | "shared" => RegionType::SharedMemory,
+            "private" | "anon" | "anonymous" => RegionType::Private,
+            "kernel" => RegionType::Kernel,
+            "guard" => RegionType::Guard,
+            "reserved" => RegionType::Reserved,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for RegionType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+/// What kind of shared memory a file-backed shared region is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ShmKind {
+    /// `memfd_create` (`/memfd:NAME (deleted)`).
+    Memfd,
+    /// A memfd created by `memlink link` (named `memlink-link:...`).
+    MemlinkLink,
+    /// A System V segment (`/SYSV%08x`).
+    SysV,
+    /// POSIX shared memory (`/dev/shm/...`).
+    Posix,
+    /// `MAP_SHARED|MAP_ANONYMOUS` (shown as `/dev/zero (deleted)` or no path).
+    Anonymous,
+    /// A named shared anonymous region (`[anon_shmem:NAME]`).
+    NamedAnonymous,
+}
+
+/// Why a region got its type: shown by `--detailed` and in JSON as `type_reason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TypeReason {
+    /// The kernel names it `[heap]`.
+    HeapName,
+    /// The kernel names it `[stack]`.
+    StackName,
+    /// An old kernel names it `[stack:TID]`.
+    StackTidName(u32),
+    /// It holds the stack pointer the kernel reports for this blocked thread.
+    ThreadStackPointer(u32),
+    /// A writable anonymous region directly above a guard page, as glibc lays out thread stacks
+    /// (used for threads whose stack pointer could not be read).
+    ThreadStackLayout,
+    /// A kernel pseudo-path in brackets (`[vdso]`, `[vvar]`...).
+    KernelPseudoPath,
+    /// A file mapping with execute permission.
+    ExecutableFile,
+    /// A file mapping without execute permission.
+    FileMapping,
+    /// A kernel object mapped through an anonymous inode (`anon_inode:...`).
+    AnonInode,
+    /// Shared memory of the given kind.
+    Shared(ShmKind),
+    /// Private anonymous memory.
+    PrivateAnonymous,
+    /// Private anonymous memory named by `PR_SET_VMA_ANON_NAME` (`[anon:NAME]`).
+    NamedAnonymous,
+    /// Inaccessible, directly below a stack.
+    GuardBelowStack,
+    /// Inaccessible, directly next to the heap.
+    GuardNextToHeap,
+    /// Inaccessible and small, but not next to a known stack or heap.
+    SmallInaccessible,
+    /// Inaccessible and large: address space reserved for later use.
+    LargeInaccessible,
+}
+
+impl fmt::Display for TypeReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TypeReason::HeapName => f.write_str("kernel names it [heap]"),
+            TypeReason::StackName => f.write_str("kernel names it [stack] (main thread)"),
+            TypeReason::StackTidName(t) => write!(f, "kernel names it [stack:{t}]"),
+            TypeReason::ThreadStackPointer(t) => {
+                write!(
+                    f,
+                    "holds the stack pointer of thread {t} (task/{t}/syscall)"
+                )
+            }
+            TypeReason::ThreadStackLayout => {
+                f.write_str("writable anonymous region above a guard page (pthread stack layout)")
+            }
+            TypeReason::KernelPseudoPath => f.write_str("kernel pseudo-path"),
+            TypeReason::ExecutableFile => f.write_str("executable file mapping"),
+            TypeReason::FileMapping => f.write_str("file mapping without execute permission"),
+            TypeReason::AnonInode => f.write_str("kernel object mapped through an anonymous inode"),
+            TypeReason::Shared(k) => f.write_str(match k {
+                ShmKind::Memfd => "memfd (memfd_create)",
+                ShmKind::MemlinkLink => "memlink link (memfd named memlink-link:)",
+                ShmKind::SysV => "System V shared memory segment",
+                ShmKind::Posix => "POSIX shared memory (/dev/shm)",
+                ShmKind::Anonymous => "shared anonymous memory",
+                ShmKind::NamedAnonymous => "named shared anonymous memory",
+            }),
+            TypeReason::PrivateAnonymous => f.write_str("private anonymous memory"),
+            TypeReason::NamedAnonymous => f.write_str("named private anonymous memory"),
+            TypeReason::GuardBelowStack => {
+                f.write_str("inaccessible page(s) directly below a stack")
+            }
+            TypeReason::GuardNextToHeap => f.write_str("inaccessible page(s) next to the heap"),
+            TypeReason::SmallInaccessible => {
+                f.write_str("small inaccessible anonymous region (no stack or heap next to it)")
+            }
+            TypeReason::LargeInaccessible => {
+                f.write_str("large inaccessible anonymous region (address space reservation)")
+            }
+        }
+    }
+}
+
+impl Serialize for TypeReason {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Per-region figures from `/proc/PID/smaps`, converted to **bytes**.
+///
+/// A field the running kernel does not report stays 0 (or `None` for the optional ones).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Usage {
+    /// `Rss`: resident bytes.
+    pub rss: u64,
+    /// `Pss`: proportional share of resident bytes (rounded down by the kernel per region).
+    pub pss: u64,
+    /// `Pss_Dirty`.
+    pub pss_dirty: u64,
+    /// `Pss_Anon` (rollup only).
+    pub pss_anon: u64,
+    /// `Pss_File` (rollup only).
+    pub pss_file: u64,
+    /// `Pss_Shmem` (rollup only).
+    pub pss_shmem: u64,
+    /// `Shared_Clean`.
+    pub shared_clean: u64,
+    /// `Shared_Dirty`.
+    pub shared_dirty: u64,
+    /// `Private_Clean`.
+    pub private_clean: u64,
+    /// `Private_Dirty`.
+    pub private_dirty: u64,
+    /// `Referenced`.
+    pub referenced: u64,
+    /// `Anonymous`.
+    pub anonymous: u64,
+    /// `KSM`.
+    pub ksm: u64,
+    /// `LazyFree`.
+    pub lazy_free: u64,
+    /// `AnonHugePages`.
+    pub anon_huge_pages: u64,
+    /// `ShmemPmdMapped`.
+    pub shmem_pmd_mapped: u64,
+    /// `FilePmdMapped`.
+    pub file_pmd_mapped: u64,
+    /// `Shared_Hugetlb`.
+    pub shared_hugetlb: u64,
+    /// `Private_Hugetlb`.
+    pub private_hugetlb: u64,
+    /// `Swap`.
+    pub swap: u64,
+    /// `SwapPss`.
+    pub swap_pss: u64,
+    /// `Locked`.
+    pub locked: u64,
+    /// `KernelPageSize`.
+    pub kernel_page_size: u64,
+    /// `MMUPageSize`.
+    pub mmu_page_size: u64,
+    /// `THPeligible`.
+    pub thp_eligible: Option<bool>,
+    /// `ProtectionKey` (x86 PKU), when the kernel reports it.
+    pub protection_key: Option<u32>,
+}
+
+impl Usage {
+    /// Unique set size: private clean + private dirty.
+    pub fn uss(&self) -> u64 {
+        self.private_clean + self.private_dirty
+    }
+
+    /// Dirty bytes: shared dirty + private dirty.
+    pub fn dirty(&self) -> u64 {
+        self.shared_dirty + self.private_dirty
+    }
+}
+
+/// One of the kernel's two-letter `VmFlags` (`rd`, `wr`, `lo`, `ht`...), kept as the kernel
+/// spells it so that flags newer than memlink survive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct VmFlag(pub [u8; 2]);
+
+impl VmFlag {
+    /// Builds a flag from its two-letter spelling.
+    pub const fn new(s: &[u8; 2]) -> VmFlag {
+        VmFlag(*s)
+    }
+
+    /// The two letters.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or("??")
+    }
+}
+
+impl fmt::Display for VmFlag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for VmFlag {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// One memory region (one VMA) of a process.
+///
+/// The first six fields are the original API; the rest add what `/proc/PID/maps` and `smaps`
+/// say. `state` is `"active"` for every region on Linux, where every listed region is mapped
+/// (the field exists for platforms that also report reserved or free address ranges).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemoryRegion {
+    /// First address.
+    pub base_address: usize,
+    /// Size in bytes.
+    pub size: usize,
+    /// Permissions as the kernel prints them (`rw-p`).
+    pub protection: String,
+    /// What kind of memory this is.
+    pub region_type: RegionType,
+    /// `"active"` on Linux.
+    pub state: String,
+    /// The mapped file's path for file-backed regions (also memfd, SysV and deleted files), with
+    /// bytes that are not UTF-8 written as `\xNN` escapes. Exact bytes are in [`path`](Self::path).
+    pub mapped_file: Option<String>,
+    /// Permissions as flags.
+    pub perms: Perms,
+    /// Offset into the file (or page offset for anonymous memory).
+    pub offset: u64,
+    /// Device of the mapped file.
+    pub device: Device,
+    /// Inode of the mapped file (0 for anonymous memory).
+    pub inode: u64,
+    /// The exact path bytes, without the ` (deleted)` suffix. `None` for anonymous memory and
+    /// kernel pseudo-paths.
+    pub path: Option<PathBuf>,
+    /// The kernel's pseudo-name, such as `[heap]`, `[vdso]` or `[anon:NAME]`.
+    pub name: Option<String>,
+    /// The file was deleted after it was mapped (the kernel's ` (deleted)` suffix).
+    pub deleted: bool,
+    /// Why the region got its type.
+    pub type_reason: TypeReason,
+    /// Figures from `smaps`, when detailed figures were asked for.
+    pub usage: Option<Usage>,
+    /// `VmFlags` from `smaps`, when detailed figures were asked for.
+    pub vm_flags: Option<Vec<VmFlag>>,
+}
+
+impl MemoryRegion {
+    /// One past the last address.
+    pub fn end_address(&self) -> usize {
+        self.base_address + self.size
+    }
+
+    /// True when `addr` lies inside the region.
+    pub fn contains(&self, addr: usize) -> bool {
+        addr >= self.base_address && addr < self.end_address()
+    }
+
+    /// True for a file-backed region (including memfd, SysV and deleted files).
+    pub fn is_file_backed(&self) -> bool {
+        self.path.is_some()
+    }
+
+    /// True when the region has the given `VmFlags` entry (false when flags were not read).
+    pub fn has_vm_flag(&self, flag: &[u8; 2]) -> bool {
+        self.vm_flags
+            .as_ref()
+            .is_some_and(|f| f.iter().any(|v| &v.0 == flag))
+    }
+
+    /// The path or pseudo-name to show next to the region (empty for anonymous memory).
+    pub fn display_name(&self) -> String {
+        match (&self.mapped_file, &self.name) {
+            (Some(p), _) if self.deleted => format!("{p} (deleted)"),
+            (Some(p), _) => p.clone(),
+            (None, Some(n)) => n.clone(),
+            (None, None) => String::new(),
+        }
+    }
+}
+
+/// Writes path bytes as a string in which bytes that are not UTF-8 appear as `\xNN` escapes.
+///
+/// Valid UTF-8 (including any backslash) is copied unchanged, so ordinary paths read as they are.
+pub fn escape_path(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+/// The JSON form of a region: the original fields (`base_address`, `size`, `protection`,
+/// `region_type`, `state`, `mapped_file`), then `address_hex` (addresses above 2^53 lose
+/// precision as JSON numbers in JavaScript), `end_address_hex`, `name`, `perms`-derived facts,
+/// and, when read, `usage` (bytes) and `vm_flags`.
+impl Serialize for MemoryRegion {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let detailed = self.usage.is_some() as usize + self.vm_flags.is_some() as usize;
+        let mut st = s.serialize_struct("MemoryRegion", 14 + detailed)?;
+        st.serialize_field("base_address", &self.base_address)?;
+        st.serialize_field("size", &self.size)?;
+        st.serialize_field("protection", &self.protection)?;
+        st.serialize_field("region_type", &self.region_type)?;
+        st.serialize_field("state", &self.state)?;
+        st.serialize_field("mapped_file", &self.mapped_file)?;
+        st.serialize_field("address_hex", &HexAddr(self.base_address as u64))?;
+        st.serialize_field("end_address_hex", &HexAddr(self.end_address() as u64))?;
+        st.serialize_field("name", &self.name)?;
+        st.serialize_field("offset", &self.offset)?;
+        st.serialize_field("device", &self.device)?;
+        st.serialize_field("inode", &self.inode)?;
+        st.serialize_field("deleted", &self.deleted)?;
+        st.serialize_field("type_reason", &self.type_reason)?;
+        if let Some(u) = &self.usage {
+            st.serialize_field("usage", u)?;
+        }
+        if let Some(f) = &self.vm_flags {
+            st.serialize_field("vm_flags", f)?;
+        }
+        st.end()
+    }
+}
+
+/// An address serialized as a `0x`-prefixed hex string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HexAddr(pub u64);
+
+impl fmt::Display for HexAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#x}", self.0)
+    }
+}
+
+impl Serialize for HexAddr {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}

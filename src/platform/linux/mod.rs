@@ -1,0 +1,54 @@
+//! The Linux backend: procfs for maps and figures.
+
+pub mod procdir;
+pub mod regions;
+
+use std::path::Path;
+
+use super::Backend;
+use crate::error::{Error, Result};
+use crate::memory::escape_path;
+use crate::proc::smaps::{self, Rollup};
+use crate::process::ProcessInfo;
+
+pub use procdir::ProcDir;
+pub use regions::RegionStream;
+
+pub(super) struct Native;
+
+impl Backend for Native {
+    fn regions(root: &Path, pid: u32, detailed: bool) -> Result<RegionStream> {
+        RegionStream::open(ProcDir::open_live(root, pid)?, detailed)
+    }
+
+    fn rollup(root: &Path, pid: u32) -> Result<Rollup> {
+        let dir = ProcDir::open_live(root, pid)?;
+        let bytes = dir.read_for("smaps_rollup", "read the memory totals of")?;
+        match smaps::parse_rollup(&bytes)? {
+            Some(r) => Ok(r),
+            None if !dir.is_alive() => Err(Error::ProcessExited {
+                pid,
+                during: "its memory totals were being read".into(),
+            }),
+            None => Ok(Rollup::default()),
+        }
+    }
+
+    fn process_info(root: &Path, pid: u32) -> Result<ProcessInfo> {
+        let dir = ProcDir::open(root, pid)?;
+        let stat = dir.stat()?;
+        let status = dir.status()?;
+        Ok(ProcessInfo {
+            pid,
+            name: escape_path(&status.name),
+            state: status.state as char,
+            ppid: status.ppid,
+            uid: status.uid[0],
+            threads: status.threads,
+            tracer_pid: status.tracer_pid,
+            ns_pid: status.ns_pid.last().copied().unwrap_or(pid),
+            kernel_thread: stat.is_kernel_thread(),
+            start_time: stat.start_time,
+        })
+    }
+}

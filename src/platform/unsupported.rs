@@ -1,0 +1,42 @@
+//! Platforms without a backend yet (macOS `vm_region`, Windows `VirtualQueryEx`): every
+//! operation says it is not supported.
+
+use std::path::Path;
+
+use super::Backend;
+use crate::error::{Error, Result};
+use crate::memory::MemoryRegion;
+use crate::proc::smaps::Rollup;
+use crate::process::ProcessInfo;
+
+#[cfg(target_os = "macos")]
+const PLATFORM: &str = "macOS (planned: vm_region)";
+#[cfg(target_os = "windows")]
+const PLATFORM: &str = "Windows (planned: VirtualQueryEx)";
+#[cfg(not(any(target_os = "macos", target_os = "windows")))]
+const PLATFORM: &str = "this operating system";
+
+pub(super) struct Native;
+
+impl Backend for Native {
+    fn regions(_: &Path, _: u32, _: bool) -> Result<super::Regions> {
+        Err(Error::Unsupported {
+            op: "listing memory regions",
+            platform: PLATFORM,
+        })
+    }
+
+    fn rollup(_: &Path, _: u32) -> Result<Rollup> {
+        Err(Error::Unsupported {
+            op: "reading memory totals",
+            platform: PLATFORM,
+        })
+    }
+
+    fn process_info(_: &Path, _: u32) -> Result<ProcessInfo> {
+        Err(Error::Unsupported {
+            op: "reading process information",
+            platform: PLATFORM,
+        })
+    }
+}

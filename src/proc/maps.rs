@@ -1,0 +1,152 @@
+//! `/proc/PID/maps`: one line per mapping.
+//!
+//! ```text
+//! 55e6eacae000-55e6eacaf000 r--p 00000000 fe:00 827394                     /srv/fixture/odd
+//! ```
+//! The path column is everything after the padding that follows the inode; it may contain
+//! spaces and bytes that are not UTF-8, and ends in ` (deleted)` when the file was removed.
+
+use crate::error::{Error, Result};
+use crate::memory::{Device, Perms};
+
+use super::{parse_dec, parse_hex, split_once};
+
+/// One parsed line of `maps` (also the header line of each `smaps` entry), borrowing its path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MapsLine<'a> {
+    /// First address.
+    pub start: u64,
+    /// One past the last address.
+    pub end: u64,
+    /// Permissions.
+    pub perms: Perms,
+    /// File offset.
+    pub offset: u64,
+    /// Device.
+    pub device: Device,
+    /// Inode.
+    pub inode: u64,
+    /// The path column as the kernel printed it (empty for anonymous memory).
+    pub pathname: &'a [u8],
+}
+
+/// The kernel's suffix for a mapping whose file was unlinked.
+pub const DELETED_SUFFIX: &[u8] = b" (deleted)";
+
+impl<'a> MapsLine<'a> {
+    /// The path without the ` (deleted)` suffix, and whether it was there.
+    pub fn split_deleted(&self) -> (&'a [u8], bool) {
+        match self.pathname.strip_suffix(DELETED_SUFFIX) {
+            Some(p) if self.pathname.first() == Some(&b'/') => (p, true),
+            _ => (self.pathname, false),
+        }
+    }
+}
+
+/// Parses one line of `maps` (without its newline). `line_no` is used in errors.
+pub fn parse_line(line: &[u8], line_no: usize) -> Result<MapsLine<'_>> {
+    let err = |msg: &str| Error::parse("maps", line_no, msg, line);
+    let (range, rest) = split_once(line, b' ').ok_or_else(|| err("missing fields"))?;
+    let (start, end) = split_once(range, b'-').ok_or_else(|| err("address range without '-'"))?;
+    let start = parse_hex(start).ok_or_else(|| err("bad start address"))?;
+    let end = parse_hex(end).ok_or_else(|| err("bad end address"))?;
+    if end < start {
+        return Err(err("end address below start address"));
+    }
+    let (perms, rest) = split_once(rest, b' ').ok_or_else(|| err("missing offset"))?;
+    let perms = Perms::parse(perms).ok_or_else(|| err("bad permissions"))?;
+    let (offset, rest) = split_once(rest, b' ').ok_or_else(|| err("missing device"))?;
+    let offset = parse_hex(offset).ok_or_else(|| err("bad offset"))?;
+    let (dev, rest) = split_once(rest, b' ').ok_or_else(|| err("missing inode"))?;
+    let (major, minor) = split_once(dev, b':').ok_or_else(|| err("bad device"))?;
+    let device = Device {
+        major: parse_hex(major)
+            .and_then(|v| u32::try_from(v).ok())
+            .ok_or_else(|| err("bad device major"))?,
+        minor: parse_hex(minor)
+            .and_then(|v| u32::try_from(v).ok())
+            .ok_or_else(|| err("bad device minor"))?,
+    };
+    let (inode, path) = match split_once(rest, b' ') {
+        Some((i, p)) => (i, p),
+        None => (rest, &b""[..]),
+    };
+    let inode = parse_dec(inode).ok_or_else(|| err("bad inode"))?;
+    // The kernel pads the path column with spaces; a path never starts with one.
+    let skip = path.iter().position(|&c| c != b' ').unwrap_or(path.len());
+    Ok(MapsLine {
+        start,
+        end,
+        perms,
+        offset,
+        device,
+        inode,
+        pathname: &path[skip..],
+    })
+}
+
+/// Parses a whole `maps` file.
+pub fn parse(bytes: &[u8]) -> Result<Vec<MapsLine<'_>>> {
+    super::lines(bytes).map(|(n, l)| parse_line(l, n)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_line() {
+        let l = parse_line(
+            b"55e6eacae000-55e6eacaf000 r-xp 00001000 fe:00 827394                     /srv/fixture/odd",
+            1,
+        )
+        .unwrap();
+        assert_eq!(l.start, 0x55e6eacae000);
+        assert_eq!(l.end, 0x55e6eacaf000);
+        assert_eq!(l.perms, Perms::READ | Perms::EXEC);
+        assert_eq!(l.offset, 0x1000);
+        assert_eq!(
+            l.device,
+            Device {
+                major: 0xfe,
+                minor: 0
+            }
+        );
+        assert_eq!(l.inode, 827394);
+        assert_eq!(l.pathname, b"/srv/fixture/odd");
+    }
+
+    #[test]
+    fn anonymous_with_trailing_space() {
+        let l = parse_line(b"7f686215b000-7f686215c000 ---p 00000000 00:00 0 ", 1).unwrap();
+        assert!(l.perms.is_none());
+        assert_eq!(l.pathname, b"");
+        let l = parse_line(b"7f686215b000-7f686215c000 ---p 00000000 00:00 0", 1).unwrap();
+        assert_eq!(l.pathname, b"");
+    }
+
+    #[test]
+    fn deleted_and_spaces() {
+        let l = parse_line(
+            b"7f6867b52000-7f6867b54000 r--p 00000000 fe:00 827397  /srv/file with space.bin (deleted)",
+            1,
+        )
+        .unwrap();
+        assert_eq!(l.split_deleted(), (&b"/srv/file with space.bin"[..], true));
+        let l = parse_line(b"1000-2000 rw-p 00000000 00:00 0 [heap]", 1).unwrap();
+        assert_eq!(l.split_deleted(), (&b"[heap]"[..], false));
+    }
+
+    #[test]
+    fn errors_name_line() {
+        let e = parse_line(b"zz-10 rw-p 0 00:00 0", 7)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 7"), "{e}");
+        assert!(e.contains("bad start address"), "{e}");
+        assert!(parse_line(b"10-5 rw-p 0 00:00 0", 1).is_err());
+        assert!(parse_line(b"5-10 rwzp 0 00:00 0", 1).is_err());
+        assert!(parse_line(b"5-10 rw-p 0 00:00", 1).is_err());
+        assert!(parse_line(b"", 1).is_err());
+    }
+}
