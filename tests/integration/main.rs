@@ -1,1 +1,6 @@
-//! Integration tests: one binary, one module per area.
+//! Integration tests: one binary, one module per area, all against real processes.
+
+mod support;
+
+mod bad_input;
+mod regions;

@@ -1,0 +1,320 @@
+//! `list` and `analyze` against the `regions` fixture, whose addresses are known.
+
+use serde_json::Value;
+
+use crate::support::{run, Fixture};
+
+fn fixture() -> Fixture {
+    Fixture::start("regions", &["{dir}", "3"])
+}
+
+/// The region containing `addr` in a JSON region list.
+#[track_caller]
+fn region_at(regions: &[Value], addr: u64) -> &Value {
+    regions
+        .iter()
+        .find(|r| {
+            let b = r["base_address"].as_u64().unwrap();
+            addr >= b && addr < b + r["size"].as_u64().unwrap()
+        })
+        .unwrap_or_else(|| panic!("no region contains {addr:#x}"))
+}
+
+fn list_json(f: &Fixture, detailed: bool) -> Vec<Value> {
+    let pid = f.pid_arg();
+    let mut args = vec!["list", "--pid", &pid, "--format", "json"];
+    if detailed {
+        args.push("--detailed");
+    }
+    run(&args).json().as_array().unwrap().clone()
+}
+
+#[test]
+fn every_known_region_is_reported_exactly() {
+    let f = fixture();
+    let regions = list_json(&f, false);
+    let page = f.var("page_size").parse::<u64>().unwrap();
+    let check = |key: &str, ty: &str, perms: &str, exact_size: Option<u64>| {
+        let addr = f.addr(key);
+        let r = region_at(&regions, addr);
+        assert_eq!(r["region_type"], ty, "{key}: {r}");
+        assert_eq!(r["protection"], perms, "{key}: {r}");
+        assert_eq!(r["state"], "active");
+        assert_eq!(
+            r["address_hex"].as_str().unwrap(),
+            format!("{:#x}", r["base_address"].as_u64().unwrap())
+        );
+        if let Some(size) = exact_size {
+            assert_eq!(
+                r["base_address"].as_u64().unwrap(),
+                addr,
+                "{key} starts at its address"
+            );
+            assert_eq!(r["size"].as_u64().unwrap(), size, "{key}: {r}");
+        }
+        r.clone()
+    };
+    let heap = check("heap", "Heap", "rw-p", None);
+    assert_eq!(heap["name"], "[heap]");
+    assert_eq!(heap["mapped_file"], Value::Null);
+
+    let file = check("file", "MappedFile", "r--p", Some(2 * page));
+    assert_eq!(file["mapped_file"], f.var("file_path"));
+    assert_eq!(file["deleted"], false);
+    assert!(file["inode"].as_u64().unwrap() > 0);
+
+    let spaced = check("spaced", "MappedFile", "r--p", Some(page));
+    assert!(spaced["mapped_file"]
+        .as_str()
+        .unwrap()
+        .ends_with("/with space.bin"));
+
+    let latin = check("latin1", "MappedFile", "rw-s", Some(page));
+    assert!(
+        latin["mapped_file"]
+            .as_str()
+            .unwrap()
+            .ends_with("/caf\\xe9.bin"),
+        "non-UTF-8 byte escaped: {latin}"
+    );
+
+    let gone = check("deleted", "MappedFile", "r--p", Some(page));
+    assert_eq!(gone["deleted"], true);
+    assert!(gone["mapped_file"].as_str().unwrap().ends_with("/gone.bin"));
+
+    let sh = check("shared_anon", "SharedMemory", "rw-s", Some(2 * page));
+    assert_eq!(sh["type_reason"], "shared anonymous memory");
+
+    let memfd = check("memfd", "SharedMemory", "rw-s", Some(page));
+    assert_eq!(memfd["mapped_file"], "/memfd:memlink-demo");
+    assert_eq!(memfd["deleted"], true);
+    assert_eq!(
+        memfd["type_reason"], "memfd (memfd_create)",
+        "a demo memfd is not a link"
+    );
+
+    if f.vars.contains_key("sysv") {
+        let sysv = check("sysv", "SharedMemory", "rw-s", Some(page));
+        assert!(sysv["mapped_file"].as_str().unwrap().starts_with("/SYSV"));
+    }
+
+    check("rwx", "Private", "rwxp", Some(page));
+    check("guard", "Guard", "---p", Some(page));
+    check("reserved", "Reserved", "---p", Some(64 << 20));
+    check("pattern", "Private", "rw-p", None);
+
+    let stacks = &f.vars["thread_stack"];
+    assert_eq!(stacks.len(), 3);
+    for s in stacks {
+        let (lo, hi) = s.split_once('-').unwrap();
+        let lo = u64::from_str_radix(lo.trim_start_matches("0x"), 16).unwrap();
+        let hi = u64::from_str_radix(hi.trim_start_matches("0x"), 16).unwrap();
+        let r = region_at(&regions, hi - 1);
+        assert_eq!(r["region_type"], "ThreadStack", "{r}");
+        assert!(
+            r["type_reason"]
+                .as_str()
+                .unwrap()
+                .contains("stack pointer of thread"),
+            "blocked threads are found by their stack pointer: {r}"
+        );
+        assert!(r["base_address"].as_u64().unwrap() <= lo);
+        let guard = region_at(&regions, r["base_address"].as_u64().unwrap() - 1);
+        assert_eq!(guard["region_type"], "Guard", "{guard}");
+        assert_eq!(guard["protection"], "---p");
+    }
+    let main_stack: Vec<_> = regions
+        .iter()
+        .filter(|r| r["region_type"] == "Stack")
+        .collect();
+    assert_eq!(main_stack.len(), 1);
+    assert_eq!(main_stack[0]["name"], "[stack]");
+    assert!(regions
+        .iter()
+        .any(|r| r["name"] == "[vdso]" && r["region_type"] == "Kernel"));
+}
+
+#[test]
+fn text_output_is_aligned_and_starts_with_the_seed_columns() {
+    let f = fixture();
+    let out = run(&["list", "--pid", &f.pid_arg()]);
+    let text = out.ok();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        format!("Memory regions for PID: {}", f.pid())
+    );
+    assert!(lines.next().unwrap().starts_with("-----"));
+    let rows: Vec<&str> = lines.collect();
+    assert!(rows.len() > 20);
+    // Every row: range, size, type, perms, in that order, the size column ending at one place.
+    let size_end: Vec<usize> = rows
+        .iter()
+        .map(|r| {
+            let after_range = r.find(' ').unwrap();
+            let rest = &r[after_range..];
+            after_range
+                + rest.find(|c: char| c != ' ').unwrap()
+                + rest.trim_start().find(' ').unwrap()
+        })
+        .collect();
+    assert!(
+        size_end.windows(2).all(|w| w[0] == w[1]),
+        "size column aligned: {rows:#?}"
+    );
+    let guard = format!("{:#x}-{:#x}", f.addr("guard"), f.addr("guard") + 4096);
+    let row = rows
+        .iter()
+        .find(|r| r.starts_with(&guard))
+        .expect("guard row");
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cols, vec![guard.as_str(), "4.0KB", "Guard", "---p"]);
+    let file_row = rows
+        .iter()
+        .find(|r| r.starts_with(&format!("{:#x}-", f.addr("file"))))
+        .unwrap();
+    assert!(file_row.ends_with(f.var("file_path")), "{file_row}");
+}
+
+#[test]
+fn detailed_figures_add_up_to_smaps_rollup_on_a_stopped_process() {
+    let f = fixture();
+    f.stop();
+    let read = |name: &str| {
+        String::from_utf8_lossy(&std::fs::read(format!("/proc/{}/{name}", f.pid())).unwrap())
+            .into_owned()
+    };
+    let kb = |text: &str, key: &str| -> u64 {
+        text.lines()
+            .filter(|l| l.starts_with(&format!("{key}:")))
+            .map(|l| l.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024)
+            .sum()
+    };
+    // PSS depends on how many processes map a page, and a memlink process maps libc too while
+    // it reads: compare PSS with smaps read by this same process, through the library.
+    let rollup = read("smaps_rollup");
+    let regions = list_json(&f, true);
+    let smaps = read("smaps");
+    // Other tests start and stop processes that share libc: retry until a reading is stable.
+    let analyzer = memlink::MemoryAnalyzer::new(f.pid()).unwrap();
+    let mut compared = false;
+    for _ in 0..100 {
+        let before = read("smaps");
+        let pss: u64 = analyzer
+            .analyze()
+            .unwrap()
+            .iter()
+            .map(|r| r.usage.unwrap().pss)
+            .sum();
+        // A short-lived process (a compiler, `kill`) can come and go between the two reads, so
+        // only a reading equal to both sides counts; a real discrepancy never matches.
+        if kb(&before, "Pss") == kb(&read("smaps"), "Pss") && pss == kb(&before, "Pss") {
+            compared = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(compared, "PSS never equalled the sum over smaps");
+    assert!(!smaps.is_empty());
+    let sum = |field: &str| -> u64 {
+        regions
+            .iter()
+            .map(|r| r["usage"][field].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(sum("rss"), kb(&rollup, "Rss"));
+    assert_eq!(sum("swap"), kb(&rollup, "Swap"));
+    assert_eq!(sum("private_dirty"), kb(&rollup, "Private_Dirty"));
+    assert_eq!(sum("anonymous"), kb(&rollup, "Anonymous"));
+    assert!(sum("rss") > 0);
+    let any = &regions[0];
+    assert!(any["vm_flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f == "rd"));
+    f.cont();
+}
+
+#[test]
+fn analyze_summary_counts_every_region() {
+    let f = fixture();
+    let pid = f.pid_arg();
+    let regions = list_json(&f, false);
+    let s = run(&["analyze", "--pid", &pid, "--summary", "--format", "json"]).json();
+    assert_eq!(s["pid"].as_u64().unwrap(), f.pid() as u64);
+    assert_eq!(s["total"]["count"].as_u64().unwrap(), regions.len() as u64);
+    let by_type = s["by_type"].as_array().unwrap();
+    let count_of = |t: &str| {
+        by_type
+            .iter()
+            .find(|x| x["region_type"] == t)
+            .map_or(0, |x| x["count"].as_u64().unwrap())
+    };
+    assert_eq!(count_of("ThreadStack"), 3);
+    assert_eq!(count_of("Stack"), 1);
+    assert!(
+        count_of("Reserved") >= 1,
+        "the fixture's reservation (glibc arenas add more)"
+    );
+    let total_rss: u64 = by_type.iter().map(|x| x["rss"].as_u64().unwrap()).sum();
+    assert_eq!(total_rss, s["total"]["rss"].as_u64().unwrap());
+    let files = s["by_file"].as_array().unwrap();
+    assert!(files
+        .iter()
+        .any(|x| x["path"] == f.var("file_path") && x["count"] == 1));
+
+    let text = run(&["analyze", "--pid", &pid]);
+    let text = text.ok();
+    assert!(text.starts_with(&format!("Memory Analysis for PID: {pid}\n")));
+    assert!(text.contains("Summary by type"));
+    assert!(text.contains("Summary by file"));
+    assert!(text.contains(f.var("file_path")));
+
+    let seed = run(&["analyze", "--pid", &pid, "--format", "json"]).json();
+    let first = &seed.as_array().unwrap()[0];
+    for k in [
+        "base_address",
+        "size",
+        "protection",
+        "region_type",
+        "state",
+        "mapped_file",
+    ] {
+        assert!(first.get(k).is_some(), "seed field {k} present");
+    }
+    assert!(first.get("usage").is_none(), "usage only with --detailed");
+}
+
+#[test]
+fn library_finders_match_the_fixture() {
+    let f = fixture();
+    let a = memlink::MemoryAnalyzer::new(f.pid()).unwrap();
+    let heap = a.find_heap_regions().unwrap();
+    assert_eq!(heap.len(), 1);
+    assert!(heap[0].contains(f.addr("heap") as usize));
+    let stacks = a.find_stack_regions().unwrap();
+    assert_eq!(stacks.len(), 4, "main stack and three thread stacks");
+    let exec = a.find_executable_regions().unwrap();
+    assert!(exec.iter().any(|r| r.base_address as u64 == f.addr("rwx")));
+    assert!(exec.iter().all(|r| r.protection.as_bytes()[2] == b'x'));
+    let stats = a.get_memory_stats().unwrap();
+    assert!(stats.detailed);
+    assert_eq!(stats.of_type(memlink::RegionType::ThreadStack).count, 3);
+    let rollup = a.rollup().unwrap();
+    assert!(rollup.usage.rss > 0);
+    // Exact path bytes survive in the library.
+    let regions = a.list().unwrap();
+    let latin = regions
+        .iter()
+        .find(|r| r.contains(f.addr("latin1") as usize))
+        .unwrap();
+    use std::os::unix::ffi::OsStrExt;
+    assert!(latin
+        .path
+        .as_ref()
+        .unwrap()
+        .as_os_str()
+        .as_bytes()
+        .ends_with(b"/caf\xe9.bin"));
+}
