@@ -23,6 +23,7 @@ pub mod memory;
 pub mod platform;
 pub mod proc;
 pub mod process;
+pub mod snapshot;
 pub mod stats;
 pub mod units;
 

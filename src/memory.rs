@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 bitflags::bitflags! {
     /// The permission column of `/proc/PID/maps`, which round-trips `rw-p` / `r-xs`.
@@ -109,7 +109,7 @@ impl Serialize for Device {
 }
 
 /// What kind of memory a region is. The variant names are the JSON spelling.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum RegionType {
     /// The `[heap]` grown by `brk`.
     Heap,
@@ -301,7 +301,8 @@ impl Serialize for TypeReason {
 /// Per-region figures from `/proc/PID/smaps`, converted to **bytes**.
 ///
 /// A field the running kernel does not report stays 0 (or `None` for the optional ones).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Usage {
     /// `Rss`: resident bytes.
     pub rss: u64,
@@ -535,5 +536,164 @@ impl fmt::Display for HexAddr {
 impl Serialize for HexAddr {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
+    }
+}
+
+impl Device {
+    /// Parses `fe:00`.
+    pub fn parse(s: &str) -> Option<Device> {
+        let (a, b) = s.split_once(':')?;
+        Some(Device {
+            major: u32::from_str_radix(a, 16).ok()?,
+            minor: u32::from_str_radix(b, 16).ok()?,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Device {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Device::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("bad device {s:?}")))
+    }
+}
+
+impl<'de> Deserialize<'de> for VmFlag {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.as_bytes() {
+            [a, b] => Ok(VmFlag([*a, *b])),
+            _ => Err(serde::de::Error::custom(format!("bad VmFlags entry {s:?}"))),
+        }
+    }
+}
+
+impl TypeReason {
+    const FIXED: [TypeReason; 18] = [
+        TypeReason::HeapName,
+        TypeReason::StackName,
+        TypeReason::ThreadStackLayout,
+        TypeReason::KernelPseudoPath,
+        TypeReason::ExecutableFile,
+        TypeReason::FileMapping,
+        TypeReason::AnonInode,
+        TypeReason::Shared(ShmKind::Memfd),
+        TypeReason::Shared(ShmKind::MemlinkLink),
+        TypeReason::Shared(ShmKind::SysV),
+        TypeReason::Shared(ShmKind::Posix),
+        TypeReason::Shared(ShmKind::Anonymous),
+        TypeReason::Shared(ShmKind::NamedAnonymous),
+        TypeReason::PrivateAnonymous,
+        TypeReason::NamedAnonymous,
+        TypeReason::GuardBelowStack,
+        TypeReason::GuardNextToHeap,
+        TypeReason::SmallInaccessible,
+    ];
+
+    /// Parses the text that [`Display`](fmt::Display) writes (as stored in snapshots).
+    pub fn parse(s: &str) -> Option<TypeReason> {
+        if let Some(r) = Self::FIXED
+            .iter()
+            .chain([TypeReason::LargeInaccessible].iter())
+            .find(|r| r.to_string() == s)
+        {
+            return Some(*r);
+        }
+        let num = |p: &str, suffix: &str| -> Option<u32> {
+            s.strip_prefix(p)?.split(suffix).next()?.parse().ok()
+        };
+        if let Some(t) = num("holds the stack pointer of thread ", " ") {
+            return Some(TypeReason::ThreadStackPointer(t));
+        }
+        num("kernel names it [stack:", "]").map(TypeReason::StackTidName)
+    }
+}
+
+impl<'de> Deserialize<'de> for TypeReason {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        TypeReason::parse(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown type_reason {s:?}")))
+    }
+}
+
+/// Reverses [`escape_path`]: `\xNN` escapes become the bytes they stand for.
+pub fn unescape_path(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1] == b'x' {
+            if let Some(v) = std::str::from_utf8(&b[i + 2..i + 4])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(v);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
+
+/// The serialized form of a region, for reading it back.
+#[derive(Deserialize)]
+struct RegionRecord {
+    base_address: usize,
+    size: usize,
+    protection: String,
+    region_type: RegionType,
+    state: String,
+    mapped_file: Option<String>,
+    name: Option<String>,
+    #[serde(default)]
+    offset: u64,
+    #[serde(default)]
+    device: Device,
+    #[serde(default)]
+    inode: u64,
+    #[serde(default)]
+    deleted: bool,
+    type_reason: TypeReason,
+    usage: Option<Usage>,
+    vm_flags: Option<Vec<VmFlag>>,
+}
+
+impl<'de> Deserialize<'de> for MemoryRegion {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use std::os::unix::ffi::OsStringExt;
+        let r = RegionRecord::deserialize(d)?;
+        let perms = Perms::parse(r.protection.as_bytes()).ok_or_else(|| {
+            serde::de::Error::custom(format!("bad protection {:?}", r.protection))
+        })?;
+        if r.base_address.checked_add(r.size).is_none() {
+            return Err(serde::de::Error::custom(
+                "region wraps around the address space",
+            ));
+        }
+        let path = r
+            .mapped_file
+            .as_deref()
+            .map(|p| PathBuf::from(std::ffi::OsString::from_vec(unescape_path(p))));
+        Ok(MemoryRegion {
+            base_address: r.base_address,
+            size: r.size,
+            protection: r.protection,
+            region_type: r.region_type,
+            state: r.state,
+            mapped_file: r.mapped_file,
+            perms,
+            offset: r.offset,
+            device: r.device,
+            inode: r.inode,
+            path,
+            name: r.name,
+            deleted: r.deleted,
+            type_reason: r.type_reason,
+            usage: r.usage,
+            vm_flags: r.vm_flags,
+        })
     }
 }

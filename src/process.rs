@@ -1,9 +1,9 @@
 //! Facts about a process as a whole.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Facts about a process.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessInfo {
     /// PID (in memlink's PID namespace).
     pub pid: u32,

@@ -2,12 +2,12 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::memory::{MemoryRegion, RegionType, Usage};
 
 /// Figures summed over a set of regions. Sizes in bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Figures {
     /// Number of regions.
     pub count: u64,
@@ -41,7 +41,7 @@ impl Figures {
 }
 
 /// Figures for one region type.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TypeFigures {
     /// The type.
     pub region_type: RegionType,
@@ -51,7 +51,7 @@ pub struct TypeFigures {
 }
 
 /// Figures for one mapped file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileFigures {
     /// The path (non-UTF-8 bytes as `\xNN`).
     pub path: String,
@@ -63,7 +63,7 @@ pub struct FileFigures {
 }
 
 /// The summary of a process's memory.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemoryStats {
     /// The process.
     pub pid: u32,

@@ -318,3 +318,25 @@ fn library_finders_match_the_fixture() {
         .as_bytes()
         .ends_with(b"/caf\xe9.bin"));
 }
+
+#[test]
+fn snapshot_round_trips() {
+    let f = fixture();
+    let a = memlink::MemoryAnalyzer::new(f.pid()).unwrap();
+    let snap = memlink::snapshot::Snapshot::take(&a).unwrap();
+    let path = f.dir.path().join("snap.json");
+    snap.save(&path, false).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let back = memlink::snapshot::Snapshot::load(&path).unwrap();
+    assert_eq!(
+        back, snap,
+        "every field survives, including non-UTF-8 paths"
+    );
+    let e = snap.save(&path, false).unwrap_err().to_string();
+    assert!(e.contains("already exists"), "{e}");
+    snap.save(&path, true).unwrap();
+}
