@@ -25,6 +25,8 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// Run built-in tests, including the FFI demonstration.
     Test(TestArgs),
+    /// Draw a memory map: an HTML page, an SVG picture, or a compact map in the terminal.
+    Map(MapArgs),
 }
 
 /// Output formats shared by commands.
@@ -77,6 +79,69 @@ pub struct TestArgs {
     /// The test to run (as an option: `memlink test --test math`); all tests when omitted.
     #[arg(long = "test", value_name = "NAME")]
     pub test: Option<String>,
+}
+
+/// Output formats of `memlink map`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MapFormat {
+    /// A self-contained interactive HTML page.
+    Html,
+    /// A static SVG picture.
+    Svg,
+    /// The JSON document the page draws from.
+    Json,
+    /// A compact map for the terminal.
+    Text,
+}
+
+/// When to colour terminal output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ColorChoice {
+    /// When stdout is a terminal.
+    #[default]
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// `memlink map`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["pid", "snapshot", "watch", "diff"])))]
+pub struct MapArgs {
+    /// Map a live process.
+    #[arg(long, value_parser = parse_pid)]
+    pub pid: Option<u32>,
+    /// Map a snapshot file (as written by `memlink snapshot`).
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: Option<std::path::PathBuf>,
+    /// Draw memory growth over time from `memlink watch --format jsonl` output.
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub watch: Option<std::path::PathBuf>,
+    /// Draw the difference between two snapshots.
+    #[arg(long, num_args = 2, value_names = ["A", "B"])]
+    pub diff: Option<Vec<std::path::PathBuf>>,
+    /// Write to FILE (created with mode 0600); the format follows its extension (.svg, .json,
+    /// otherwise HTML) unless --format says otherwise. Without it the map goes to stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+    /// Output format [default: html with --output, text without].
+    #[arg(long, value_enum)]
+    pub format: Option<MapFormat>,
+    /// Replace an existing output file.
+    #[arg(long)]
+    pub force: bool,
+    /// Colour the terminal map.
+    #[arg(long, value_enum, default_value_t)]
+    pub color: ColorChoice,
+    /// Width of the terminal map in columns [default: $COLUMNS, else 100].
+    #[arg(long, value_name = "COLUMNS")]
+    pub width: Option<usize>,
+    /// Draw the address ranges listed in FILE (a JSON array of {start, end, severity, label})
+    /// over the map.
+    #[arg(long, value_name = "FILE")]
+    pub highlights: Option<std::path::PathBuf>,
 }
 
 /// Parses a PID: a positive decimal number.

@@ -3,6 +3,7 @@
 
 mod analyze;
 mod list;
+mod map;
 mod test;
 
 use super::args::{Cli, Command};
@@ -14,5 +15,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::List(args) => list::run(args),
         Command::Analyze(args) => analyze::run(args),
         Command::Test(args) => test::run(args),
+        Command::Map(args) => map::run(args),
     }
 }

@@ -1,0 +1,193 @@
+//! `memlink map`: pictures of a process's memory, as an HTML page, an SVG, JSON or a compact
+//! terminal map.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use memlink::map::watch::WatchLog;
+use memlink::map::{html, svg, term, Highlight, Layout, LayoutOptions, MapDocument};
+use memlink::snapshot::{create_private, Snapshot};
+use memlink::MemoryAnalyzer;
+
+use crate::cli::args::{ColorChoice, MapArgs, MapFormat};
+use crate::cli::output;
+use crate::cli::Outcome;
+
+/// Where the picture goes: a new private file (removed again if drawing fails) or stdout.
+enum Sink {
+    File {
+        path: PathBuf,
+        out: std::io::BufWriter<std::fs::File>,
+        done: bool,
+    },
+    Stdout(std::io::BufWriter<std::io::StdoutLock<'static>>),
+}
+
+impl Sink {
+    fn open(path: Option<&Path>, force: bool) -> anyhow::Result<Sink> {
+        Ok(match path {
+            Some(p) => Sink::File {
+                path: p.to_path_buf(),
+                out: std::io::BufWriter::with_capacity(256 * 1024, create_private(p, force)?),
+                done: false,
+            },
+            None => Sink::Stdout(output::stdout()),
+        })
+    }
+
+    fn writer(&mut self) -> &mut dyn Write {
+        match self {
+            Sink::File { out, .. } => out,
+            Sink::Stdout(out) => out,
+        }
+    }
+
+    fn finish(mut self) -> anyhow::Result<()> {
+        match &mut self {
+            Sink::File {
+                path, out, done, ..
+            } => {
+                out.flush()
+                    .and_then(|_| out.get_ref().sync_all())
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                *done = true;
+            }
+            Sink::Stdout(out) => out.flush()?,
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        if let Sink::File {
+            path, done: false, ..
+        } = self
+        {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn format_of(args: &MapArgs) -> MapFormat {
+    args.format.unwrap_or_else(|| match &args.output {
+        None if args.watch.is_some() => MapFormat::Html,
+        None => MapFormat::Text,
+        Some(p) => match p.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("svg") => MapFormat::Svg,
+            Some(e) if e.eq_ignore_ascii_case("json") => MapFormat::Json,
+            _ => MapFormat::Html,
+        },
+    })
+}
+
+fn load_highlights(path: &Path) -> anyhow::Result<Vec<Highlight>> {
+    let bytes = std::fs::read(path).map_err(|source| memlink::Error::File {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "highlights {}: line {}: {e} (expected a JSON array of {{\"start\", \"end\", \"severity\", \"label\"}})",
+            path.display(),
+            e.line()
+        )
+    })
+}
+
+/// Runs `memlink map`.
+pub fn run(args: MapArgs) -> anyhow::Result<Outcome> {
+    let format = format_of(&args);
+    if args.diff.is_some() {
+        anyhow::bail!("map --diff is not implemented yet (it needs the snapshot diff)");
+    }
+    if let Some(path) = &args.watch {
+        return watch(&args, path, format);
+    }
+    let highlights = match &args.highlights {
+        Some(p) => load_highlights(p)?,
+        None => Vec::new(),
+    };
+    // Check the input before creating the output file, so that a bad PID or snapshot leaves
+    // nothing behind.
+    let (analyzer, loaded) = match (&args.pid, &args.snapshot) {
+        (Some(pid), _) => (Some(MemoryAnalyzer::new(*pid)?), None),
+        (None, Some(path)) => (None, Some(Snapshot::load(path)?)),
+        (None, None) => anyhow::bail!("one of --pid, --snapshot, --watch or --diff is required"),
+    };
+    let mut sink = Sink::open(args.output.as_deref(), args.force)?;
+    let snapshot = match (analyzer, loaded) {
+        (Some(a), _) => Snapshot::take(&a)?,
+        (None, Some(s)) => s,
+        (None, None) => unreachable!("checked above"),
+    };
+    let out = sink.writer();
+    match format {
+        MapFormat::Text => {
+            let color = match args.color {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => {
+                    args.output.is_none()
+                        && std::io::stdout().is_terminal()
+                        && std::env::var_os("NO_COLOR").is_none()
+                }
+            };
+            let columns = args
+                .width
+                .or_else(|| std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()))
+                .unwrap_or(100);
+            let layout = Layout::compute(
+                &snapshot.regions,
+                &LayoutOptions::terminal(columns.saturating_sub(term::ADDR_COLUMN)),
+            );
+            out.write_all(term::render(&snapshot, &layout, &highlights, color).as_bytes())?;
+        }
+        MapFormat::Svg => {
+            let layout = Layout::compute(&snapshot.regions, &LayoutOptions::default());
+            out.write_all(svg::render(&snapshot, &layout, &highlights).as_bytes())?;
+        }
+        MapFormat::Json | MapFormat::Html => {
+            let layout = Layout::compute(&snapshot.regions, &LayoutOptions::default());
+            let doc = MapDocument::regions(&snapshot, &layout, &highlights);
+            if format == MapFormat::Json {
+                doc.write_json(out)?;
+                out.write_all(b"\n")?;
+            } else {
+                html::write(&doc, out)?;
+            }
+        }
+    }
+    sink.finish()?;
+    Ok(Outcome::Success)
+}
+
+fn watch(args: &MapArgs, path: &Path, format: MapFormat) -> anyhow::Result<Outcome> {
+    if matches!(format, MapFormat::Svg | MapFormat::Text) {
+        anyhow::bail!(
+            "map --watch draws HTML or JSON only; --format {} is not implemented yet",
+            if format == MapFormat::Svg {
+                "svg"
+            } else {
+                "text"
+            }
+        );
+    }
+    let bytes = std::fs::read(path).map_err(|source| memlink::Error::File {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let log = WatchLog::parse(&bytes, &path.display().to_string())?;
+    let mut sink = Sink::open(args.output.as_deref(), args.force)?;
+    let doc = MapDocument::watch(&log);
+    let out = sink.writer();
+    if format == MapFormat::Json {
+        doc.write_json(out)?;
+        out.write_all(b"\n")?;
+    } else {
+        html::write(&doc, out)?;
+    }
+    sink.finish()?;
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,570 @@
+//! `memlink map`: golden pictures of the committed `regions` snapshot, maps of a live fixture,
+//! the page checked in a real headless browser, and every refusal.
+//!
+//! Golden files live in `tests/fixtures/map/`; `BLESS=1 cargo test map::` rewrites them.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::tempdir::TempDir;
+use crate::support::{memlink, require, run, run_cmd, Fixture};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn snapshot_path() -> PathBuf {
+    root().join("tests/fixtures/snapshots/regions.json")
+}
+
+fn snapshot_arg() -> String {
+    snapshot_path().to_string_lossy().into_owned()
+}
+
+fn fixture_file(name: &str) -> String {
+    root()
+        .join("tests/fixtures/map")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Compares `actual` with the golden file `name`, or rewrites it under `BLESS=1`.
+#[track_caller]
+fn golden(name: &str, actual: &str) {
+    let path = root().join("tests/fixtures/map").join(name);
+    if std::env::var("BLESS").as_deref() == Ok("1") {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run with BLESS=1 to create it)", path.display()));
+    if expected != actual {
+        let line = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(a, b)| a != b)
+            .map_or(expected.lines().count().min(actual.lines().count()), |i| i);
+        let new = path.with_extension(format!(
+            "{}.actual",
+            path.extension().unwrap().to_string_lossy()
+        ));
+        std::fs::write(&new, actual).unwrap();
+        panic!(
+            "{} differs from the output at line {} (output written to {}; BLESS=1 accepts it)",
+            path.display(),
+            line + 1,
+            new.display()
+        );
+    }
+}
+
+/// The snapshot as JSON.
+fn snapshot_json() -> Value {
+    serde_json::from_slice(&std::fs::read(snapshot_path()).unwrap()).unwrap()
+}
+
+/// The JSON document embedded in a page.
+fn embedded(html: &str) -> Value {
+    let open = "<script type=\"application/json\" id=\"memlink-data\">";
+    let start = html.find(open).expect("data block") + open.len();
+    let end = start + html[start..].find("</script>").unwrap();
+    serde_json::from_str(&html[start..end]).expect("embedded JSON")
+}
+
+/// The region indices covered by drawn cells (`data-first="N" data-count="M"` pairs).
+fn drawn_regions(markup: &str) -> BTreeSet<usize> {
+    let mut seen = BTreeSet::new();
+    let mut rest = markup;
+    while let Some(i) = rest.find("data-first=\"") {
+        rest = &rest[i + 12..];
+        let q = rest.find('"').unwrap();
+        let first: usize = rest[..q].parse().unwrap();
+        let after = &rest[q + 1..];
+        let count = after
+            .strip_prefix(" data-count=\"")
+            .and_then(|a| a.split('"').next())
+            .map_or(1, |c| c.parse().unwrap());
+        seen.extend(first..first + count);
+    }
+    seen
+}
+
+#[test]
+#[ignore = "writes tests/fixtures/snapshots/regions.json; run once by hand"]
+fn make_regions_snapshot() {
+    let f = Fixture::start("regions", &["{dir}", "3"]);
+    let a = memlink::MemoryAnalyzer::new(f.pid()).unwrap();
+    let s = memlink::snapshot::Snapshot::take(&a).unwrap();
+    std::fs::create_dir_all(snapshot_path().parent().unwrap()).unwrap();
+    s.save(&snapshot_path(), true).unwrap();
+}
+
+#[test]
+fn svg_golden() {
+    let snap = snapshot_arg();
+    let r = run(&["map", "--snapshot", &snap, "--format", "svg"]);
+    let svg = r.ok();
+    golden("regions.svg", svg);
+    let n = snapshot_json()["regions"].as_array().unwrap().len();
+    assert_eq!(drawn_regions(svg), (0..n).collect(), "every region drawn");
+    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    assert!(svg.contains("Memory map of PID"));
+}
+
+#[test]
+fn svg_with_findings_golden() {
+    let snap = snapshot_arg();
+    let hl = fixture_file("highlights.json");
+    let svg = run(&[
+        "map",
+        "--snapshot",
+        &snap,
+        "--format",
+        "svg",
+        "--highlights",
+        &hl,
+    ]);
+    let svg = svg.ok();
+    golden("regions-findings.svg", svg);
+    // The rwx region and the pattern address are outlined, each once.
+    assert_eq!(svg.matches("class=\"finding\"").count(), 2, "{svg}");
+    assert!(svg.contains("writable and executable"));
+}
+
+#[test]
+fn html_golden_and_embedded_document() {
+    let snap = snapshot_arg();
+    let hl = fixture_file("highlights.json");
+    let html = run(&[
+        "map",
+        "--snapshot",
+        &snap,
+        "--format",
+        "html",
+        "--highlights",
+        &hl,
+    ]);
+    let html = html.ok();
+    golden("regions.html", html);
+    assert!(html.contains("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; script-src 'sha256-"));
+    let doc = embedded(html);
+    assert_eq!(doc["format"], "memlink-map");
+    assert_eq!(doc["kind"], "regions");
+    // The page embeds the snapshot as it is: one schema.
+    assert_eq!(doc["snapshot"], snapshot_json());
+    assert_eq!(doc["highlights"].as_array().unwrap().len(), 2);
+    // The JSON printed by --format json is the embedded document.
+    let json = run(&[
+        "map",
+        "--snapshot",
+        &snap,
+        "--format",
+        "json",
+        "--highlights",
+        &hl,
+    ])
+    .json();
+    assert_eq!(json, doc);
+}
+
+#[test]
+fn terminal_golden() {
+    let snap = snapshot_arg();
+    let plain = run(&["map", "--snapshot", &snap, "--width", "100"]);
+    let plain = plain.ok();
+    assert!(
+        !plain.contains('\x1b'),
+        "no colours when stdout is not a terminal"
+    );
+    golden("regions.txt", plain);
+    let colored = run(&[
+        "map",
+        "--snapshot",
+        &snap,
+        "--width",
+        "100",
+        "--color",
+        "always",
+    ]);
+    let colored = colored.ok();
+    assert!(colored.contains("\x1b[48;2;"), "colours asked for");
+    golden("regions.ansi", colored);
+    let never = run(&[
+        "map",
+        "--snapshot",
+        &snap,
+        "--width",
+        "100",
+        "--color",
+        "never",
+    ]);
+    assert_eq!(never.ok(), plain);
+    for line in plain.lines() {
+        assert!(line.chars().count() <= 100, "{line:?} wider than 100");
+    }
+}
+
+#[test]
+fn live_process_map() {
+    let f = Fixture::start("regions", &["{dir}", "3"]);
+    let pid = f.pid_arg();
+    let out = TempDir::new("map-live");
+    let html = out.path().join("map.html");
+    let h = html.to_string_lossy().into_owned();
+    run(&["map", "--pid", &pid, "-o", &h]).ok();
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(&html).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let doc = embedded(&std::fs::read_to_string(&html).unwrap());
+    let regions = doc["snapshot"]["regions"].as_array().unwrap();
+    // The fixture's known regions are in the page, with their types.
+    for (key, ty) in [
+        ("heap", "Heap"),
+        ("rwx", "Private"),
+        ("reserved", "Reserved"),
+        ("memfd", "SharedMemory"),
+    ] {
+        let a = f.addr(key);
+        let r = regions
+            .iter()
+            .find(|r| {
+                let b = r["base_address"].as_u64().unwrap();
+                a >= b && a < b + r["size"].as_u64().unwrap()
+            })
+            .unwrap_or_else(|| panic!("{key} not in the page"));
+        assert_eq!(r["region_type"], ty, "{key}");
+        assert!(r["usage"]["rss"].is_u64(), "detailed figures: {r}");
+    }
+    // Every region is in exactly one cell.
+    let mut next = 0;
+    for row in doc["layout"]["rows"].as_array().unwrap() {
+        for c in row["cells"].as_array().unwrap() {
+            if c["kind"] != "gap" {
+                assert_eq!(c["first"].as_u64().unwrap(), next);
+                next += c["count"].as_u64().unwrap();
+            }
+        }
+    }
+    assert_eq!(next as usize, regions.len());
+
+    // SVG by extension; terminal map without -o.
+    let svg = out.path().join("map.svg");
+    run(&["map", "--pid", &pid, "-o", &svg.to_string_lossy()]).ok();
+    assert!(std::fs::read_to_string(&svg)
+        .unwrap()
+        .starts_with("<svg xmlns"));
+    let text = run(&["map", "--pid", &pid, "--width", "120"]);
+    let text = text.ok();
+    assert!(text.starts_with(&format!("Memory map of PID {pid} (regions)")));
+    assert!(text.contains("Legend:"));
+    assert!(
+        text.lines().any(|l| l.contains('H')),
+        "the heap is drawn:\n{text}"
+    );
+}
+
+/// Runs headless Chromium on `page` with `extra` flags; returns stdout.
+fn chromium(page: &Path, extra: &[&str]) -> String {
+    let profile = TempDir::new("chromium-profile");
+    let r = run_cmd(
+        Command::new("timeout")
+            .args([
+                "120",
+                "chromium",
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(extra)
+            .arg(format!("file://{}", page.display())),
+    );
+    assert_eq!(r.code, 0, "chromium failed: {}", r.stderr);
+    r.stdout
+}
+
+fn body_tag(dom: &str) -> &str {
+    let i = dom.find("<body").expect("a body");
+    &dom[i..i + dom[i..].find('>').unwrap()]
+}
+
+#[test]
+fn browser_draws_every_region() {
+    if !require("chromium", "the map page is checked in a headless browser") {
+        return;
+    }
+    let dir = TempDir::new("map-browser");
+    let page = dir.path().join("regions.html");
+    let hl = fixture_file("highlights.json");
+    let snap = snapshot_arg();
+    run(&[
+        "map",
+        "--snapshot",
+        &snap,
+        "--highlights",
+        &hl,
+        "-o",
+        &page.to_string_lossy(),
+    ])
+    .ok();
+    let dom = chromium(&page, &["--dump-dom"]);
+    let body = body_tag(&dom);
+    assert!(
+        body.contains("data-memlink-ready=\"1\""),
+        "the script finished: {body}"
+    );
+    assert!(!body.contains("data-memlink-error"), "{body}");
+    let n = snapshot_json()["regions"].as_array().unwrap().len();
+    let app = &dom[dom.find("id=\"app\"").unwrap()..];
+    assert_eq!(drawn_regions(app), (0..n).collect(), "every region drawn");
+    assert_eq!(app.matches("class=\"cell region").count(), n);
+    assert_eq!(app.matches(" flagged").count(), 2, "findings outlined");
+    assert!(app.contains("id=\"summary\""));
+    assert!(app.contains("Memory by file"));
+
+    // A screenshot for people to look at (kept in the target folder).
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("map-regions.png");
+    let _ = std::fs::remove_file(&shot);
+    chromium(
+        &page,
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1400,1000",
+        ],
+    );
+    let png = std::fs::read(&shot).expect("a screenshot");
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    assert!(png.len() > 20_000, "a picture with content");
+}
+
+#[test]
+fn browser_shows_errors_in_the_page() {
+    if !require("chromium", "the map page is checked in a headless browser") {
+        return;
+    }
+    let dir = TempDir::new("map-browser-error");
+    let snap = snapshot_arg();
+    let html = run(&["map", "--snapshot", &snap, "--format", "html"]);
+    let html = html.ok();
+    let open = "id=\"memlink-data\">";
+    let start = html.find(open).unwrap() + open.len();
+    let end = start + html[start..].find("</script>").unwrap();
+    let broken = format!(
+        "{}{{\"format\":\"memlink-map\",\"kind\":\"regions\"}}{}",
+        &html[..start],
+        &html[end..]
+    );
+    let page = dir.path().join("broken.html");
+    std::fs::write(&page, broken).unwrap();
+    let dom = chromium(&page, &["--dump-dom"]);
+    let body = body_tag(&dom);
+    assert!(!body.contains("data-memlink-ready"), "{body}");
+    assert!(body.contains("data-memlink-error"), "{body}");
+    assert!(dom.contains("This map could not be drawn"), "error shown");
+}
+
+#[test]
+fn browser_fetches_nothing() {
+    if !require("chromium", "the map page is checked in a headless browser") {
+        return;
+    }
+    let dir = TempDir::new("map-csp");
+    let snap = snapshot_arg();
+    let html = run(&["map", "--snapshot", &snap, "--format", "html"]);
+    let html = html.ok().to_string();
+    // A page that tries to fetch from a local listener, with and without the policy.
+    let attempts = |port: u16| {
+        format!(
+            "<body>\n<img src=\"http://127.0.0.1:{port}/i.png\"><link rel=\"stylesheet\" href=\"http://127.0.0.1:{port}/s.css\"><script src=\"http://127.0.0.1:{port}/s.js\"></script><iframe src=\"http://127.0.0.1:{port}/f.html\"></iframe>"
+        )
+    };
+    let connections = |page_text: String| -> usize {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // A tiny server that answers 404 and counts requests. Bare connections do not count:
+        // for a blocked frame Chromium may open a TCP connection ahead of the policy check,
+        // but it sends nothing on it.
+        let server = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let mut n = 0;
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                stream
+                    .set_read_timeout(Some(std::time::Duration::from_millis(500)))
+                    .unwrap();
+                let mut buf = [0u8; 512];
+                let k = stream.read(&mut buf).unwrap_or(0);
+                if buf[..k].starts_with(b"STOP") {
+                    return n;
+                }
+                if k > 0 {
+                    n += 1;
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                }
+            }
+            n
+        });
+        let page = dir.path().join(format!("p{port}.html"));
+        std::fs::write(&page, page_text.replacen("<body>", &attempts(port), 1)).unwrap();
+        let dom = chromium(&page, &["--dump-dom"]);
+        assert!(
+            body_tag(&dom).contains("data-memlink-ready=\"1\""),
+            "the page still works"
+        );
+        use std::io::Write;
+        std::net::TcpStream::connect(("127.0.0.1", port))
+            .unwrap()
+            .write_all(b"STOP")
+            .unwrap();
+        server.join().unwrap()
+    };
+    assert_eq!(
+        connections(html.clone()),
+        0,
+        "the policy blocks every request"
+    );
+    // The same page without the policy does connect: the check above can fail.
+    let csp_start = html
+        .find("<meta http-equiv=\"Content-Security-Policy\"")
+        .unwrap();
+    let csp_end = csp_start + html[csp_start..].find('>').unwrap() + 1;
+    let open = format!("{}{}", &html[..csp_start], &html[csp_end..]);
+    assert!(
+        connections(open) > 0,
+        "without the policy the browser fetches"
+    );
+}
+
+#[test]
+fn watch_growth_page() {
+    let log = fixture_file("watch.jsonl");
+    let json = run(&["map", "--watch", &log, "--format", "json"]).json();
+    assert_eq!(json["kind"], "watch");
+    assert_eq!(json["watch"]["samples"].as_array().unwrap().len(), 6);
+    assert_eq!(json["watch"]["verdict"]["leak_suspected"], true);
+    let dir = TempDir::new("map-watch");
+    let page = dir.path().join("watch.html");
+    run(&["map", "--watch", &log, "-o", &page.to_string_lossy()]).ok();
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert_eq!(embedded(&html), json);
+    if !require(
+        "chromium",
+        "the growth page is checked in a headless browser",
+    ) {
+        return;
+    }
+    let dom = chromium(&page, &["--dump-dom"]);
+    assert!(
+        body_tag(&dom).contains("data-memlink-ready=\"1\""),
+        "{}",
+        body_tag(&dom)
+    );
+    for series in ["rss", "anon", "file", "shmem", "stacks"] {
+        assert!(
+            dom.contains(&format!("data-series=\"{series}\"")),
+            "{series} drawn"
+        );
+    }
+    assert!(
+        dom.contains("data-fit=\"anon\""),
+        "the fitted slope is drawn"
+    );
+    assert!(dom.contains("Leak suspected"));
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("map-watch.png");
+    chromium(
+        &page,
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1400,1000",
+        ],
+    );
+    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
+}
+
+#[test]
+fn bad_input() {
+    let dir = TempDir::new("map-bad");
+    let snap = snapshot_arg();
+    let missing = dir.path().join("missing.json");
+    run(&["map", "--snapshot", &missing.to_string_lossy()])
+        .assert_error(&["missing.json", "No such file"]);
+    let garbage = dir.path().join("garbage.json");
+    std::fs::write(&garbage, "{\"format\":").unwrap();
+    run(&["map", "--snapshot", &garbage.to_string_lossy()]).assert_error(&["garbage.json"]);
+    let other = dir.path().join("other.json");
+    std::fs::write(&other, "{\"hello\":1}").unwrap();
+    run(&["map", "--snapshot", &other.to_string_lossy()]).assert_error(&["not a memlink snapshot"]);
+    // Output in a missing folder: an error naming it, nothing created.
+    let nowhere = dir.path().join("no/such/dir/map.html");
+    run(&["map", "--snapshot", &snap, "-o", &nowhere.to_string_lossy()])
+        .assert_error(&["no/such/dir/map.html"]);
+    // An existing file is kept unless --force.
+    let existing = dir.path().join("existing.html");
+    std::fs::write(&existing, "keep me").unwrap();
+    let e = existing.to_string_lossy();
+    run(&["map", "--snapshot", &snap, "-o", &e]).assert_error(&["already exists", "--force"]);
+    assert_eq!(std::fs::read_to_string(&existing).unwrap(), "keep me");
+    run(&["map", "--snapshot", &snap, "-o", &e, "--force"]).ok();
+    assert!(std::fs::read_to_string(&existing)
+        .unwrap()
+        .starts_with("<!DOCTYPE html>"));
+    // A bad PID leaves no file behind.
+    let out = dir.path().join("pid.html");
+    run(&["map", "--pid", "0", "-o", &out.to_string_lossy()]).assert_error(&["PID 0"]);
+    let max: u64 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let gone = (max + 1).to_string();
+    run(&["map", "--pid", &gone, "-o", &out.to_string_lossy()])
+        .assert_error(&[&gone, "does not exist"]);
+    assert!(!out.exists(), "no output for a failed map");
+    // Inputs are exclusive and one is required.
+    run(&["map"]).assert_error(&[]);
+    run(&["map", "--pid", "1", "--snapshot", &snap]).assert_error(&[]);
+    // Bad highlights and watch logs.
+    run(&[
+        "map",
+        "--snapshot",
+        &snap,
+        "--highlights",
+        &garbage.to_string_lossy(),
+    ])
+    .assert_error(&["highlights", "garbage.json"]);
+    run(&["map", "--watch", &garbage.to_string_lossy()]).assert_error(&["garbage.json", "line 1"]);
+    run(&["map", "--watch", &missing.to_string_lossy()]).assert_error(&["missing.json"]);
+    let log = fixture_file("watch.jsonl");
+    run(&["map", "--watch", &log, "--format", "svg"]).assert_error(&["not implemented yet"]);
+    run(&["map", "--snapshot", &snap, "--color", "sometimes"]).assert_error(&["sometimes"]);
+}
+
+#[test]
+fn broken_pipe_is_quiet() {
+    let snap = snapshot_arg();
+    let mut child = memlink()
+        .args(["map", "--snapshot", &snap, "--format", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.code() == Some(0), "{out:?}");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
