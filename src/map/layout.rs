@@ -121,7 +121,44 @@ pub struct Cell {
     /// A short label: the file name or pseudo-name of a region, the size of a gap, the
     /// region count of an aggregate.
     pub label: String,
+    /// For a region cell: its index among the regions drawn on their own (the order of
+    /// [`Layout::standalone`]), which is where a map document keeps its full details.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<usize>,
+    /// For an aggregate cell: what it holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Box<AggregateSummary>>,
 }
+
+/// What an aggregate cell holds, so that it can be described, filtered and searched without
+/// the full objects of its regions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AggregateSummary {
+    /// Mapped bytes.
+    pub size: u64,
+    /// Resident bytes.
+    pub rss: u64,
+    /// Proportional resident bytes.
+    pub pss: u64,
+    /// Swapped-out bytes.
+    pub swap: u64,
+    /// Region count by type, in [`RegionType::ALL`] order.
+    pub types: Vec<(RegionType, usize)>,
+    /// The distinct permissions, in order of first appearance.
+    pub perms: Vec<String>,
+    /// The distinct paths and pseudo-names (at most [`MAX_NAMES`]), in order of first
+    /// appearance.
+    pub names: Vec<String>,
+    /// More distinct names were left out.
+    pub names_truncated: bool,
+    /// The first few regions as `address perms size name` lines.
+    pub sample: Vec<String>,
+}
+
+/// The most distinct names an aggregate lists.
+pub const MAX_NAMES: usize = 64;
+/// The number of regions an aggregate describes one by one.
+pub const SAMPLE: usize = 12;
 
 /// One row of the map.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -209,6 +246,7 @@ impl Layout {
             x: 0.0,
             aggregates: 0,
             aggregated_regions: 0,
+            standalone: 0,
         };
         let standalone = standalone_threshold(regions, opts.max_cells);
         let small_count = regions
@@ -276,6 +314,19 @@ impl Layout {
             .filter(|(_, c)| c.kind != CellKind::Gap)
     }
 
+    /// The regions drawn on their own, in order (a region cell's `detail` indexes this list).
+    pub fn standalone<'r>(
+        &self,
+        regions: &'r [MemoryRegion],
+    ) -> impl Iterator<Item = &'r MemoryRegion> + 'r {
+        let firsts: Vec<usize> = self
+            .cells()
+            .filter(|(_, c)| c.kind == CellKind::Region)
+            .map(|(_, c)| c.first)
+            .collect();
+        firsts.into_iter().filter_map(move |i| regions.get(i))
+    }
+
     /// The region and aggregate cells that a highlight overlaps, with their row indices.
     pub fn cells_touching<'a>(
         &'a self,
@@ -306,6 +357,7 @@ struct Builder<'o> {
     x: f64,
     aggregates: usize,
     aggregated_regions: usize,
+    standalone: usize,
 }
 
 impl Builder<'_> {
@@ -358,6 +410,8 @@ impl Builder<'_> {
             perms: None,
             color: palette::GAP.to_string(),
             label: format_size(size),
+            detail: None,
+            summary: None,
         });
     }
 
@@ -384,18 +438,17 @@ impl Builder<'_> {
                 perms: Some(r.protection.clone()),
                 color: palette::shade(r.region_type, r.perms),
                 label: short_label(r),
+                detail: Some(self.standalone),
+                summary: None,
             });
+            self.standalone += 1;
             return;
         }
         // The type holding most bytes gives the colour; mixed permissions are drawn at the
         // middle shade.
         let mut bytes = [0u64; RegionType::ALL.len()];
         for r in run {
-            let i = RegionType::ALL
-                .iter()
-                .position(|t| *t == r.region_type)
-                .unwrap_or(0);
-            bytes[i] += r.size as u64;
+            bytes[type_index(r.region_type)] += r.size as u64;
         }
         let (ti, _) = bytes
             .iter()
@@ -423,8 +476,71 @@ impl Builder<'_> {
                 palette::shade(ty, Perms::READ | Perms::WRITE)
             },
             label: format!("{} regions", p.count),
+            detail: None,
+            summary: Some(Box::new(summarize(run))),
         });
     }
+}
+
+fn type_index(t: RegionType) -> usize {
+    RegionType::ALL.iter().position(|x| *x == t).unwrap_or(0)
+}
+
+fn summarize(run: &[MemoryRegion]) -> AggregateSummary {
+    let mut counts = [0usize; RegionType::ALL.len()];
+    let mut sum = AggregateSummary {
+        size: 0,
+        rss: 0,
+        pss: 0,
+        swap: 0,
+        types: Vec::new(),
+        perms: Vec::new(),
+        names: Vec::new(),
+        names_truncated: false,
+        sample: Vec::new(),
+    };
+    let mut seen = std::collections::HashSet::new();
+    for r in run {
+        counts[type_index(r.region_type)] += 1;
+        sum.size += r.size as u64;
+        if let Some(u) = &r.usage {
+            sum.rss += u.rss;
+            sum.pss += u.pss;
+            sum.swap += u.swap;
+        }
+        if !sum.perms.iter().any(|p| *p == r.protection) {
+            sum.perms.push(r.protection.clone());
+        }
+        let name = r.display_name();
+        if !name.is_empty() && !seen.contains(&name) {
+            if sum.names.len() < MAX_NAMES {
+                seen.insert(name.clone());
+                sum.names.push(name.clone());
+            } else {
+                sum.names_truncated = true;
+            }
+        }
+        if sum.sample.len() < SAMPLE {
+            sum.sample.push(
+                format!(
+                    "{:#x} {} {} {}",
+                    r.base_address,
+                    r.protection,
+                    format_size(r.size as u64),
+                    name
+                )
+                .trim_end()
+                .to_string(),
+            );
+        }
+    }
+    sum.types = RegionType::ALL
+        .iter()
+        .zip(counts)
+        .filter(|(_, n)| *n > 0)
+        .map(|(t, n)| (*t, n))
+        .collect();
+    sum
 }
 
 /// The last path component, or the pseudo-name, or the type.
@@ -538,6 +654,13 @@ mod tests {
         assert_eq!(heap.kind, CellKind::Region);
         assert_eq!(heap.region_type, Some(RegionType::Heap));
         assert!(cells[0].perms.is_none(), "mixed permissions");
+        let sum = cells[0].summary.as_ref().unwrap();
+        assert_eq!(sum.types, vec![(RegionType::Private, cells[0].count)]);
+        assert_eq!(sum.perms, vec!["rw-p".to_string(), "r--p".to_string()]);
+        assert_eq!(sum.sample.len(), SAMPLE);
+        assert_eq!(sum.size, cells[0].count as u64 * 0x1000);
+        assert_eq!(heap.detail, Some(0));
+        assert_eq!(l.standalone(&regions).count(), 1);
     }
 
     #[test]

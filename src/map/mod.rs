@@ -1,9 +1,11 @@
 //! Pictures of a process's memory: the address space as a map of coloured cells (HTML, SVG or
 //! a terminal), with overlays such as audit findings drawn on top.
 //!
-//! Everything is drawn from one JSON document, [`MapDocument`]: the snapshot (the same region
-//! objects `list --detailed --format json` prints), a list of [`Highlight`]s, and the
-//! [`Layout`] computed here in Rust. The SVG and terminal renderers walk the layout directly;
+//! Everything is drawn from one JSON document, [`MapDocument`]: the snapshot's process, summary
+//! and regions (the same region objects `list --detailed --format json` prints; when a process
+//! has so many regions that small ones are aggregated, those are summarised per group to keep
+//! the page small and fast), a list of [`Highlight`]s, and the [`Layout`] computed here in
+//! Rust. The SVG and terminal renderers walk the layout directly;
 //! the HTML page embeds the document in a `<script type="application/json">` block and its
 //! inline script draws from it, so the page, the SVG and `memlink map --format json` cannot
 //! disagree.
@@ -18,7 +20,10 @@ use std::io::{self, Write};
 
 use serde::{Deserialize, Serialize};
 
+use crate::memory::MemoryRegion;
+use crate::process::ProcessInfo;
 use crate::snapshot::Snapshot;
+use crate::stats::MemoryStats;
 
 pub use layout::{Cell, CellKind, Layout, LayoutOptions, Row};
 
@@ -82,9 +87,20 @@ pub struct MapDocument<'a> {
     pub title: String,
     /// The colour of each region type and of gaps, so that every renderer agrees.
     pub palette: palette::Palette,
-    /// The snapshot (regions kind).
+    /// The process (regions kind).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub snapshot: Option<&'a Snapshot>,
+    pub process: Option<&'a ProcessInfo>,
+    /// When the snapshot was taken, in seconds since the Unix epoch (regions kind).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub taken_at: Option<u64>,
+    /// The summary by type and by file (regions kind).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats: Option<&'a MemoryStats>,
+    /// The full objects (as `list --detailed --format json` prints them) of the regions drawn
+    /// on their own: every region unless the layout aggregated small ones, whose cells carry a
+    /// summary instead (regions kind).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regions: Option<Vec<&'a MemoryRegion>>,
     /// The drawable layout of the snapshot's regions (regions kind).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layout: Option<&'a Layout>,
@@ -112,7 +128,10 @@ impl<'a> MapDocument<'a> {
                 snapshot.process.pid, snapshot.process.name
             ),
             palette: palette::Palette::new(),
-            snapshot: Some(snapshot),
+            process: Some(&snapshot.process),
+            taken_at: Some(snapshot.taken_at),
+            stats: Some(&snapshot.stats),
+            regions: Some(layout.standalone(&snapshot.regions).collect()),
             layout: Some(layout),
             highlights,
             watch: None,
@@ -131,7 +150,10 @@ impl<'a> MapDocument<'a> {
                 None => "memlink watch".to_string(),
             },
             palette: palette::Palette::new(),
-            snapshot: None,
+            process: None,
+            taken_at: None,
+            stats: None,
+            regions: None,
             layout: None,
             highlights: &[],
             watch: Some(log),

@@ -18,7 +18,7 @@ use super::Highlight;
 const LEFT: f64 = 112.0;
 const RIGHT: f64 = 16.0;
 const ROW_H: f64 = 26.0;
-const ROW_GAP: f64 = 4.0;
+const ROW_GAP: f64 = 10.0;
 const BREAK_H: f64 = 22.0;
 
 /// Escapes text for SVG/HTML content and attribute values.
@@ -184,6 +184,16 @@ pub fn render(snapshot: &Snapshot, layout: &Layout, highlights: &[Highlight]) ->
         body.push_str("<g class=\"highlights\" fill=\"none\" stroke-width=\"2.5\">\n");
         for h in highlights {
             for (ri, c) in layout.cells_touching(h) {
+                // A pointer above the cell, visible even when the cell is a sliver.
+                let mid = LEFT + c.x + c.w / 2.0;
+                let top = row_y[ri];
+                let _ = writeln!(
+                    body,
+                    "<path class=\"marker\" d=\"M{:.1},{:.1}h10l-5,6z\" fill=\"{}\" stroke=\"none\"/>",
+                    mid - 5.0,
+                    top - 7.0,
+                    palette::severity(&h.severity)
+                );
                 let _ = writeln!(
                     body,
                     "<rect class=\"finding\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" stroke=\"{}\"><title>{}: {}</title></rect>",

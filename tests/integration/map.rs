@@ -154,8 +154,12 @@ fn html_golden_and_embedded_document() {
     let doc = embedded(html);
     assert_eq!(doc["format"], "memlink-map");
     assert_eq!(doc["kind"], "regions");
-    // The page embeds the snapshot as it is: one schema.
-    assert_eq!(doc["snapshot"], snapshot_json());
+    // The page embeds the snapshot's regions, summary and process as they are: one schema.
+    let saved = snapshot_json();
+    assert_eq!(doc["regions"], saved["regions"]);
+    assert_eq!(doc["stats"], saved["stats"]);
+    assert_eq!(doc["process"], saved["process"]);
+    assert_eq!(doc["taken_at"], saved["taken_at"]);
     assert_eq!(doc["highlights"].as_array().unwrap().len(), 2);
     // The JSON printed by --format json is the embedded document.
     let json = run(&[
@@ -220,7 +224,7 @@ fn live_process_map() {
     let meta = std::fs::metadata(&html).unwrap();
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
     let doc = embedded(&std::fs::read_to_string(&html).unwrap());
-    let regions = doc["snapshot"]["regions"].as_array().unwrap();
+    let regions = doc["regions"].as_array().unwrap();
     // The fixture's known regions are in the page, with their types.
     for (key, ty) in [
         ("heap", "Heap"),
@@ -451,7 +455,7 @@ fn watch_growth_page() {
     let log = fixture_file("watch.jsonl");
     let json = run(&["map", "--watch", &log, "--format", "json"]).json();
     assert_eq!(json["kind"], "watch");
-    assert_eq!(json["watch"]["samples"].as_array().unwrap().len(), 6);
+    assert_eq!(json["watch"]["samples"].as_array().unwrap().len(), 12);
     assert_eq!(json["watch"]["verdict"]["leak_suspected"], true);
     let dir = TempDir::new("map-watch");
     let page = dir.path().join("watch.html");
@@ -566,5 +570,83 @@ fn broken_pipe_is_quiet() {
         out.stderr.is_empty(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A process with thousands of mappings: small regions are aggregated, every region is still
+/// covered by exactly one cell, and the page stays small.
+#[test]
+fn many_mappings_are_aggregated() {
+    let dir = TempDir::new("map-many");
+    let bin = dir.path().join("manymaps");
+    let st = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+        .args(["-O1", "-o"])
+        .arg(&bin)
+        .arg(root().join("benches/map/manymaps.c"))
+        .status()
+        .expect("run the C compiler");
+    assert!(st.success());
+    let mut child = Command::new(&bin)
+        .arg("6000")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let child = Kill(child);
+    let mut line = String::new();
+    while line.trim() != "ready" {
+        line.clear();
+        use std::io::BufRead;
+        assert!(out.read_line(&mut line).unwrap() > 0, "manymaps exited");
+    }
+    let pid = child.0.id().to_string();
+    let page = dir.path().join("many.html");
+    run(&["map", "--pid", &pid, "-o", &page.to_string_lossy()]).ok();
+    let html = std::fs::read_to_string(&page).unwrap();
+    let doc = embedded(&html);
+    let layout = &doc["layout"];
+    let total = layout["regions"].as_u64().unwrap();
+    assert!(total >= 6000, "{total}");
+    assert!(layout["aggregates"].as_u64().unwrap() > 0);
+    let mut next = 0;
+    let mut cells = 0;
+    for row in layout["rows"].as_array().unwrap() {
+        for c in row["cells"].as_array().unwrap() {
+            if c["kind"] == "gap" {
+                continue;
+            }
+            cells += 1;
+            assert_eq!(c["first"].as_u64().unwrap(), next);
+            next += c["count"].as_u64().unwrap();
+            if c["kind"] == "aggregate" {
+                assert!(c["summary"]["sample"].as_array().unwrap().len() > 1);
+            }
+        }
+    }
+    assert_eq!(next, total, "every region in one cell");
+    assert!(cells <= 2100, "{cells} cells");
+    assert!(
+        html.len() < 3 << 20,
+        "{} bytes: aggregated regions are summarised",
+        html.len()
+    );
+    if !require("chromium", "the map page is checked in a headless browser") {
+        return;
+    }
+    let dom = chromium(&page, &["--dump-dom"]);
+    assert!(body_tag(&dom).contains("data-memlink-ready=\"1\""));
+    let app = &dom[dom.find("id=\"app\"").unwrap()..];
+    assert_eq!(
+        drawn_regions(app),
+        (0..total as usize).collect(),
+        "every region drawn"
     );
 }

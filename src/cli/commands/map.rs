@@ -49,7 +49,6 @@ impl Sink {
                 path, out, done, ..
             } => {
                 out.flush()
-                    .and_then(|_| out.get_ref().sync_all())
                     .with_context(|| format!("cannot write {}", path.display()))?;
                 *done = true;
             }

@@ -66,12 +66,12 @@
   }
 
   function drawRegions(doc, app) {
-    var snap = doc.snapshot, layout = doc.layout, regions = snap.regions, stats = snap.stats;
+    var layout = doc.layout, regions = doc.regions, stats = doc.stats, proc = doc.process;
     var colors = {};
     doc.palette.types.forEach(function (t) { colors[t[0]] = t[1]; });
     var t = stats.total;
-    var sub = 'PID ' + snap.process.pid + ' (' + snap.process.name + '), taken ' + utc(snap.taken_at) +
-      ' \u00b7 ' + regions.length + ' regions \u00b7 ' + size(t.virtual_size) + ' virtual';
+    var sub = 'PID ' + proc.pid + ' (' + proc.name + '), taken ' + utc(doc.taken_at) +
+      ' \u00b7 ' + layout.regions + ' regions \u00b7 ' + size(t.virtual_size) + ' virtual';
     if (stats.detailed) sub += ' \u00b7 RSS ' + size(t.rss) + ' \u00b7 PSS ' + size(t.pss) + ' \u00b7 swap ' + size(t.swap);
     if (layout.aggregates > 0) sub += ' \u00b7 ' + layout.aggregated_regions + ' small regions drawn as ' + layout.aggregates + ' groups';
     document.getElementById('subtitle').textContent = sub;
@@ -137,8 +137,8 @@
 
     function tooltip(c) {
       if (c.kind === 'gap') return c.start + '-' + c.end + ' unmapped (' + c.label + ')';
-      if (c.kind === 'aggregate') return c.start + '-' + c.end + ': ' + c.count + ' regions, mostly ' + c.region_type;
-      var r = regions[c.first];
+      if (c.kind === 'aggregate') return c.start + '-' + c.end + ': ' + c.count + ' regions, mostly ' + c.region_type + ' (RSS ' + size(c.summary.rss) + ')';
+      var r = regions[c.detail];
       var s = r.address_hex + '-' + r.end_address_hex + ' ' + r.protection + ' ' + r.region_type + ' ' + size(r.size);
       var n = regionName(r);
       if (n) s += ' ' + n;
@@ -161,23 +161,22 @@
         return;
       }
       if (c.kind === 'aggregate') {
-        details.appendChild(h('h3', null, c.count + ' small regions'));
-        var byType = {};
-        for (var i = c.first; i < c.first + c.count; i++) byType[regions[i].region_type] = (byType[regions[i].region_type] || 0) + 1;
+        var sm = c.summary;
+        details.appendChild(h('h3', null, c.count + ' small regions, drawn as one group'));
         var tb = h('table', null, row('Range', c.start + ' - ' + c.end),
-          row('Types', Object.keys(byType).map(function (k) { return k + ' ' + byType[k]; }).join(', ')),
-          row('Permissions', c.perms || 'mixed'));
+          row('Mapped', size(sm.size)),
+          row('Types', sm.types.map(function (k) { return k[0] + ' ' + k[1]; }).join(', ')),
+          row('Permissions', sm.perms.join(', ')),
+          row('RSS', size(sm.rss)), row('PSS', size(sm.pss)), row('Swap', size(sm.swap)),
+          row('Names', sm.names.length ? sm.names.join(', ') + (sm.names_truncated ? ', \u2026' : '') : '-'));
         details.appendChild(tb);
         var list = h('ul', null);
-        for (var j = c.first; j < Math.min(c.first + c.count, c.first + 40); j++) {
-          var r = regions[j];
-          list.appendChild(h('li', null, r.address_hex + ' ' + r.protection + ' ' + size(r.size) + ' ' + regionName(r)));
-        }
-        if (c.count > 40) list.appendChild(h('li', null, '\u2026 and ' + (c.count - 40) + ' more'));
+        sm.sample.forEach(function (line) { list.appendChild(h('li', null, line)); });
+        if (c.count > sm.sample.length) list.appendChild(h('li', null, '\u2026 and ' + (c.count - sm.sample.length) + ' more'));
         details.appendChild(list);
         return;
       }
-      var rg = regions[c.first];
+      var rg = regions[c.detail];
       details.appendChild(h('h3', null, regionName(rg) || rg.region_type));
       var tbl = h('table', null,
         row('Range', rg.address_hex + ' - ' + rg.end_address_hex),
@@ -216,11 +215,15 @@
       var matches = 0;
       cells.forEach(function (el) {
         var c = el._cell, visible = false, hit = false;
-        for (var i = c.first; i < c.first + c.count; i++) {
-          var r = regions[i];
-          if (hidden[r.region_type]) continue;
-          visible = true;
-          if (q && regionName(r).toLowerCase().indexOf(q) >= 0) { hit = true; matches++; }
+        if (c.kind === 'region') {
+          var r = regions[c.detail];
+          visible = !hidden[r.region_type];
+          if (visible && q && regionName(r).toLowerCase().indexOf(q) >= 0) { hit = true; matches++; }
+        } else {
+          visible = c.summary.types.some(function (k) { return !hidden[k[0]]; });
+          if (visible && q) {
+            c.summary.names.forEach(function (n) { if (n.toLowerCase().indexOf(q) >= 0) { hit = true; matches++; } });
+          }
         }
         el.classList.toggle('dim', !visible || (q !== '' && !hit));
         el.classList.toggle('match', q !== '' && hit);
@@ -242,6 +245,11 @@
       doc.highlights.forEach(function (f, fi) {
         var hits = cells.filter(function (el) { return touches(f, el._cell); });
         hits.forEach(function (el) {
+          var mk = h('div', { class: 'marker', title: f.severity + ': ' + f.label });
+          mk.style.left = el.style.left;
+          mk.style.width = el.style.width;
+          mk.style.setProperty('--sev', sevColor(f.severity));
+          el.parentNode.appendChild(mk);
           el.classList.add('flagged');
           el.style.setProperty('--sev', sevColor(f.severity));
           el.setAttribute('data-finding', fi);
@@ -256,6 +264,11 @@
       fs.appendChild(ul);
       app.appendChild(fs);
     }
+
+    // Start with something useful in the details panel: the first finding, else the heap.
+    var start = map.querySelector('.cell.flagged') ||
+      cells.filter(function (el) { return el._cell.region_type === 'Heap'; })[0];
+    if (start) select(start);
 
     // Memory by type and by file.
     var key = stats.detailed ? 'rss' : 'virtual_size';
@@ -371,7 +384,7 @@
 
   // A line chart of series over time, with an optional fitted line per series.
   function lineChart(id, samples, series, fmt) {
-    var Wd = 900, Ht = 320, L = 70, R = 20, T = 16, B = 36;
+    var Wd = 1200, Ht = 340, L = 70, R = 20, T = 16, B = 36;
     var svg = s('svg', { class: 'chart', id: id, viewBox: '0 0 ' + Wd + ' ' + Ht });
     var tmax = Math.max(samples[samples.length - 1].t, 1e-9), ymax = 1;
     series.forEach(function (se) { samples.forEach(function (p) { var v = se.get(p); if (v !== null) ymax = Math.max(ymax, v); }); });
@@ -392,6 +405,11 @@
         points: pts.map(function (p) { return X(p.t).toFixed(1) + ',' + Y(se.get(p)).toFixed(1); }).join(' '),
         fill: 'none', stroke: se.color, 'stroke-width': 2, 'data-series': se.name
       }));
+      if (pts.length <= 200) {
+        pts.forEach(function (p) {
+          svg.appendChild(s('circle', { cx: X(p.t).toFixed(1), cy: Y(se.get(p)).toFixed(1), r: 2.5, fill: se.color }));
+        });
+      }
       if (se.slope !== undefined && se.slope !== null && pts.length > 1) {
         // The least-squares line passes through the mean point.
         var mt = 0, mv = 0;
@@ -418,7 +436,7 @@
       var box = h('div', { class: 'verdict ' + (v.leak_suspected ? 'bad' : 'good'), id: 'verdict' },
         h('strong', null, v.leak_suspected ? 'Leak suspected' : 'No leak suspected'), v.suggestion ? ': ' + v.suggestion : '');
       if (v.grew.length) {
-        box.appendChild(h('div', null, 'Grew: ' + v.grew.map(function (g) { return g.what + ' ' + (g.delta >= 0 ? '+' : '') + size(g.delta); }).join(', ')));
+        box.appendChild(h('div', null, 'Grew: ' + v.grew.map(function (g) { return g.what + ' ' + (g.delta >= 0 ? '+' : '') + (g.what === 'mappings' ? g.delta : size(g.delta)); }).join(', ')));
       }
       app.appendChild(box);
     } else {
