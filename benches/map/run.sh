@@ -30,6 +30,22 @@ best() {
     printf '%.3f' "$b"
 }
 
+# Chromium's own start-up, for reference: dump-dom of an empty page.
+chromium_dump() {
+    local s e
+    s=$(date +%s.%N)
+    timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+        --disable-background-networking --disable-component-update --disable-sync \
+        --user-data-dir="$work/profile$RANDOM" --dump-dom "file://$1" > "$2" 2>/dev/null
+    e=$(date +%s.%N)
+    printf '%.2f' "$(echo "$e - $s" | bc -l)"
+}
+if command -v chromium >/dev/null; then
+    echo '<!DOCTYPE html><html><body>empty</body></html>' > "$work/empty.html"
+    echo "chromium --dump-dom of an empty page: $(chromium_dump "$work/empty.html" "$work/empty.dom") s"
+    echo
+fi
+
 printf '| mappings | list --detailed json (s) | map -o html (s) | ratio | map --format svg (s) | pmap -X (s) | html size | chromium --dump-dom (s) |\n'
 printf '|---:|---:|---:|---:|---:|---:|---:|---:|\n'
 for n in 10000 100000; do
@@ -48,12 +64,7 @@ for n in 10000 100000; do
     gz=$(gzip -c "$work/m.html" | wc -c)
     tc=-
     if command -v chromium >/dev/null; then
-        s=$(date +%s.%N)
-        timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
-            --disable-background-networking --disable-component-update --disable-sync \
-            --user-data-dir="$work/profile$n" --dump-dom "file://$work/m.html" > "$work/dom$n" 2>/dev/null
-        e=$(date +%s.%N)
-        tc=$(printf '%.2f' "$(echo "$e - $s" | bc -l)")
+        tc=$(chromium_dump "$work/m.html" "$work/dom$n")
         grep -q 'data-memlink-ready="1"' "$work/dom$n" || tc="$tc (NOT READY)"
     fi
     printf '| %s | %s | %s | %.2f | %s | %s | %s (%s gzipped) | %s |\n' "$maps" "$tl" "$tm" \
