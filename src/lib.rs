@@ -23,6 +23,9 @@ pub mod memory;
 pub mod platform;
 pub mod proc;
 pub mod process;
+#[cfg(target_os = "linux")]
+pub mod search;
+pub mod security;
 pub mod snapshot;
 pub mod stats;
 pub mod units;

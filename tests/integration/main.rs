@@ -5,3 +5,4 @@ mod support;
 mod bad_input;
 mod math;
 mod regions;
+mod search;

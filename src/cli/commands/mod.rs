@@ -2,7 +2,10 @@
 //! renders the result.
 
 mod analyze;
+mod audit;
+mod dump;
 mod list;
+mod search;
 mod test;
 
 use super::args::{Cli, Command};
@@ -14,5 +17,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::List(args) => list::run(args),
         Command::Analyze(args) => analyze::run(args),
         Command::Test(args) => test::run(args),
+        Command::Search(args) => search::run(args),
+        Command::Dump(args) => dump::run(args),
+        Command::Audit(args) => audit::run(args),
     }
 }
