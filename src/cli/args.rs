@@ -26,7 +26,7 @@ pub enum Command {
     /// Run built-in tests, including the FFI demonstration.
     Test(TestArgs),
     /// Search a process's memory for bytes, text or typed values (exit 0: found, 1: not found).
-    Search(SearchArgs),
+    Search(Box<SearchArgs>),
     /// Write a range of a process's memory to a file (mode 0600).
     Dump(DumpArgs),
     /// Look for suspicious memory protections and modified code (exit 1: findings at --fail-on).

@@ -17,7 +17,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::List(args) => list::run(args),
         Command::Analyze(args) => analyze::run(args),
         Command::Test(args) => test::run(args),
-        Command::Search(args) => search::run(args),
+        Command::Search(args) => search::run(*args),
         Command::Dump(args) => dump::run(args),
         Command::Audit(args) => audit::run(args),
     }
