@@ -19,6 +19,8 @@
 pub mod analysis;
 pub mod analyzer;
 pub mod classify;
+#[cfg(target_os = "linux")]
+pub mod dump;
 pub mod error;
 pub mod memory;
 pub mod platform;
