@@ -30,6 +30,8 @@ pub use pattern::{Pattern, ValueType};
 
 /// Segment size for parallel scanning of large regions.
 const SEGMENT: u64 = 32 << 20;
+/// The longest pattern (a chunk must hold a whole match).
+const MAX_PATTERN: usize = 64 << 10;
 /// Bytes of context kept with each match.
 const CONTEXT: usize = 16;
 
@@ -254,6 +256,13 @@ impl Matcher {
                     .into(),
             ));
         }
+        if let Some(p) = patterns.iter().find(|p| p.len() > MAX_PATTERN) {
+            return Err(Error::InvalidArgument(format!(
+                "pattern {} is {} bytes long; the longest supported is {MAX_PATTERN}",
+                p.label.chars().take(40).collect::<String>(),
+                p.len()
+            )));
+        }
         let mut keys: Vec<Vec<u8>> = Vec::new();
         let mut anchors: Vec<Vec<(usize, usize)>> = Vec::new();
         for (i, p) in patterns.iter().enumerate() {
@@ -406,7 +415,7 @@ pub fn search(
     let failure: Mutex<Option<Error>> = Mutex::new(None);
     let reader = MemReader::new(pid);
     let walk = Walk {
-        chunk: req.chunk,
+        chunk: req.chunk.max(matcher.max_len),
         keep: matcher.max_len - 1,
         resident_only: req.resident_only,
     };
