@@ -201,3 +201,27 @@ fn bad_patterns_and_ranges() {
     s(&["--text", "x", "--perms", "rwz"]).assert_error(&["permission filter"]);
     s(&["--text", "x", "--max", "0"]).assert_error(&["--max"]);
 }
+
+#[test]
+fn process_exiting_mid_scan_is_reported() {
+    let mut f = Fixture::start("bigmem", &["768"]);
+    let pid = f.pid_arg();
+    let child = crate::support::memlink()
+        .args(["search", "--pid", &pid, "--text", NEEDLE])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    let _ = f.child.kill();
+    let _ = f.child.wait();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("process {pid} exited while it was being searched"))
+            || stderr.contains("does not exist"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+}

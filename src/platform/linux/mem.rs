@@ -3,7 +3,7 @@
 //! [`MemReader`] reads with `process_vm_readv(2)` (one copy, no ptrace stop), falling back to
 //! `/proc/PID/mem` when the system call is unavailable or filtered (`ENOSYS`, `EPERM` from a
 //! seccomp policy). [`MemReader::walk`] reads a range in large chunks into one reused buffer
-//! and reports unreadable pages ([vvar], regions unmapped meanwhile) as holes instead of
+//! and reports unreadable pages (`[vvar]`, regions unmapped meanwhile) as holes instead of
 //! failing. With [`Walk::resident_only`] it first asks `/proc/PID/pagemap` which pages are in
 //! RAM and reads only those, so that scanning never faults in swapped-out or never-touched
 //! pages; that costs one extra `pread` of 8 bytes per page (2 KiB per MiB scanned, about 0.2%
