@@ -14,11 +14,11 @@
 pub mod pattern;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::sync_channel;
 use std::sync::Mutex;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use memchr::memmem;
-use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::analyzer::MemoryAnalyzer;
@@ -32,8 +32,10 @@ pub use pattern::{Pattern, ValueType};
 const SEGMENT: u64 = 32 << 20;
 /// The longest pattern (a chunk must hold a whole match).
 const MAX_PATTERN: usize = 64 << 10;
-/// Bytes of context kept with each match.
+/// Bytes of context kept with each match (more for longer patterns, up to [`MAX_CONTEXT`]).
 const CONTEXT: usize = 16;
+/// The most context kept with a match.
+const MAX_CONTEXT: usize = 64;
 
 /// A permission filter such as `r-x`: a letter must be present, `-` must be absent, `?` is
 /// either; an optional fourth character `p`/`s` selects private or shared mappings.
@@ -353,16 +355,52 @@ struct Unit {
     end: u64,
 }
 
-/// Searches the memory of `analyzer`'s process. `progress` is called with the number of bytes
-/// just handled (read or skipped) and the total planned, from several threads.
+/// A match as the scanning threads pass it on: address, pattern, context bytes.
+struct Found {
+    addr: u64,
+    pattern: usize,
+    context: Vec<u8>,
+}
+
+/// How many matches may wait, per unit, between a scanning thread and the consumer.
+const QUEUE: usize = 4096;
+/// How many found matches a scanning thread holds before passing the settled ones on.
+const PENDING: usize = 1024;
+
+/// Searches the memory of `analyzer`'s process, collecting every match (see [`search_with`]
+/// to stream them instead, with bounded memory).
 ///
 /// # Errors
-/// No pattern, a range that covers no mapping ([`Error::Unmapped`]), permission errors.
-/// A process that exits mid-scan is not an error: see [`SearchReport::process_exited`].
+/// As [`search_with`].
 pub fn search(
     analyzer: &MemoryAnalyzer,
     req: &SearchRequest,
     progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<SearchReport> {
+    let mut matches = Vec::new();
+    let mut report = search_with(analyzer, req, progress, &mut |m| {
+        matches.push(m);
+        Ok(true)
+    })?;
+    report.matches = matches;
+    Ok(report)
+}
+
+/// Searches the memory of `analyzer`'s process and passes every match to `sink`, in address
+/// order, as soon as every match below it is known; `sink` returns false to stop. Memory stays
+/// bounded whatever the number of matches. `progress` is called with the number of bytes just
+/// handled (read or skipped) and the total planned, from several threads. The returned report
+/// has no matches (they went to `sink`).
+///
+/// # Errors
+/// No pattern, a range that covers no mapping ([`Error::Unmapped`]), permission errors, an
+/// error from `sink`. A process that exits mid-scan is not an error: see
+/// [`SearchReport::process_exited`].
+pub fn search_with(
+    analyzer: &MemoryAnalyzer,
+    req: &SearchRequest,
+    progress: &(dyn Fn(u64, u64) + Sync),
+    sink: &mut dyn FnMut(Match) -> Result<bool>,
 ) -> Result<SearchReport> {
     let matcher = Matcher::new(req.patterns.clone())?;
     let pid = analyzer.pid();
@@ -405,7 +443,6 @@ pub fn search(
     }
 
     let total = report.bytes_total;
-    let found = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let exited = AtomicBool::new(false);
     let scanned = AtomicU64::new(0);
@@ -419,99 +456,155 @@ pub fn search(
         keep: matcher.max_len - 1,
         resident_only: req.resident_only,
     };
+    let ctx_len = CONTEXT.max(matcher.max_len).min(MAX_CONTEXT);
+    // Matches of a later call can start up to this far below an earlier one (anchor offsets,
+    // overlapping automaton order): pending matches below `latest - settle` are final.
+    let settle = 2 * matcher.max_len as u64;
 
-    let per_unit: Vec<Vec<Match>> = units
-        .par_iter()
-        .map_init(Vec::new, |buf, u| {
-            let mut out = Vec::new();
-            if stop.load(Ordering::Relaxed) {
-                return out;
-            }
-            let r = &regions[u.region];
-            let res = reader.walk(u.start, u.end, &walk, buf, |piece| {
-                if stop.load(Ordering::Relaxed) {
-                    return false;
-                }
-                match piece {
-                    Piece::Data {
-                        addr,
-                        data,
-                        carried,
-                    } => {
-                        let fresh = (addr + data.len() as u64).min(u.limit)
-                            - (addr + carried as u64).min(u.limit);
-                        scanned.fetch_add(fresh, Ordering::Relaxed);
-                        progress(fresh, total);
-                        matcher.scan(data, carried, addr, u.limit, &mut |pos, pi| {
-                            out.push(make_match(
-                                r,
-                                &matcher.patterns[pi],
-                                pi,
-                                addr + pos as u64,
-                                &data[pos..],
-                            ));
-                            let n = found.fetch_add(1, Ordering::Relaxed) + 1;
-                            if req.max.is_some_and(|m| n >= m) {
-                                stop.store(true, Ordering::Relaxed);
+    // Units are handed out in address order; each has a bounded queue that the consumer (this
+    // thread) drains in unit order, so output is sorted and memory bounded. A thread blocked
+    // on a later unit's full queue waits for earlier units, which other threads are scanning
+    // or have finished, so this cannot deadlock.
+    let mut senders = Vec::with_capacity(units.len());
+    let mut receivers = Vec::with_capacity(units.len());
+    for _ in &units {
+        let (tx, rx) = sync_channel::<Found>(QUEUE);
+        senders.push(Mutex::new(Some(tx)));
+        receivers.push(rx);
+    }
+    let next = AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(units.len().max(1));
+    let mut emitted = 0usize;
+    let mut sink_error = None;
+
+    std::thread::scope(|sc| {
+        for _ in 0..threads {
+            sc.spawn(|| {
+                let mut buf = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= units.len() {
+                        break;
+                    }
+                    let tx = senders[i].lock().unwrap_or_else(|e| e.into_inner()).take();
+                    let Some(tx) = tx else { continue };
+                    if stop.load(Ordering::Relaxed) {
+                        continue; // dropping `tx` ends the unit for the consumer
+                    }
+                    let u = &units[i];
+                    let mut pending: Vec<Found> = Vec::new();
+                    let flush = |pending: &mut Vec<Found>, below: u64| -> bool {
+                        pending.sort_by_key(|f| (f.addr, f.pattern));
+                        let n = pending.partition_point(|f| f.addr < below);
+                        for f in pending.drain(..n) {
+                            if tx.send(f).is_err() {
                                 return false;
                             }
-                            true
-                        })
-                    }
-                    Piece::Unreadable { start, end } => {
-                        let b = end.min(u.limit).saturating_sub(start);
-                        unreadable.fetch_add(1, Ordering::Relaxed);
-                        unreadable_bytes.fetch_add(b, Ordering::Relaxed);
-                        progress(b, total);
+                        }
                         true
-                    }
-                    Piece::NotResident { start, end } => {
-                        let b = end.min(u.limit).saturating_sub(start);
-                        not_resident.fetch_add(b, Ordering::Relaxed);
-                        progress(b, total);
-                        true
+                    };
+                    let res = reader.walk(u.start, u.end, &walk, &mut buf, |piece| {
+                        if stop.load(Ordering::Relaxed) {
+                            return false;
+                        }
+                        match piece {
+                            Piece::Data {
+                                addr,
+                                data,
+                                carried,
+                            } => {
+                                let fresh = (addr + data.len() as u64).min(u.limit)
+                                    - (addr + carried as u64).min(u.limit);
+                                scanned.fetch_add(fresh, Ordering::Relaxed);
+                                progress(fresh, total);
+                                matcher.scan(data, carried, addr, u.limit, &mut |pos, pi| {
+                                    let at = addr + pos as u64;
+                                    let end = (pos + ctx_len).min(data.len());
+                                    pending.push(Found {
+                                        addr: at,
+                                        pattern: pi,
+                                        context: data[pos..end].to_vec(),
+                                    });
+                                    pending.len() < PENDING
+                                        || flush(&mut pending, at.saturating_sub(settle))
+                                })
+                            }
+                            Piece::Unreadable { start, end } => {
+                                let b = end.min(u.limit).saturating_sub(start);
+                                unreadable.fetch_add(1, Ordering::Relaxed);
+                                unreadable_bytes.fetch_add(b, Ordering::Relaxed);
+                                progress(b, total);
+                                true
+                            }
+                            Piece::NotResident { start, end } => {
+                                let b = end.min(u.limit).saturating_sub(start);
+                                not_resident.fetch_add(b, Ordering::Relaxed);
+                                progress(b, total);
+                                true
+                            }
+                        }
+                    });
+                    flush(&mut pending, u64::MAX);
+                    match res {
+                        Ok(_) => {}
+                        Err(Error::ProcessExited { .. }) => {
+                            exited.store(true, Ordering::Relaxed);
+                            stop.store(true, Ordering::Relaxed);
+                        }
+                        Err(e) => {
+                            stop.store(true, Ordering::Relaxed);
+                            let mut f = failure.lock().unwrap_or_else(|e| e.into_inner());
+                            f.get_or_insert(e);
+                        }
                     }
                 }
             });
-            match res {
-                Ok(_) => {}
-                Err(Error::ProcessExited { .. }) => {
-                    exited.store(true, Ordering::Relaxed);
-                    stop.store(true, Ordering::Relaxed);
-                }
-                Err(e) => {
-                    stop.store(true, Ordering::Relaxed);
-                    let mut f = failure.lock().unwrap_or_else(|e| e.into_inner());
-                    f.get_or_insert(e);
-                }
-            }
-            out
-        })
-        .collect();
+        }
 
-    if let Some(e) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        return Err(e);
-    }
-    let mut matches: Vec<Match> = per_unit.into_iter().flatten().collect();
-    matches.sort_by_key(|m| (m.address, m.pattern_index));
-    if let Some(max) = req.max {
-        report.stopped_at_max = matches.len() >= max;
-        matches.truncate(max);
-    }
-    // A match near the end of a chunk got less context than the others: read the rest.
-    for m in &mut matches {
-        let want = CONTEXT.max(req.patterns[m.pattern_index].len());
-        if m.context.len() / 2 < want {
-            let mut buf = vec![0u8; want];
-            let room = (m.region_end - m.address).min(want as u64) as usize;
-            if let Ok(n) = reader.read(m.address, &mut buf[..room]) {
-                if n * 2 > m.context.len() {
-                    m.context = buf[..n].iter().map(|b| format!("{b:02x}")).collect();
+        // The consumer: units in order, each until its thread drops the sender.
+        'units: for (i, rx) in receivers.iter().enumerate() {
+            let r = &regions[units[i].region];
+            for f in rx.iter() {
+                let mut m = make_match(
+                    r,
+                    &matcher.patterns[f.pattern],
+                    f.pattern,
+                    f.addr,
+                    &f.context,
+                );
+                complete_context(&reader, &mut m, ctx_len);
+                match sink(m) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        stop.store(true, Ordering::Relaxed);
+                        break 'units;
+                    }
+                    Err(e) => {
+                        sink_error = Some(e);
+                        stop.store(true, Ordering::Relaxed);
+                        break 'units;
+                    }
+                }
+                emitted += 1;
+                if req.max.is_some_and(|max| emitted >= max) {
+                    report.stopped_at_max = true;
+                    stop.store(true, Ordering::Relaxed);
+                    break 'units;
                 }
             }
         }
+        // Unblock threads waiting on queues nobody will read.
+        drop(receivers);
+    });
+
+    if let Some(e) = sink_error {
+        return Err(e);
     }
-    report.matches = matches;
+    if let Some(e) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(e);
+    }
     report.bytes_scanned = scanned.into_inner();
     report.unreadable_ranges = unreadable.into_inner();
     report.unreadable_bytes = unreadable_bytes.into_inner();
@@ -520,9 +613,31 @@ pub fn search(
     Ok(report)
 }
 
-fn make_match(r: &MemoryRegion, p: &Pattern, pi: usize, addr: u64, tail: &[u8]) -> Match {
+/// A match near the end of a chunk got less context than the others: read the rest.
+fn complete_context(reader: &MemReader, m: &mut Match, want: usize) {
+    if m.context.len() / 2 >= want {
+        return;
+    }
+    let mut buf = vec![0u8; want];
+    let room = (m.region_end - m.address).min(want as u64) as usize;
+    if let Ok(n) = reader.read(m.address, &mut buf[..room]) {
+        if n * 2 > m.context.len() {
+            m.context = hex(&buf[..n]);
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+fn make_match(r: &MemoryRegion, p: &Pattern, pi: usize, addr: u64, context: &[u8]) -> Match {
     let offset = addr - r.base_address as u64;
-    let ctx = &tail[..tail.len().min(CONTEXT.max(p.len()))];
     let name = r.display_name();
     Match {
         address: addr,
@@ -535,7 +650,7 @@ fn make_match(r: &MemoryRegion, p: &Pattern, pi: usize, addr: u64, tail: &[u8]) 
         region_name: (!name.is_empty()).then_some(name),
         offset,
         file_offset: r.is_file_backed().then(|| r.offset + offset),
-        context: ctx.iter().map(|b| format!("{b:02x}")).collect(),
+        context: hex(context),
     }
 }
 

@@ -94,26 +94,30 @@ pub fn run(args: SearchArgs) -> anyhow::Result<Outcome> {
         }
         bar.inc(delta);
     };
-    let report = search::search(&analyzer, &req, &progress)?;
-    bar.finish_and_clear();
-
     let mut out = output::stdout();
-    match args.format {
+    let mut count = 0usize;
+    let report = match args.format {
         Format::Json => {
             let mut arr = JsonArray::new(&mut out)?;
-            for m in &report.matches {
-                arr.push(m)?;
-            }
+            let report = search::search_with(&analyzer, &req, &progress, &mut |m| {
+                count += 1;
+                arr.push(&m).map_err(io_error)?;
+                Ok(true)
+            })?;
             arr.finish()?;
+            report
         }
         Format::Text => {
-            for m in &report.matches {
-                write_match(&mut out, m)?;
-            }
+            let report = search::search_with(&analyzer, &req, &progress, &mut |m| {
+                count += 1;
+                write_match(&mut out, &m).map_err(io_error)?;
+                Ok(true)
+            })?;
+            bar.finish_and_clear();
             let mut summary = format!(
                 "{} match{} in {} region{} ({} scanned",
-                report.matches.len(),
-                if report.matches.len() == 1 { "" } else { "es" },
+                count,
+                if count == 1 { "" } else { "es" },
                 report.regions_scanned,
                 if report.regions_scanned == 1 { "" } else { "s" },
                 format_size(report.bytes_scanned)
@@ -141,8 +145,10 @@ pub fn run(args: SearchArgs) -> anyhow::Result<Outcome> {
             }
             summary += ")";
             writeln!(out, "{summary}")?;
+            report
         }
-    }
+    };
+    bar.finish_and_clear();
     out.flush()?;
     if report.process_exited {
         return Err(memlink::Error::ProcessExited {
@@ -155,7 +161,7 @@ pub fn run(args: SearchArgs) -> anyhow::Result<Outcome> {
         }
         .into());
     }
-    Ok(if report.matches.is_empty() {
+    Ok(if count == 0 {
         Outcome::Negative
     } else {
         Outcome::Success
@@ -196,4 +202,11 @@ fn write_match(out: &mut impl Write, m: &Match) -> std::io::Result<()> {
         hex.join(" "),
         ascii
     )
+}
+
+fn io_error(e: std::io::Error) -> memlink::Error {
+    memlink::Error::Os {
+        op: "write the matches".into(),
+        source: e,
+    }
 }
