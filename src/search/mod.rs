@@ -14,8 +14,8 @@
 pub mod pattern;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::sync_channel;
-use std::sync::Mutex;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Condvar, Mutex};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use memchr::memmem;
@@ -362,8 +362,65 @@ struct Found {
     context: Vec<u8>,
 }
 
+/// The queues between scanning threads and the consumer: one per unit, created when a thread
+/// starts the unit, at most `window` units ahead of the consumer.
+struct Queues {
+    state: Mutex<QueueState>,
+    ready: Condvar,
+}
+
+struct QueueState {
+    slots: Vec<Option<Receiver<Found>>>,
+    consumed: usize,
+    closed: bool,
+}
+
+impl Queues {
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits until unit `i` is within the window, then creates its queue; `None` once closed.
+    fn open(&self, i: usize, window: usize) -> Option<SyncSender<Found>> {
+        let mut st = self.lock();
+        while !st.closed && i >= st.consumed + window {
+            st = self.ready.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        if st.closed {
+            return None;
+        }
+        let (tx, rx) = sync_channel(QUEUE);
+        st.slots[i] = Some(rx);
+        self.ready.notify_all();
+        Some(tx)
+    }
+
+    /// Waits for unit `i`'s queue.
+    fn take(&self, i: usize) -> Receiver<Found> {
+        let mut st = self.lock();
+        loop {
+            if let Some(rx) = st.slots[i].take() {
+                return rx;
+            }
+            st = self.ready.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn consumed(&self, n: usize) {
+        self.lock().consumed = n;
+        self.ready.notify_all();
+    }
+
+    fn close(&self) {
+        let mut st = self.lock();
+        st.closed = true;
+        st.slots.clear();
+        self.ready.notify_all();
+    }
+}
+
 /// How many matches may wait, per unit, between a scanning thread and the consumer.
-const QUEUE: usize = 4096;
+const QUEUE: usize = 1024;
 /// How many found matches a scanning thread holds before passing the settled ones on.
 const PENDING: usize = 1024;
 
@@ -465,17 +522,19 @@ pub fn search_with(
     // thread) drains in unit order, so output is sorted and memory bounded. A thread blocked
     // on a later unit's full queue waits for earlier units, which other threads are scanning
     // or have finished, so this cannot deadlock.
-    let mut senders = Vec::with_capacity(units.len());
-    let mut receivers = Vec::with_capacity(units.len());
-    for _ in &units {
-        let (tx, rx) = sync_channel::<Found>(QUEUE);
-        senders.push(Mutex::new(Some(tx)));
-        receivers.push(rx);
-    }
     let next = AtomicUsize::new(0);
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(units.len().max(1));
+    let window = 2 * threads + 2;
+    let queues = Queues {
+        state: Mutex::new(QueueState {
+            slots: (0..units.len()).map(|_| None).collect(),
+            consumed: 0,
+            closed: false,
+        }),
+        ready: Condvar::new(),
+    };
     let mut emitted = 0usize;
     let mut sink_error = None;
 
@@ -488,8 +547,9 @@ pub fn search_with(
                     if i >= units.len() {
                         break;
                     }
-                    let tx = senders[i].lock().unwrap_or_else(|e| e.into_inner()).take();
-                    let Some(tx) = tx else { continue };
+                    let Some(tx) = queues.open(i, window) else {
+                        break; // the consumer has stopped
+                    };
                     if stop.load(Ordering::Relaxed) {
                         continue; // dropping `tx` ends the unit for the consumer
                     }
@@ -564,7 +624,8 @@ pub fn search_with(
         }
 
         // The consumer: units in order, each until its thread drops the sender.
-        'units: for (i, rx) in receivers.iter().enumerate() {
+        'units: for i in 0..units.len() {
+            let rx = queues.take(i);
             let r = &regions[units[i].region];
             for f in rx.iter() {
                 let mut m = make_match(
@@ -594,9 +655,10 @@ pub fn search_with(
                     break 'units;
                 }
             }
+            queues.consumed(i + 1);
         }
-        // Unblock threads waiting on queues nobody will read.
-        drop(receivers);
+        // Unblock threads waiting on queues nobody will read, or on the window.
+        queues.close();
     });
 
     if let Some(e) = sink_error {

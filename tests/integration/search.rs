@@ -88,7 +88,12 @@ fn text_output_and_exit_codes() {
     let r = run(&[
         "search", "--pid", &pid, "--text", NEEDLE, "--max", "2", "--format", "json",
     ]);
-    assert_eq!(r.json().as_array().unwrap().len(), 2);
+    let lowest: Vec<u64> = planted(&f).into_iter().take(2).collect();
+    assert_eq!(
+        addresses(r.json().as_array().unwrap()),
+        lowest,
+        "the 2 lowest, in order"
+    );
 }
 
 #[test]
