@@ -16,14 +16,20 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod analysis;
 pub mod analyzer;
 pub mod classify;
+#[cfg(target_os = "linux")]
+pub mod dump;
 pub mod error;
 pub mod map;
 pub mod memory;
 pub mod platform;
 pub mod proc;
 pub mod process;
+#[cfg(target_os = "linux")]
+pub mod search;
+pub mod security;
 pub mod snapshot;
 pub mod stats;
 pub mod units;

@@ -2,7 +2,10 @@
 
 mod support;
 
+mod audit;
 mod bad_input;
+mod dump;
 mod map;
 mod math;
 mod regions;
+mod search;

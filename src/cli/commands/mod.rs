@@ -2,8 +2,11 @@
 //! renders the result.
 
 mod analyze;
+mod audit;
+mod dump;
 mod list;
 mod map;
+mod search;
 mod test;
 
 use super::args::{Cli, Command};
@@ -16,5 +19,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Analyze(args) => analyze::run(args),
         Command::Test(args) => test::run(args),
         Command::Map(args) => map::run(args),
+        Command::Search(args) => search::run(*args),
+        Command::Dump(args) => dump::run(args),
+        Command::Audit(args) => audit::run(args),
     }
 }
