@@ -17,15 +17,21 @@
 #![deny(unsafe_code)]
 
 pub mod analyzer;
+pub mod cgroup;
 pub mod classify;
+pub mod diff;
 pub mod error;
+pub mod export;
 pub mod memory;
 pub mod platform;
 pub mod proc;
 pub mod process;
+pub mod ps;
 pub mod snapshot;
 pub mod stats;
+pub mod trend;
 pub mod units;
+pub mod watch;
 
 pub use analyzer::MemoryAnalyzer;
 pub use error::{Error, Result};
