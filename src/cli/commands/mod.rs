@@ -2,8 +2,13 @@
 //! renders the result.
 
 mod analyze;
+mod diff;
+mod export;
 mod list;
+mod ps;
+mod snapshot;
 mod test;
+mod watch;
 
 use super::args::{Cli, Command};
 use super::Outcome;
@@ -11,8 +16,13 @@ use super::Outcome;
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
-        Command::List(args) => list::run(args),
-        Command::Analyze(args) => analyze::run(args),
+        Command::List(args) => list::run(args, &cli.proc_root),
+        Command::Analyze(args) => analyze::run(args, &cli.proc_root),
         Command::Test(args) => test::run(args),
+        Command::Ps(args) => ps::run(args, &cli.proc_root),
+        Command::Watch(args) => watch::run(args, &cli.proc_root),
+        Command::Snapshot(args) => snapshot::run(args, &cli.proc_root),
+        Command::Diff(args) => diff::run(args, &cli.proc_root),
+        Command::Export(args) => export::run(args, &cli.proc_root),
     }
 }
