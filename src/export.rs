@@ -194,7 +194,7 @@ pub fn render(s: &Scrape, opts: &Options, format: Format) -> String {
     o.family(
         "memlink_group_mappings_max",
         None,
-        "Largest number of mappings of one process in the group (compare with memlink_vm_max_map_count).",
+        "Largest number of mappings of one process in the group (compare with memlink_vm_max_mappings).",
     );
     for g in &groups {
         o.sample(
@@ -205,11 +205,11 @@ pub fn render(s: &Scrape, opts: &Options, format: Format) -> String {
     }
     if let Some(m) = s.max_map_count {
         o.family(
-            "memlink_vm_max_map_count",
+            "memlink_vm_max_mappings",
             None,
             "The kernel's limit on mappings per process (vm.max_map_count).",
         );
-        o.sample("memlink_vm_max_map_count", &[], m as f64);
+        o.sample("memlink_vm_max_mappings", &[], m as f64);
     }
 
     if opts.per_pid {

@@ -609,7 +609,7 @@ mod tests {
 
     #[test]
     fn cmdline() {
-        assert_eq!(cmdline_text(b"sleep\0100\0"), "sleep 100");
+        assert_eq!(cmdline_text(b"sleep\x00100\x00"), "sleep 100");
         assert_eq!(cmdline_text(b""), "");
     }
 

@@ -155,7 +155,8 @@ pub fn verdict(
             .filter_map(|s| f(s).map(|v| (s.t, v)))
             .collect()
     };
-    let defs: [(&str, Vec<(f64, f64)>, &Thresholds, &str); 5] = [
+    type Def<'a> = (&'a str, Vec<(f64, f64)>, &'a Thresholds, &'a str);
+    let defs: [Def<'_>; 5] = [
         (
             "anon",
             series(&|s| Some(s.anon as f64)),
@@ -346,7 +347,7 @@ pub fn parse_duration(s: &str) -> Result<Duration> {
         _ => f64::NAN,
     };
     let v: f64 = num.parse().unwrap_or(f64::NAN) * mult;
-    if !v.is_finite() || v < 0.0 || v > 1e9 {
+    if !v.is_finite() || !(0.0..=1e9).contains(&v) {
         return Err(Error::InvalidArgument(format!(
             "invalid duration {s:?} (expected e.g. 200ms, 1s, 10m)"
         )));

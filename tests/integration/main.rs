@@ -3,4 +3,8 @@
 mod support;
 
 mod bad_input;
+mod export;
+mod ps;
 mod regions;
+mod snapshot;
+mod watch;
