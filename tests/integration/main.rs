@@ -4,6 +4,7 @@ mod support;
 
 mod bad_input;
 mod export;
+mod math;
 mod ps;
 mod regions;
 mod snapshot;
