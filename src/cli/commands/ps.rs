@@ -80,7 +80,7 @@ fn sort(rows: &mut [ProcessRow], key: SortKey) {
         SortKey::Pid => rows.sort_by_key(|r| r.pid),
         SortKey::Pss => rows.sort_by(|a, b| b.pss.cmp(&a.pss).then(b.rss.cmp(&a.rss))),
         SortKey::Uss => rows.sort_by(|a, b| b.uss.cmp(&a.uss).then(b.rss.cmp(&a.rss))),
-        SortKey::Rss => rows.sort_by(|a, b| b.rss.cmp(&a.rss)),
+        SortKey::Rss => rows.sort_by_key(|r| std::cmp::Reverse(r.rss)),
         SortKey::Swap => rows.sort_by(|a, b| b.swap.cmp(&a.swap).then(b.rss.cmp(&a.rss))),
     }
 }
@@ -88,9 +88,9 @@ fn sort(rows: &mut [ProcessRow], key: SortKey) {
 fn sort_groups(g: &mut [ps::Group], key: SortKey) {
     match key {
         SortKey::Pid | SortKey::Pss => {}
-        SortKey::Uss => g.sort_by(|a, b| b.uss.cmp(&a.uss)),
-        SortKey::Rss => g.sort_by(|a, b| b.rss.cmp(&a.rss)),
-        SortKey::Swap => g.sort_by(|a, b| b.swap.cmp(&a.swap)),
+        SortKey::Uss => g.sort_by_key(|g| std::cmp::Reverse(g.uss)),
+        SortKey::Rss => g.sort_by_key(|g| std::cmp::Reverse(g.rss)),
+        SortKey::Swap => g.sort_by_key(|g| std::cmp::Reverse(g.swap)),
     }
 }
 
