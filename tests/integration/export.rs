@@ -93,7 +93,7 @@ fn start_exporter(port: u16, pid: &str) -> Guard {
 
 #[test]
 fn output_passes_promtool_and_is_grouped_by_default() {
-    let f = Fixture::start("steady", &["2048"]);
+    let f = Fixture::start("steady", &["2048", "cmdline-marker-xyz"]);
     let dir = TempDir::new("export");
     let file = dir.path().join("memlink.prom");
     let fs = file.to_str().unwrap();
@@ -108,7 +108,10 @@ fn output_passes_promtool_and_is_grouped_by_default() {
         "memlink_group_memory_bytes{group_by=\"command\",group=\"steady\",type=\"pss\"}"
     ));
     assert!(!text.contains("pid=\""), "no per-PID series unless asked");
-    assert!(!text.contains("2048"), "no command lines unless asked");
+    assert!(
+        !text.contains("cmdline-marker-xyz"),
+        "no command lines unless asked"
+    );
     assert!(text.contains("memlink_vm_max_mappings "));
     let om = dir.path().join("om.txt");
     run(&[
@@ -125,7 +128,7 @@ fn output_passes_promtool_and_is_grouped_by_default() {
     .ok();
     let om_text = std::fs::read_to_string(&om).unwrap();
     assert!(om_text.ends_with("# EOF\n"));
-    assert!(om_text.contains("cmdline=\""));
+    assert!(om_text.contains("cmdline=\"") && om_text.contains("cmdline-marker-xyz"));
     if !require("promtool", "checking the exposition format") {
         return;
     }
