@@ -246,3 +246,42 @@ fn proc_root_reads_another_procfs_mount() {
     ])
     .assert_error(&[&pid]);
 }
+
+#[test]
+fn unreadable_processes_are_listed_from_status_and_marked() {
+    if !crate::support::require("setpriv", "runs memlink as an unprivileged user") {
+        return;
+    }
+    if !crate::support::is_root() {
+        // Unprivileged already: PID 1 belongs to root.
+        let v = run(&["ps", "--pid", "1", "--format", "json"]).json();
+        assert_eq!(v["processes"][0]["restricted"], true);
+        return;
+    }
+    let f = Fixture::start("steady", &["4096"]);
+    let pid = f.pid_arg();
+    let r = crate::support::run_cmd(
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(env!("CARGO_BIN_EXE_memlink"))
+            .args(["ps", "--pid", &pid, "--format", "json", "--totals"]),
+    );
+    let v: Value = serde_json::from_str(r.ok()).unwrap();
+    let row = &v["processes"][0];
+    assert_eq!(row["restricted"], true, "{row}");
+    assert!(
+        row["rss"].as_u64().unwrap() >= 4096 * 1024,
+        "RSS from status: {row}"
+    );
+    assert_eq!(row["pss"], 0);
+    assert_eq!(row["name"], "steady");
+    assert_eq!(v["totals"]["restricted"], 1);
+    let r = crate::support::run_cmd(
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(env!("CARGO_BIN_EXE_memlink"))
+            .args(["ps", "--pid", &pid]),
+    );
+    assert!(r.ok().contains(&format!("{pid}*")), "{}", r.stdout);
+    assert!(r.stdout.contains("1 restricted"));
+}
