@@ -235,8 +235,8 @@ pub struct WatchArgs {
     /// Stop after this long (10m).
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<std::time::Duration>,
-    /// Read the per-region view (smaps) every N samples (also on the first and last).
-    #[arg(long, default_value_t = 10)]
+    /// Read the per-region view (smaps, costlier) every N samples (also on the first and last).
+    #[arg(long, default_value_t = 30)]
     pub detail_every: u64,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
