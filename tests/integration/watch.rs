@@ -1,8 +1,11 @@
 //! `watch`: real processes that grow, saw and stay still, judged by the leak rule.
 
+use std::io::{BufRead, BufReader, Read};
+use std::process::{ChildStdout, Stdio};
+
 use serde_json::Value;
 
-use crate::support::{memlink, run, run_cmd, Fixture, Run};
+use crate::support::{memlink, run, Fixture, Run};
 
 /// Thresholds scaled to a 3-second watch; the grower's rate (32 MiB/s) is 16 times the slope
 /// threshold, so a busy machine does not make the test flaky.
@@ -112,65 +115,82 @@ fn sawtooth_and_steady_are_not_leaks() {
     }
 }
 
+/// Starts `memlink ARGS` and waits for its first line of output.
+fn spawn_and_wait_first_line(
+    args: &[&str],
+) -> (std::process::Child, BufReader<ChildStdout>, String) {
+    let mut child = memlink()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert!(!first.is_empty(), "memlink printed nothing");
+    (child, out, first)
+}
+
 #[test]
 fn text_output_and_ctrl_c_still_give_a_verdict() {
     let f = Fixture::start("steady", &["1024"]);
-    let child = memlink()
-        .args([
-            "watch",
-            "--pid",
-            &f.pid_arg(),
-            "--interval",
-            "100ms",
-            "--duration",
-            "10m",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(700));
+    let pid = f.pid_arg();
+    let (mut child, mut out, first) = spawn_and_wait_first_line(&[
+        "watch",
+        "--pid",
+        &pid,
+        "--interval",
+        "100ms",
+        "--duration",
+        "10m",
+    ]);
+    assert!(first.contains("rss") && first.contains("maps"), "{first}");
     crate::support::signal(child.id(), "INT");
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("rss") && stdout.contains("maps"));
-    assert!(stdout.contains("Verdict: no leak suspected"), "{stdout}");
-    assert!(stdout.contains("Next:"));
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{rest}");
+    assert!(rest.contains("Verdict: no leak suspected"), "{rest}");
+    assert!(rest.contains("Next:"));
 }
 
 #[test]
 fn watch_ends_when_the_process_exits() {
     let mut f = Fixture::start("steady", &["1024"]);
     let pid = f.pid_arg();
-    let child = memlink()
-        .args([
-            "watch",
-            "--pid",
-            &pid,
-            "--interval",
-            "100ms",
-            "--count",
-            "100",
-            "--format",
-            "jsonl",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    let (mut child, mut out, first) = spawn_and_wait_first_line(&[
+        "watch",
+        "--pid",
+        &pid,
+        "--interval",
+        "100ms",
+        "--count",
+        "1000",
+        "--format",
+        "jsonl",
+    ]);
+    assert!(first.contains("\"type\":\"sample\""), "{first}");
     let _ = f.child.kill();
     let _ = f.child.wait();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout
-        .lines()
-        .last()
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
         .unwrap()
-        .contains("\"type\":\"verdict\""));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("exited"));
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0), "{err}");
+    assert!(
+        rest.lines()
+            .last()
+            .unwrap()
+            .contains("\"type\":\"verdict\""),
+        "{rest}"
+    );
+    assert!(err.contains("exited"), "{err}");
 }
 
 #[test]
@@ -185,5 +205,4 @@ fn watch_bad_input() {
     run(&["watch", "--pid", &pid, "--count", "2", "--duration", "1s"])
         .assert_error(&["cannot be used with"]);
     run(&["watch", "--pid", "4194000", "--count", "1"]).assert_error(&["4194000"]);
-    let _ = run_cmd;
 }
