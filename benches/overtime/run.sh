@@ -23,36 +23,58 @@ for _ in $(seq 200); do "$work/sleeper" & pids+=($!); done
 sleep 1
 nproc_alive=$(ls -d /proc/[0-9]* | wc -l)
 
-# Median wall time in ms of RUNS runs of a shell command.
-median_ms() {
-    local runs=$1; shift
-    local ts=()
-    for _ in $(seq "$runs"); do
-        local s e
-        s=$(date +%s%N)
-        bash -c "$*" >/dev/null 2>&1 || true
-        e=$(date +%s%N)
-        ts+=($(( (e - s) / 1000 )))
-    done
-    printf '%s\n' "${ts[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]/1000}'
+# Wall time in ms of one run of a shell command.
+once_ms() {
+    local s e
+    s=$(date +%s%N)
+    bash -c "$1" >/dev/null 2>&1 || true
+    e=$(date +%s%N)
+    echo $(( (e - s) / 1000 ))
 }
+
+# Median in ms of a list of microsecond figures.
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]/1000}'; }
 
 peak_kib() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
 
-floor=$(median_ms 21 'cat /proc/[0-9]*/smaps_rollup')
-mem=$(median_ms 21 "$bin ps")
-psaux=$(median_ms 21 'ps aux')
+sl_files=$(printf '/proc/%s/smaps_rollup ' "${pids[@]}")
+sl_args=$(printf -- '--pid %s ' "${pids[@]}")
+cmds=(
+    "cat /proc/[0-9]*/smaps_rollup"
+    "$bin ps"
+    "ps aux"
+    "cat $sl_files"
+    "$bin ps $sl_args"
+)
+names=(
+    "cat /proc/[0-9]*/smaps_rollup (floor)"
+    "memlink ps"
+    "ps aux"
+    "sleepers only: cat their smaps_rollup (floor)"
+    "sleepers only: memlink ps --pid (x200)"
+)
+# Interleaved runs, so that a change of load on the machine hits every command alike.
+declare -A t
+runs=21
+for _ in $(seq $runs); do
+    for i in "${!cmds[@]}"; do t[$i]+="$(once_ms "${cmds[$i]}") "; done
+done
 smem_t=NA
-if command -v smem >/dev/null; then smem_t=$(median_ms 5 'smem'); fi
+if command -v smem >/dev/null; then
+    st=(); for _ in 1 2 3; do st+=("$(once_ms smem)"); done; smem_t=$(median "${st[@]}")
+fi
 mem_peak=$(peak_kib "$bin" ps)
 
-echo "processes alive: $nproc_alive"
+echo "processes alive: $nproc_alive; runs: $runs interleaved (smem: 3)"
 printf '| command | median ms | x floor |\n|---|---|---|\n'
-for row in "cat /proc/[0-9]*/smaps_rollup (floor):$floor" "memlink ps:$mem" "ps aux:$psaux" "smem:$smem_t"; do
-    name="${row%:*}"; t="${row##*:}"
-    if [ "$t" = NA ]; then printf '| %s | n/a | n/a |\n' "$name"; continue; fi
-    printf '| %s | %s | %.2f |\n' "$name" "$t" "$(echo "$t / $floor" | bc -l)"
+floor=$(median ${t[0]})
+sl_floor=$(median ${t[3]})
+for i in "${!cmds[@]}"; do
+    m=$(median ${t[$i]})
+    f=$floor; [ "$i" -ge 3 ] && f=$sl_floor
+    printf '| %s | %s | %.2f |\n' "${names[$i]}" "$m" "$(echo "$m / $f" | bc -l)"
 done
+[ "$smem_t" != NA ] && printf '| smem | %s | %.2f |\n' "$smem_t" "$(echo "$smem_t / $floor" | bc -l)"
 echo "memlink ps peak RSS: ${mem_peak} KiB"
 
 # watch at 1 s on a process with 10,000 mappings: CPU time of memlink (user+sys, which
