@@ -104,9 +104,9 @@ impl Chunks {
         let (tx, rx) = sync_channel::<std::io::Result<Vec<u8>>>(2);
         let (recycle, recycle_rx) = sync_channel::<Vec<u8>>(4);
         let handle = std::thread::spawn(move || loop {
-            let mut buf = recycle_rx
-                .try_recv()
-                .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
+            // Recycled buffers come back truncated to what was used; growing them back to
+            // CHUNK only zeroes that part again, never the whole megabyte.
+            let mut buf = recycle_rx.try_recv().unwrap_or_default();
             buf.resize(CHUNK, 0);
             // Fill most of the chunk: procfs returns at most what it has formatted so far.
             let mut filled = 0;
@@ -259,7 +259,7 @@ impl RegionStream {
                 return self.end_of_input().map(|_| None);
             }
         }
-        let Some(cur) = self.cur.take() else {
+        let Some(mut cur) = self.cur.take() else {
             return Ok(None);
         };
         let detailed = self.parser.is_some();
@@ -267,7 +267,7 @@ impl RegionStream {
             let prev = self.prev.as_ref().map(SmapsEntry::as_maps_line);
             let next = self.next.as_ref().map(SmapsEntry::as_maps_line);
             let (usage, flags) = if detailed {
-                (Some(cur.usage), Some(cur.vm_flags.clone()))
+                (Some(cur.usage), Some(std::mem::take(&mut cur.vm_flags)))
             } else {
                 (None, None)
             };
