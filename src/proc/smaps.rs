@@ -9,7 +9,6 @@ use crate::error::{Error, Result};
 use crate::memory::{Device, Perms, Usage, VmFlag};
 
 use super::maps::{self, MapsLine};
-use super::parse_dec;
 
 /// One mapping from `smaps`, owning its path.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
