@@ -66,10 +66,15 @@ pub struct RegionTable {
 
 /// Appends `bytes` as a human size, right-aligned in `width` columns.
 fn push_size_padded(out: &mut Vec<u8>, width: usize, bytes: u64) {
-    let mut tmp = Vec::with_capacity(16);
-    push_size(&mut tmp, bytes);
-    out.extend(std::iter::repeat_n(b' ', width.saturating_sub(tmp.len())));
-    out.extend_from_slice(&tmp);
+    let start = out.len();
+    push_size(out, bytes);
+    let len = out.len() - start;
+    if len < width {
+        // Shift the few bytes right in place rather than formatting into a temporary.
+        out.resize(start + width, b' ');
+        out.copy_within(start..start + len, start + width - len);
+        out[start..start + width - len].fill(b' ');
+    }
 }
 
 fn pad_right(out: &mut Vec<u8>, width: usize, s: &[u8]) {

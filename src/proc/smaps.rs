@@ -34,7 +34,8 @@ pub struct SmapsEntry {
 }
 
 impl SmapsEntry {
-    fn from_header(h: &MapsLine<'_>) -> SmapsEntry {
+    /// An entry with the header's fields and no figures.
+    pub fn from_header(h: &MapsLine<'_>) -> SmapsEntry {
         SmapsEntry {
             start: h.start,
             end: h.end,
