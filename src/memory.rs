@@ -370,6 +370,33 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// Adds every figure of `o` (the sizes of pages, `thp_eligible` and `protection_key` describe
+    /// a single mapping and are left as they are).
+    pub fn add(&mut self, o: &Usage) {
+        self.rss += o.rss;
+        self.pss += o.pss;
+        self.pss_dirty += o.pss_dirty;
+        self.pss_anon += o.pss_anon;
+        self.pss_file += o.pss_file;
+        self.pss_shmem += o.pss_shmem;
+        self.shared_clean += o.shared_clean;
+        self.shared_dirty += o.shared_dirty;
+        self.private_clean += o.private_clean;
+        self.private_dirty += o.private_dirty;
+        self.referenced += o.referenced;
+        self.anonymous += o.anonymous;
+        self.ksm += o.ksm;
+        self.lazy_free += o.lazy_free;
+        self.anon_huge_pages += o.anon_huge_pages;
+        self.shmem_pmd_mapped += o.shmem_pmd_mapped;
+        self.file_pmd_mapped += o.file_pmd_mapped;
+        self.shared_hugetlb += o.shared_hugetlb;
+        self.private_hugetlb += o.private_hugetlb;
+        self.swap += o.swap;
+        self.swap_pss += o.swap_pss;
+        self.locked += o.locked;
+    }
+
     /// Unique set size: private clean + private dirty.
     pub fn uss(&self) -> u64 {
         self.private_clean + self.private_dirty

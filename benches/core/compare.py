@@ -26,19 +26,19 @@ def build():
 
 
 def measure(argv, runs):
-    """Median wall seconds and max peak RSS (KiB) of `argv` with stdout to /dev/null."""
-    walls, rss = [], 0
+    """Median wall seconds over `runs` runs of `argv` (stdout to /dev/null), and its peak RSS in
+    KiB, read by /usr/bin/time in one extra run: Python's own RSS would otherwise be counted,
+    since a forked child's peak carries over its parent's across exec."""
+    walls = []
     with open(os.devnull, "wb") as null:
         for _ in range(runs):
             t0 = time.perf_counter()
-            p = subprocess.Popen(argv, stdout=null, stderr=subprocess.PIPE)
-            _, status, usage = os.wait4(p.pid, 0)
+            p = subprocess.run(argv, stdout=null, stderr=subprocess.PIPE)
             walls.append(time.perf_counter() - t0)
-            p.returncode = os.waitstatus_to_exitcode(status)
-            err = p.stderr.read().decode()
             if p.returncode != 0:
-                sys.exit(f"{argv} failed: {err}")
-            rss = max(rss, usage.ru_maxrss)
+                sys.exit(f"{argv} failed: {p.stderr.decode()}")
+        p = subprocess.run(["/usr/bin/time", "-f", "%M"] + argv, stdout=null, stderr=subprocess.PIPE)
+    rss = int(p.stderr.decode().strip().splitlines()[-1])
     return statistics.median(walls), rss
 
 
