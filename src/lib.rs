@@ -22,6 +22,7 @@ pub mod classify;
 pub mod diff;
 pub mod error;
 pub mod export;
+pub mod json;
 pub mod memory;
 pub mod platform;
 pub mod proc;

@@ -3,6 +3,7 @@
 mod support;
 
 mod bad_input;
+mod captures;
 mod export;
 mod math;
 mod ps;

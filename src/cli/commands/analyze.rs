@@ -9,7 +9,7 @@ use memlink::stats::StatsBuilder;
 use memlink::{MemoryAnalyzer, MemoryRegion};
 
 use crate::cli::args::{AnalyzeArgs, Format};
-use crate::cli::output::{self, JsonArray, RegionTable};
+use crate::cli::output::{self, RegionTable};
 use crate::cli::Outcome;
 
 /// Runs `memlink analyze`.
@@ -42,16 +42,16 @@ fn render(
     let mut out = output::stdout();
     match (args.format, args.summary) {
         (Format::Json, false) => {
-            let mut arr = JsonArray::new(&mut out)?;
-            for r in regions {
-                let mut r = r?;
-                if !args.detailed {
-                    r.usage = None;
-                    r.vm_flags = None;
-                }
-                arr.push(&r)?;
-            }
-            arr.finish()?;
+            let regions = regions.map(|r| {
+                r.map(|mut r| {
+                    if !args.detailed {
+                        r.usage = None;
+                        r.vm_flags = None;
+                    }
+                    r
+                })
+            });
+            output::write_regions_json(&mut out, regions)?;
         }
         (Format::Json, true) => {
             output::write_json(&mut out, &stats()?)?;

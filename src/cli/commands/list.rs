@@ -6,7 +6,7 @@ use std::path::Path;
 use memlink::MemoryAnalyzer;
 
 use crate::cli::args::{Format, ListArgs};
-use crate::cli::output::{self, JsonArray, RegionTable};
+use crate::cli::output::{self, RegionTable};
 use crate::cli::Outcome;
 
 /// Runs `memlink list`.
@@ -16,11 +16,7 @@ pub fn run(args: ListArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
     let mut out = output::stdout();
     match args.format {
         Format::Json => {
-            let mut arr = JsonArray::new(&mut out)?;
-            for r in regions {
-                arr.push(&r?)?;
-            }
-            arr.finish()?;
+            output::write_regions_json(&mut out, regions)?;
         }
         Format::Text => {
             let mut table = RegionTable::new(args.detailed);
