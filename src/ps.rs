@@ -407,7 +407,7 @@ fn read_mappings(
             Ok(Some(e)) => {
                 n += 1;
                 add(e, &mut sums);
-                if n % 64 == 0 && start.elapsed() > budget {
+                if n.is_multiple_of(64) && start.elapsed() > budget {
                     complete = false;
                     break;
                 }

@@ -372,7 +372,7 @@ mod tests {
             anon,
             file: 100,
             shmem: 0,
-            stacks: (seq % 5 == 0).then_some(8192),
+            stacks: seq.is_multiple_of(5).then_some(8192),
             mappings: 20,
         }
     }

@@ -77,7 +77,7 @@ pub fn run(args: WatchArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
             }
             Err(e) => return Err(e.into()),
         };
-        if seq % args.detail_every == 0 || last {
+        if seq.is_multiple_of(args.detail_every) || last {
             match sampler.regions() {
                 Ok(regions) => {
                     s.stacks = Some(watch::stack_bytes(&regions));
