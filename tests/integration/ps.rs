@@ -285,3 +285,42 @@ fn unreadable_processes_are_listed_from_status_and_marked() {
     assert!(r.ok().contains(&format!("{pid}*")), "{}", r.stdout);
     assert!(r.stdout.contains("1 restricted"));
 }
+
+#[test]
+fn pid_inside_its_own_namespace() {
+    if !crate::support::is_root() {
+        crate::support::require_fail("a new PID namespace needs root (unshare --pid)");
+        return;
+    }
+    if !crate::support::require("unshare", "starts a process in a new PID namespace") {
+        return;
+    }
+    let bin = build_c("steady", &[]);
+    let mut child = Command::new("unshare")
+        .args(["--pid", "--fork", "--"])
+        .arg(bin)
+        .arg("64")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while line.trim() != "ready" {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "fixture exited");
+    }
+    let u = child.id();
+    let host_pid: u32 = std::fs::read_to_string(format!("/proc/{u}/task/{u}/children"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let guard = Static(child);
+    let v = run(&["ps", "--pid", &host_pid.to_string(), "--format", "json"]).json();
+    let row = &v["processes"][0];
+    assert_eq!(row["pid"].as_u64().unwrap(), host_pid as u64);
+    assert_eq!(row["ns_pid"], 1, "{row}");
+    drop(guard);
+    signal(host_pid, "KILL");
+}
