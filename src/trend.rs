@@ -140,15 +140,32 @@ pub fn judge(points: &[(f64, f64)], th: &Thresholds, unit: &str) -> Judgement {
     };
     j.slope_per_min = f.slope * 60.0;
     j.r2 = f.r2;
+    let amount = |v: f64| -> String {
+        if unit == "bytes" {
+            let s = crate::units::format_size(v.abs() as u64);
+            if v < 0.0 {
+                format!("-{s}")
+            } else {
+                s
+            }
+        } else {
+            format!("{v:.0} {unit}")
+        }
+    };
     j.reason = if j.slope_per_min < th.min_slope_per_min {
         format!(
-            "slope {:.0} {unit}/min below {:.0}",
-            j.slope_per_min, th.min_slope_per_min
+            "slope {}/min below {}/min",
+            amount(j.slope_per_min),
+            amount(th.min_slope_per_min)
         )
     } else if j.r2 < th.min_r2 {
         format!("r² {:.2} below {:.2}: not a steady growth", j.r2, th.min_r2)
     } else if j.growth < th.min_growth {
-        format!("growth {:.0} {unit} below {:.0}", j.growth, th.min_growth)
+        format!(
+            "growth {} below {}",
+            amount(j.growth),
+            amount(th.min_growth)
+        )
     } else if j.span_s < th.min_span_s {
         format!(
             "span {:.1}s shorter than {:.1}s: watch longer",
@@ -157,8 +174,11 @@ pub fn judge(points: &[(f64, f64)], th: &Thresholds, unit: &str) -> Judgement {
     } else {
         j.suspected = true;
         format!(
-            "grew {:.0} {unit} at {:.0} {unit}/min (r² {:.2}) over {:.1}s",
-            j.growth, j.slope_per_min, j.r2, j.span_s
+            "grew {} at {}/min (r² {:.2}) over {:.1}s",
+            amount(j.growth),
+            amount(j.slope_per_min),
+            j.r2,
+            j.span_s
         )
     };
     j
