@@ -421,5 +421,7 @@ mod tests {
         );
         let s = serde_json::to_string(&Record::Sample(samples[1].clone())).unwrap();
         assert!(s.contains("\"stacks\":null"), "{s}");
+        // A consumer may read a line straight into `Sample` (the tag is ignored).
+        assert_eq!(serde_json::from_str::<Sample>(&s).unwrap(), samples[1]);
     }
 }
