@@ -113,6 +113,23 @@ fn output_passes_promtool_and_is_grouped_by_default() {
         "no command lines unless asked"
     );
     assert!(text.contains("memlink_vm_max_mappings "));
+    let by_cg = dir.path().join("cg.prom");
+    run(&[
+        "export",
+        "-o",
+        by_cg.to_str().unwrap(),
+        "--by",
+        "cgroup",
+        "--pid",
+        &f.pid_arg(),
+    ])
+    .ok();
+    let cg_text = std::fs::read_to_string(&by_cg).unwrap();
+    assert!(
+        cg_text.contains("group_by=\"cgroup\",group=\"/"),
+        "{cg_text}"
+    );
+    assert!(!cg_text.contains("type=\"pss\""), "PSS only with --smaps");
     let om = dir.path().join("om.txt");
     run(&[
         "export",

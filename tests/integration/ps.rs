@@ -190,6 +190,17 @@ fn filters_grouping_and_formats() {
     let text = run(&["ps", "--by", "cgroup", "--pid", &pid]);
     assert!(text.ok().contains("memory.stat:"), "{}", text.stdout);
 
+    let v = run(&["ps", "--by", "user", "--pid", &pid, "--format", "json"]).json();
+    let g = &v["groups"][0];
+    assert_eq!(g["processes"], 1);
+    let expected_user = if uid == "0" {
+        "root".to_string()
+    } else {
+        g["key"].as_str().unwrap().to_string()
+    };
+    assert_eq!(g["key"].as_str().unwrap(), expected_user);
+    assert!(g["pss"].as_u64().unwrap() >= 4096 * 1024);
+
     let v = run(&["ps", "--by", "mapping", "--pid", &pid, "--format", "json"]).json();
     assert_eq!(v["source"], "smaps");
     let maps = v["mappings"].as_array().unwrap();
