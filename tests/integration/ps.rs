@@ -183,12 +183,26 @@ fn filters_grouping_and_formats() {
     let g = &v["groups"][0];
     assert_eq!(g["key"].as_str().unwrap(), cg);
     assert_eq!(g["processes"], 1);
-    // The v1 (or v2) memory controller's own figures are read live.
-    let m = &g["cgroup_memory"];
-    assert!(m["current"].as_u64().unwrap() > 0, "{g}");
-    assert!(m["stat"].as_array().unwrap().len() >= 3, "{g}");
-    let text = run(&["ps", "--by", "cgroup", "--pid", &pid]);
-    assert!(text.ok().contains("memory.stat:"), "{}", text.stdout);
+    // The v1 (or v2) memory controller's own figures are read live, where the cgroup's files are
+    // visible (a v2 root cgroup has no memory.current).
+    let rel = cg.trim_start_matches('/');
+    let visible = std::path::Path::new("/sys/fs/cgroup/memory")
+        .join(rel)
+        .join("memory.usage_in_bytes")
+        .exists()
+        || std::path::Path::new("/sys/fs/cgroup")
+            .join(rel)
+            .join("memory.current")
+            .exists();
+    if visible {
+        let m = &g["cgroup_memory"];
+        assert!(m["current"].as_u64().unwrap() > 0, "{g}");
+        assert!(m["stat"].as_array().unwrap().len() >= 3, "{g}");
+        let text = run(&["ps", "--by", "cgroup", "--pid", &pid]);
+        assert!(text.ok().contains("memory.stat:"), "{}", text.stdout);
+    } else {
+        eprintln!("note: the memory files of cgroup {cg} are not visible here; not checked");
+    }
 
     let v = run(&["ps", "--by", "user", "--pid", &pid, "--format", "json"]).json();
     let g = &v["groups"][0];
