@@ -4,8 +4,13 @@ mod support;
 
 mod audit;
 mod bad_input;
+mod captures;
 mod dump;
+mod export;
 mod map;
 mod math;
+mod ps;
 mod regions;
 mod search;
+mod snapshot;
+mod watch;

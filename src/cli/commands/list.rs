@@ -1,25 +1,22 @@
 //! `memlink list`: the regions of a process, one per line.
 
 use std::io::Write;
+use std::path::Path;
 
 use memlink::MemoryAnalyzer;
 
 use crate::cli::args::{Format, ListArgs};
-use crate::cli::output::{self, JsonArray, RegionTable};
+use crate::cli::output::{self, RegionTable};
 use crate::cli::Outcome;
 
 /// Runs `memlink list`.
-pub fn run(args: ListArgs) -> anyhow::Result<Outcome> {
-    let analyzer = MemoryAnalyzer::new(args.pid)?;
+pub fn run(args: ListArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
+    let analyzer = MemoryAnalyzer::with_proc_root(proc_root, args.pid)?;
     let regions = analyzer.regions(args.detailed)?;
     let mut out = output::stdout();
     match args.format {
         Format::Json => {
-            let mut arr = JsonArray::new(&mut out)?;
-            for r in regions {
-                arr.push(&r?)?;
-            }
-            arr.finish()?;
+            output::write_regions_json(&mut out, regions)?;
         }
         Format::Text => {
             let mut table = RegionTable::new(args.detailed);
