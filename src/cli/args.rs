@@ -166,6 +166,9 @@ pub struct MapArgs {
     /// over the map.
     #[arg(long, value_name = "FILE")]
     pub highlights: Option<std::path::PathBuf>,
+    /// Do not run the protection audit (`memlink audit`) to draw its findings over the map.
+    #[arg(long)]
+    pub no_audit: bool,
 }
 
 /// `memlink search`.

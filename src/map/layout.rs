@@ -508,7 +508,7 @@ fn summarize(run: &[MemoryRegion]) -> AggregateSummary {
             sum.pss += u.pss;
             sum.swap += u.swap;
         }
-        if !sum.perms.iter().any(|p| *p == r.protection) {
+        if !sum.perms.contains(&r.protection) {
             sum.perms.push(r.protection.clone());
         }
         let name = r.display_name();

@@ -10,6 +10,7 @@
 //! inline script draws from it, so the page, the SVG and `memlink map --format json` cannot
 //! disagree.
 
+pub mod diffmap;
 pub mod html;
 pub mod layout;
 pub mod svg;
@@ -47,6 +48,22 @@ pub struct Highlight {
     pub label: String,
 }
 
+impl From<&crate::security::Finding> for Highlight {
+    /// An audit finding drawn over the map: its region, severity and reason.
+    fn from(f: &crate::security::Finding) -> Highlight {
+        let mut label = format!("{}: {}", f.kind, f.reason);
+        if let Some(j) = &f.jit {
+            label.push_str(&format!(" (explained by {j})"));
+        }
+        Highlight {
+            start: f.start,
+            end: f.end,
+            severity: f.severity.name().to_string(),
+            label,
+        }
+    }
+}
+
 mod hex_u64 {
     //! Addresses as `0x` hex strings: JSON numbers above 2^53 lose precision in JavaScript.
     use serde::{Deserialize, Deserializer, Serializer};
@@ -69,6 +86,8 @@ pub enum MapKind {
     Regions,
     /// Memory by component over time, from `memlink watch --format jsonl`.
     Watch,
+    /// The changes between two snapshots.
+    Diff,
 }
 
 /// The one JSON document every renderer draws from (`memlink map --format json` prints it;
@@ -109,6 +128,12 @@ pub struct MapDocument<'a> {
     /// The samples and verdict (watch kind).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub watch: Option<&'a watch::WatchLog>,
+    /// The change of each region in `regions` (diff kind).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Vec<diffmap::Change>>,
+    /// The diff (diff kind).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<&'a crate::diff::SnapshotDiff>,
 }
 
 impl<'a> MapDocument<'a> {
@@ -135,6 +160,36 @@ impl<'a> MapDocument<'a> {
             layout: Some(layout),
             highlights,
             watch: None,
+            changes: None,
+            diff: None,
+        }
+    }
+
+    /// A picture of the changes from snapshot `a` to snapshot `b`.
+    pub fn diff(a: &'a Snapshot, b: &'a Snapshot, picture: &'a diffmap::DiffPicture) -> Self {
+        MapDocument {
+            format: MAP_FORMAT,
+            version: MAP_VERSION,
+            generator: generator(),
+            kind: MapKind::Diff,
+            title: if a.process.pid == b.process.pid {
+                format!("memlink diff: PID {} ({})", b.process.pid, b.process.name)
+            } else {
+                format!(
+                    "memlink diff: PID {} ({}) to PID {} ({})",
+                    a.process.pid, a.process.name, b.process.pid, b.process.name
+                )
+            },
+            palette: palette::Palette::new(),
+            process: Some(&b.process),
+            taken_at: Some(b.taken_at),
+            stats: Some(&b.stats),
+            regions: Some(picture.layout.standalone(&picture.regions).collect()),
+            layout: Some(&picture.layout),
+            highlights: &[],
+            watch: None,
+            changes: Some(picture.standalone_changes()),
+            diff: Some(&picture.diff),
         }
     }
 
@@ -157,6 +212,8 @@ impl<'a> MapDocument<'a> {
             layout: None,
             highlights: &[],
             watch: Some(log),
+            changes: None,
+            diff: None,
         }
     }
 

@@ -131,7 +131,7 @@ pub fn render(
                     let writable_or_exec = cell
                         .perms
                         .as_deref()
-                        .map_or(true, |p| p.contains('w') || p.contains('x'));
+                        .is_none_or(|p| p.contains('w') || p.contains('x'));
                     let l = letter(ty);
                     Glyph {
                         ch: if writable_or_exec {
@@ -222,20 +222,20 @@ pub fn render(
             layout.aggregated_regions, layout.aggregates
         );
     }
+    if !highlights.is_empty() {
+        let how = if color { "underlined" } else { "marked !" };
+        let _ = writeln!(out, "Findings ({how}):");
+    }
     for h in highlights {
-        let _ = writeln!(
-            out,
-            "{} {:#x}-{:#x}: {}{}",
-            h.severity,
-            h.start,
-            h.end,
-            h.label,
-            if color {
-                " (underlined)"
-            } else {
-                " (marked !)"
-            }
-        );
+        // One line each, cut to the map's width.
+        let line = format!("{} {:#x}-{:#x}: {}", h.severity, h.start, h.end, h.label);
+        let width = cols + ADDR_COLUMN;
+        if line.chars().count() > width {
+            let cut: String = line.chars().take(width.saturating_sub(1)).collect();
+            let _ = writeln!(out, "{cut}…");
+        } else {
+            let _ = writeln!(out, "{line}");
+        }
     }
     out
 }

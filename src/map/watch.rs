@@ -2,100 +2,14 @@
 //!
 //! The format is one JSON object per line: `{"type":"sample",...}` for every sample, then one
 //! `{"type":"verdict",...}` with the leak verdict and each component's fitted slope. Lines of
-//! other types are skipped so that newer writers stay readable. Parsing is pure: bytes in.
+//! other types are skipped so that newer writers stay readable. Parsing is pure: bytes in; the
+//! records are [`crate::watch`]'s own types.
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// One sample of a watched process (sizes in bytes).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Sample {
-    /// Sequence number, from 0.
-    pub seq: u64,
-    /// Seconds since the watch started.
-    pub t: f64,
-    /// Seconds since the Unix epoch.
-    #[serde(default)]
-    pub time: f64,
-    /// The process.
-    pub pid: u32,
-    /// Resident set size.
-    pub rss: u64,
-    /// Proportional set size.
-    #[serde(default)]
-    pub pss: u64,
-    /// Unique set size.
-    #[serde(default)]
-    pub uss: u64,
-    /// Swapped out.
-    #[serde(default)]
-    pub swap: u64,
-    /// Anonymous memory.
-    #[serde(default)]
-    pub anon: u64,
-    /// File-backed memory.
-    #[serde(default)]
-    pub file: u64,
-    /// Shared memory.
-    #[serde(default)]
-    pub shmem: u64,
-    /// Thread stacks, when they could be measured.
-    #[serde(default)]
-    pub stacks: Option<u64>,
-    /// Number of mappings.
-    #[serde(default)]
-    pub mappings: u64,
-}
-
-/// One component's trend in the verdict.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Component {
-    /// `anon`, `file`, `shmem`, `stacks` or `mappings`.
-    pub name: String,
-    /// Fitted slope: bytes (or mappings) per minute.
-    pub slope_per_min: f64,
-    /// Coefficient of determination of the fit.
-    #[serde(default)]
-    pub r2: f64,
-    /// Growth over the span (last minus first).
-    #[serde(default)]
-    pub growth: f64,
-    /// Seconds covered.
-    #[serde(default)]
-    pub span_s: f64,
-    /// This component looks like a leak.
-    #[serde(default)]
-    pub suspected: bool,
-    /// Why (or why not).
-    #[serde(default)]
-    pub reason: String,
-}
-
-/// Something that grew, with how much.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Grew {
-    /// What grew.
-    pub what: String,
-    /// By how much.
-    pub delta: i64,
-}
-
-/// The leak verdict at the end of a watch.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Verdict {
-    /// A leak is suspected.
-    pub leak_suspected: bool,
-    /// Each component's trend.
-    #[serde(default)]
-    pub components: Vec<Component>,
-    /// What grew.
-    #[serde(default)]
-    pub grew: Vec<Grew>,
-    /// What to do next.
-    #[serde(default)]
-    pub suggestion: String,
-}
+pub use crate::watch::{Component, Grew, Sample, Verdict};
 
 /// A whole watch: samples in order, then the verdict (absent when the watch was interrupted
 /// before it printed one).

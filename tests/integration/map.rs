@@ -125,6 +125,7 @@ fn svg_with_findings_golden() {
         &snap,
         "--format",
         "svg",
+        "--no-audit",
         "--highlights",
         &hl,
     ]);
@@ -145,6 +146,7 @@ fn html_golden_and_embedded_document() {
         &snap,
         "--format",
         "html",
+        "--no-audit",
         "--highlights",
         &hl,
     ]);
@@ -168,6 +170,7 @@ fn html_golden_and_embedded_document() {
         &snap,
         "--format",
         "json",
+        "--no-audit",
         "--highlights",
         &hl,
     ])
@@ -314,6 +317,7 @@ fn browser_draws_every_region() {
         "map",
         "--snapshot",
         &snap,
+        "--no-audit",
         "--highlights",
         &hl,
         "-o",
@@ -543,6 +547,7 @@ fn bad_input() {
         "map",
         "--snapshot",
         &snap,
+        "--no-audit",
         "--highlights",
         &garbage.to_string_lossy(),
     ])
@@ -649,4 +654,111 @@ fn many_mappings_are_aggregated() {
         (0..total as usize).collect(),
         "every region drawn"
     );
+}
+
+#[test]
+fn audit_findings_are_drawn_by_default() {
+    let snap = snapshot_arg();
+    let doc = run(&["map", "--snapshot", &snap, "--format", "json"]).json();
+    let hl = doc["highlights"].as_array().unwrap();
+    // The fixture's rwx page is the audit's writable-and-executable finding.
+    let rwx = hl
+        .iter()
+        .find(|h| h["start"] == "0x7f5379686000")
+        .unwrap_or_else(|| panic!("no finding on the rwx page: {hl:?}"));
+    assert_eq!(rwx["end"], "0x7f5379687000");
+    assert_eq!(rwx["severity"], "high");
+    assert!(rwx["label"].as_str().unwrap().contains("writable"), "{rwx}");
+    let svg = run(&["map", "--snapshot", &snap, "--format", "svg"]);
+    assert_eq!(
+        svg.ok().matches("class=\"finding\"").count(),
+        hl.len(),
+        "one outline per finding"
+    );
+    let text = run(&["map", "--snapshot", &snap, "--color", "never"]);
+    assert!(text
+        .ok()
+        .contains("high 0x7f5379686000-0x7f5379687000: writable_executable"));
+    let quiet = run(&["map", "--snapshot", &snap, "--format", "json", "--no-audit"]).json();
+    assert_eq!(quiet["highlights"], serde_json::json!([]));
+}
+
+/// A second snapshot made from the committed one: a region removed, the heap grown, a region
+/// added; the summary recomputed.
+fn later_snapshot(dir: &Path) -> PathBuf {
+    let mut s = memlink::snapshot::Snapshot::load(&snapshot_path()).unwrap();
+    s.taken_at += 60;
+    let removed = s.regions.remove(6);
+    let heap = s
+        .regions
+        .iter_mut()
+        .find(|r| r.name.as_deref() == Some("[heap]"))
+        .unwrap();
+    heap.size += 0x21000;
+    let mut added = removed.clone();
+    added.base_address = 0x7e00_0000_0000;
+    added.name = Some("[anon:cache]".into());
+    s.regions.push(added);
+    s.regions.sort_by_key(|r| r.base_address);
+    s.stats = memlink::MemoryStats::from_regions(s.process.pid, &s.regions);
+    let p = dir.join("later.json");
+    s.save(&p, true).unwrap();
+    p
+}
+
+#[test]
+fn diff_picture() {
+    let dir = TempDir::new("map-diff");
+    let a = snapshot_arg();
+    let b = later_snapshot(dir.path());
+    let b = b.to_string_lossy();
+    let doc = run(&["map", "--diff", &a, &b, "--format", "json"]).json();
+    assert_eq!(doc["kind"], "diff");
+    let d = &doc["diff"];
+    assert_eq!(d["added"].as_array().unwrap().len(), 1);
+    assert_eq!(d["removed"].as_array().unwrap().len(), 1);
+    assert_eq!(d["grown"][0]["after"]["label"], "[heap]");
+    let changes = doc["changes"].as_array().unwrap();
+    let regions = doc["regions"].as_array().unwrap();
+    assert_eq!(changes.len(), regions.len());
+    let n = snapshot_json()["regions"].as_array().unwrap().len();
+    assert_eq!(regions.len(), n + 1, "the removed region is drawn too");
+    let change_of = |name: &str| {
+        let i = regions.iter().position(|r| r["name"] == name).unwrap();
+        changes[i].as_str().unwrap().to_string()
+    };
+    assert_eq!(change_of("[heap]"), "grown");
+    assert_eq!(change_of("[anon:cache]"), "added");
+    assert_eq!(change_of("[stack]"), "same");
+    let page = dir.path().join("diff.html");
+    run(&["map", "--diff", &a, &b, "-o", &page.to_string_lossy()]).ok();
+    assert_eq!(embedded(&std::fs::read_to_string(&page).unwrap()), doc);
+    run(&["map", "--diff", &a, &b, "--format", "svg"]).assert_error(&["not implemented yet"]);
+    run(&["map", "--diff", &a, "/nonexistent/b.json"]).assert_error(&["/nonexistent/b.json"]);
+    if !require("chromium", "the diff page is checked in a headless browser") {
+        return;
+    }
+    let dom = chromium(&page, &["--dump-dom"]);
+    assert!(
+        body_tag(&dom).contains("data-memlink-ready=\"1\""),
+        "{}",
+        body_tag(&dom)
+    );
+    assert!(dom.contains("data-change=\"added\""));
+    assert!(dom.contains("data-change=\"grown\""));
+    let app = &dom[dom.find("id=\"app\"").unwrap()..];
+    assert_eq!(
+        drawn_regions(app),
+        (0..n + 1).collect(),
+        "every region drawn"
+    );
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("map-diff.png");
+    chromium(
+        &page,
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1400,1000",
+        ],
+    );
+    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
 }

@@ -5,8 +5,11 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use memlink::map::diffmap::DiffPicture;
 use memlink::map::watch::WatchLog;
 use memlink::map::{html, svg, term, Highlight, Layout, LayoutOptions, MapDocument};
+use memlink::platform::linux::mem::MemReader;
+use memlink::security;
 use memlink::snapshot::{create_private, Snapshot};
 use memlink::MemoryAnalyzer;
 
@@ -71,7 +74,7 @@ impl Drop for Sink {
 
 fn format_of(args: &MapArgs) -> MapFormat {
     args.format.unwrap_or_else(|| match &args.output {
-        None if args.watch.is_some() => MapFormat::Html,
+        None if args.watch.is_some() || args.diff.is_some() => MapFormat::Html,
         None => MapFormat::Text,
         Some(p) => match p.extension().and_then(|e| e.to_str()) {
             Some(e) if e.eq_ignore_ascii_case("svg") => MapFormat::Svg,
@@ -98,13 +101,13 @@ fn load_highlights(path: &Path) -> anyhow::Result<Vec<Highlight>> {
 /// Runs `memlink map`.
 pub fn run(args: MapArgs) -> anyhow::Result<Outcome> {
     let format = format_of(&args);
-    if args.diff.is_some() {
-        anyhow::bail!("map --diff is not implemented yet (it needs the snapshot diff)");
+    if let Some(pair) = &args.diff {
+        return diff(&args, pair, format);
     }
     if let Some(path) = &args.watch {
         return watch(&args, path, format);
     }
-    let highlights = match &args.highlights {
+    let mut highlights = match &args.highlights {
         Some(p) => load_highlights(p)?,
         None => Vec::new(),
     };
@@ -121,6 +124,19 @@ pub fn run(args: MapArgs) -> anyhow::Result<Outcome> {
         (None, Some(s)) => s,
         (None, None) => unreachable!("checked above"),
     };
+    if !args.no_audit {
+        // The audit's findings, drawn over the map. A live process also gets the check that
+        // reads memory (ELF images in anonymous memory); a snapshot cannot.
+        let findings = match args.pid {
+            Some(pid) => {
+                let reader = MemReader::new(pid);
+                let read = |addr: u64, buf: &mut [u8]| reader.read(addr, buf);
+                security::audit(&snapshot, Some(&read))
+            }
+            None => security::audit(&snapshot, None),
+        };
+        highlights.extend(findings.iter().map(Highlight::from));
+    }
     let out = sink.writer();
     match format {
         MapFormat::Text => {
@@ -180,6 +196,36 @@ fn watch(args: &MapArgs, path: &Path, format: MapFormat) -> anyhow::Result<Outco
     let log = WatchLog::parse(&bytes, &path.display().to_string())?;
     let mut sink = Sink::open(args.output.as_deref(), args.force)?;
     let doc = MapDocument::watch(&log);
+    let out = sink.writer();
+    if format == MapFormat::Json {
+        doc.write_json(out)?;
+        out.write_all(b"\n")?;
+    } else {
+        html::write(&doc, out)?;
+    }
+    sink.finish()?;
+    Ok(Outcome::Success)
+}
+
+fn diff(args: &MapArgs, pair: &[PathBuf], format: MapFormat) -> anyhow::Result<Outcome> {
+    if matches!(format, MapFormat::Svg | MapFormat::Text) {
+        anyhow::bail!(
+            "map --diff draws HTML or JSON only; --format {} is not implemented yet",
+            if format == MapFormat::Svg {
+                "svg"
+            } else {
+                "text"
+            }
+        );
+    }
+    let [a, b] = pair else {
+        anyhow::bail!("--diff takes two snapshot files");
+    };
+    let a = Snapshot::load(a)?;
+    let b = Snapshot::load(b)?;
+    let mut sink = Sink::open(args.output.as_deref(), args.force)?;
+    let picture = DiffPicture::new(&a, &b, &LayoutOptions::default());
+    let doc = MapDocument::diff(&a, &b, &picture);
     let out = sink.writer();
     if format == MapFormat::Json {
         doc.write_json(out)?;

@@ -74,6 +74,12 @@
       ' \u00b7 ' + layout.regions + ' regions \u00b7 ' + size(t.virtual_size) + ' virtual';
     if (stats.detailed) sub += ' \u00b7 RSS ' + size(t.rss) + ' \u00b7 PSS ' + size(t.pss) + ' \u00b7 swap ' + size(t.swap);
     if (layout.aggregates > 0) sub += ' \u00b7 ' + layout.aggregated_regions + ' small regions drawn as ' + layout.aggregates + ' groups';
+    if (doc.diff) {
+      var d = doc.diff;
+      sub = 'From PID ' + d.pid_a + ' at ' + utc(d.taken_at_a) + ' to PID ' + d.pid_b + ' at ' + utc(d.taken_at_b) +
+        ' \u00b7 ' + d.added.length + ' added, ' + d.removed.length + ' removed, ' + d.grown.length + ' grown, ' +
+        d.shrunk.length + ' shrunk \u00b7 RSS ' + signed(d.total.delta.rss) + ' \u00b7 virtual ' + signed(d.total.delta.virtual_size);
+    }
     document.getElementById('subtitle').textContent = sub;
 
     // Controls: type filters (which double as the legend) and the path search.
@@ -143,6 +149,7 @@
       var n = regionName(r);
       if (n) s += ' ' + n;
       if (r.usage) s += '\nRSS ' + size(r.usage.rss) + ', PSS ' + size(r.usage.pss) + ', swap ' + size(r.usage.swap);
+      if (doc.changes) s += '\n' + doc.changes[c.detail];
       return s + '\n' + r.type_reason;
     }
 
@@ -179,6 +186,7 @@
       var rg = regions[c.detail];
       details.appendChild(h('h3', null, regionName(rg) || rg.region_type));
       var tbl = h('table', null,
+        doc.changes ? row('Change', doc.changes[c.detail]) : null,
         row('Range', rg.address_hex + ' - ' + rg.end_address_hex),
         row('Size', size(rg.size) + ' (' + rg.size + ' bytes)'),
         row('Permissions', rg.protection),
@@ -340,6 +348,16 @@
 
     // Legend.
     var lg = section('Legend');
+    if (doc.diff) {
+      var ch = h('div', { class: 'legend', id: 'change-legend' });
+      CHANGES.forEach(function (c) {
+        var sw = h('span', { class: 'sw' });
+        sw.style.background = c[1];
+        ch.appendChild(h('span', null, sw, ' ' + c[0]));
+      });
+      lg.appendChild(ch);
+      lg.appendChild(h('p', { class: 'hint' }, 'Unchanged regions keep a pale version of their type\u2019s colour:'));
+    }
     var items = h('div', { class: 'legend' });
     doc.palette.types.forEach(function (tc) {
       var sw = h('span', { class: 'sw' });
@@ -362,6 +380,49 @@
     lg.appendChild(shades);
     lg.appendChild(h('p', { class: 'hint' }, 'Cell widths grow with the logarithm of the region size; gaps of 1 GB or more start a new row. Striped cells group several small neighbouring regions.'));
     app.appendChild(lg);
+  }
+
+  var CHANGES = [['added', '#2e9e44'], ['removed', '#d62728'], ['grown', '#ff9f1c'], ['shrunk', '#1f77b4']];
+
+  function signed(b) { return (b > 0 ? '+' : '') + size(b); }
+
+  function drawDiff(doc, app) {
+    drawRegions(doc, app);
+    var d = doc.diff;
+    var sec = section('Changes');
+    sec.id = 'changes';
+    function refRow(r) {
+      return h('tr', null, h('td', null, r.label || r.region_type), h('td', null, '0x' + r.start.toString(16)),
+        h('td', null, r.protection), h('td', null, size(r.size)), h('td', null, size(r.rss)));
+    }
+    function changeRow(c) {
+      return h('tr', null, h('td', null, c.after.label || c.after.region_type), h('td', null, '0x' + c.after.start.toString(16)),
+        h('td', null, size(c.before.size) + ' \u2192 ' + size(c.after.size)), h('td', null, signed(c.size_delta)), h('td', null, signed(c.rss_delta)));
+    }
+    [['Added', d.added, refRow, ['Region', 'Start', 'Perms', 'Size', 'RSS']],
+     ['Removed', d.removed, refRow, ['Region', 'Start', 'Perms', 'Size', 'RSS']],
+     ['Grown', d.grown, changeRow, ['Region', 'Start', 'Size', '\u0394 size', '\u0394 RSS']],
+     ['Shrunk', d.shrunk, changeRow, ['Region', 'Start', 'Size', '\u0394 size', '\u0394 RSS']]].forEach(function (g) {
+      sec.appendChild(h('h3', null, g[0] + ' (' + g[1].length + ')'));
+      if (!g[1].length) return;
+      var head = h('tr', null);
+      g[3].forEach(function (x) { head.appendChild(h('th', null, x)); });
+      var t = h('table', { class: 'summary', 'data-change': g[0].toLowerCase() }, head);
+      g[1].slice(0, 100).forEach(function (x) { t.appendChild(g[2](x)); });
+      sec.appendChild(t);
+      if (g[1].length > 100) sec.appendChild(h('p', { class: 'hint' }, (g[1].length - 100) + ' more not shown.'));
+    });
+    sec.appendChild(h('h3', null, 'By type'));
+    var bt = h('table', { class: 'summary' }, h('tr', null, h('th', null, 'Type'), h('th', null, '\u0394 count'),
+      h('th', null, '\u0394 virtual'), h('th', null, '\u0394 RSS'), h('th', null, '\u0394 PSS'), h('th', null, '\u0394 swap')));
+    d.by_type.concat([d.total]).forEach(function (g) {
+      bt.appendChild(h('tr', { class: g === d.total ? 'total' : null }, h('td', null, g === d.total ? 'Total' : g.key),
+        h('td', null, (g.delta.count > 0 ? '+' : '') + g.delta.count), h('td', null, signed(g.delta.virtual_size)),
+        h('td', null, signed(g.delta.rss)), h('td', null, signed(g.delta.pss)), h('td', null, signed(g.delta.swap))));
+    });
+    sec.appendChild(bt);
+    var map = document.getElementById('map');
+    map.parentNode.parentNode.insertBefore(sec, map.parentNode.nextSibling);
   }
 
   function mix(color, amount) {
@@ -484,6 +545,7 @@
     var app = document.getElementById('app');
     if (doc.kind === 'regions') drawRegions(doc, app);
     else if (doc.kind === 'watch') drawWatch(doc, app);
+    else if (doc.kind === 'diff') drawDiff(doc, app);
     else throw new Error('unknown map kind ' + doc.kind);
     body.setAttribute('data-memlink-ready', '1');
   } catch (e) {
