@@ -214,7 +214,7 @@ pub fn render(snapshot: &Snapshot, layout: &Layout, highlights: &[Highlight]) ->
     y = summary_bar(&mut body, snapshot, layout.width, y);
     y = legend(&mut body, snapshot, y);
     if !highlights.is_empty() {
-        y += 8.0;
+        y += 20.0;
         let _ = writeln!(
             body,
             "<text x=\"{LEFT}\" y=\"{y:.1}\" class=\"head\">Findings</text>"

@@ -762,3 +762,53 @@ fn diff_picture() {
     );
     assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
 }
+
+/// The real producers: `memlink watch --format jsonl` and `memlink snapshot` of a live fixture,
+/// drawn by `map --watch` and `map --diff`.
+#[test]
+fn pictures_of_real_watch_and_snapshots() {
+    let f = Fixture::start("regions", &["{dir}", "2"]);
+    let pid = f.pid_arg();
+    let dir = TempDir::new("map-real");
+    let a = dir.path().join("a.json");
+    let b = dir.path().join("b.json");
+    run(&["snapshot", "--pid", &pid, "-o", &a.to_string_lossy()]).ok();
+    let watch = run(&[
+        "watch",
+        "--pid",
+        &pid,
+        "--interval",
+        "100ms",
+        "--count",
+        "4",
+        "--format",
+        "jsonl",
+    ]);
+    assert!(watch.code == 0 || watch.code == 1, "{}", watch.stderr);
+    run(&["snapshot", "--pid", &pid, "-o", &b.to_string_lossy()]).ok();
+    let log = dir.path().join("watch.jsonl");
+    std::fs::write(&log, &watch.stdout).unwrap();
+    let doc = run(&["map", "--watch", &log.to_string_lossy(), "--format", "json"]).json();
+    assert_eq!(doc["watch"]["samples"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        doc["watch"]["samples"][0]["pid"].as_u64(),
+        Some(f.pid() as u64)
+    );
+    assert!(doc["watch"]["verdict"]["components"].is_array());
+    let diff = run(&[
+        "map",
+        "--diff",
+        &a.to_string_lossy(),
+        &b.to_string_lossy(),
+        "--format",
+        "json",
+    ])
+    .json();
+    let changes = diff["changes"].as_array().unwrap();
+    assert!(!changes.is_empty());
+    assert!(
+        changes.iter().all(|c| c != "removed" && c != "added"),
+        "an idle fixture keeps its regions: {:?}",
+        diff["diff"]
+    );
+}
