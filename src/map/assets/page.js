@@ -154,6 +154,7 @@
     }
 
     function row(k, v) { return h('tr', null, h('td', null, k), h('td', null, v)); }
+  function monoRow(k, v) { return h('tr', null, h('td', null, k), h('td', { class: 'mono' }, v)); }
 
     var selected = null;
     function select(el) {
@@ -164,13 +165,13 @@
       details.textContent = '';
       if (c.kind === 'gap') {
         details.appendChild(h('h3', null, 'Unmapped gap'));
-        details.appendChild(h('table', null, row('Range', c.start + ' - ' + c.end), row('Size', c.label)));
+        details.appendChild(h('table', null, monoRow('Range', c.start + '-' + c.end), row('Size', c.label)));
         return;
       }
       if (c.kind === 'aggregate') {
         var sm = c.summary;
         details.appendChild(h('h3', null, c.count + ' small regions, drawn as one group'));
-        var tb = h('table', null, row('Range', c.start + ' - ' + c.end),
+        var tb = h('table', null, monoRow('Range', c.start + '-' + c.end),
           row('Mapped', size(sm.size)),
           row('Types', sm.types.map(function (k) { return k[0] + ' ' + k[1]; }).join(', ')),
           row('Permissions', sm.perms.join(', ')),
@@ -187,7 +188,7 @@
       details.appendChild(h('h3', null, regionName(rg) || rg.region_type));
       var tbl = h('table', null,
         doc.changes ? row('Change', doc.changes[c.detail]) : null,
-        row('Range', rg.address_hex + ' - ' + rg.end_address_hex),
+        monoRow('Range', rg.address_hex + '-' + rg.end_address_hex),
         row('Size', size(rg.size) + ' (' + rg.size + ' bytes)'),
         row('Permissions', rg.protection),
         row('Type', rg.region_type),
@@ -444,8 +445,8 @@
   }
 
   // A line chart of series over time, with an optional fitted line per series.
-  function lineChart(id, samples, series, fmt) {
-    var Wd = 1200, Ht = 340, L = 70, R = 20, T = 16, B = 36;
+  function lineChart(id, samples, series, fmt, height) {
+    var Wd = 1200, Ht = height || 340, L = 70, R = 20, T = 16, B = 36;
     var svg = s('svg', { class: 'chart', id: id, viewBox: '0 0 ' + Wd + ' ' + Ht });
     var tmax = Math.max(samples[samples.length - 1].t, 1e-9), ymax = 1;
     series.forEach(function (se) { samples.forEach(function (p) { var v = se.get(p); if (v !== null) ymax = Math.max(ymax, v); }); });
@@ -522,7 +523,7 @@
     app.appendChild(sec);
     var ms = section('Mappings over time');
     ms.appendChild(lineChart('mappings', samples, [{ name: 'mappings', color: '#4c78a8', slope: slopes.mappings ? slopes.mappings.slope_per_min : null,
-      get: function (p) { return p.mappings; } }], function (x) { return String(Math.round(x)); }));
+      get: function (p) { return p.mappings; } }], function (x) { return String(Math.round(x)); }, 220));
     app.appendChild(ms);
     if (v && v.components.length) {
       var cs = section('Fitted trends');
