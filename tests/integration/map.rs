@@ -507,6 +507,9 @@ fn bad_input() {
     let missing = dir.path().join("missing.json");
     run(&["map", "--snapshot", &missing.to_string_lossy()])
         .assert_error(&["missing.json", "No such file"]);
+    // A folder is not a readable snapshot.
+    run(&["map", "--snapshot", &dir.path().to_string_lossy()])
+        .assert_error(&[&*dir.path().to_string_lossy()]);
     let garbage = dir.path().join("garbage.json");
     std::fs::write(&garbage, "{\"format\":").unwrap();
     run(&["map", "--snapshot", &garbage.to_string_lossy()]).assert_error(&["garbage.json"]);
