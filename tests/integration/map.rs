@@ -339,6 +339,64 @@ fn browser_draws_every_region() {
     assert!(app.contains("id=\"summary\""));
     assert!(app.contains("Memory by file"));
 
+    // The filters: the fragment presets a search and hides a type.
+    let url = format!("{}#search=libc.so&hide=Reserved", page.display());
+    let dom = chromium(Path::new(&url), &["--dump-dom"]);
+    assert!(body_tag(&dom).contains("data-memlink-ready=\"1\""));
+    let regions = snapshot_json()["regions"].as_array().unwrap().clone();
+    let libc = regions
+        .iter()
+        .filter(|r| {
+            r["mapped_file"]
+                .as_str()
+                .is_some_and(|p| p.contains("libc.so"))
+        })
+        .count();
+    assert_eq!(libc, 5, "libc has five mappings in the snapshot");
+    assert!(
+        dom.contains(&format!("{libc} regions match")),
+        "match count shown"
+    );
+    // The class lists of the region cells.
+    let classes: Vec<Vec<&str>> = dom
+        .split("class=\"cell region")
+        .skip(1)
+        .map(|rest| rest[..rest.find('"').unwrap()].split_whitespace().collect())
+        .collect();
+    assert_eq!(classes.len(), regions.len());
+    let with = |c: &str| classes.iter().filter(|l| l.contains(&c)).count();
+    assert_eq!(with("match"), libc);
+    let reserved = regions
+        .iter()
+        .filter(|r| r["region_type"] == "Reserved")
+        .count();
+    assert!(
+        dom.contains("class=\"chip off\""),
+        "the hidden type's chip is off"
+    );
+    assert_eq!(
+        with("dim"),
+        regions.len() - libc,
+        "every other region dimmed ({reserved} hidden Reserved among them)"
+    );
+
+    let url = format!("{}#hide=Reserved,Guard", page.display());
+    let dom = chromium(Path::new(&url), &["--dump-dom"]);
+    let hidden = regions
+        .iter()
+        .filter(|r| r["region_type"] == "Reserved" || r["region_type"] == "Guard")
+        .count();
+    let dimmed = dom
+        .split("class=\"cell region")
+        .skip(1)
+        .filter(|rest| {
+            rest[..rest.find('"').unwrap()]
+                .split_whitespace()
+                .any(|c| c == "dim")
+        })
+        .count();
+    assert_eq!(dimmed, hidden, "exactly the hidden types are dimmed");
+
     // A screenshot for people to look at (kept in the target folder).
     let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("map-regions.png");
     let _ = std::fs::remove_file(&shot);

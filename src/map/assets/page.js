@@ -274,6 +274,22 @@
       app.appendChild(fs);
     }
 
+    // The URL fragment can preset the filters: #search=libc&hide=Guard,Reserved (handy for
+    // links and for checking the filters headless).
+    var params = {};
+    location.hash.replace(/^#/, '').split('&').forEach(function (kv) {
+      var i = kv.indexOf('=');
+      if (i > 0) params[decodeURIComponent(kv.slice(0, i))] = decodeURIComponent(kv.slice(i + 1));
+    });
+    if (params.hide) {
+      params.hide.split(',').forEach(function (t) {
+        var cb = controls.querySelector('input[data-type="' + t + '"]');
+        if (cb) { cb.checked = false; cb.parentNode.classList.add('off'); hidden[t] = true; }
+      });
+    }
+    if (params.search) search.value = params.search;
+    if (params.hide || params.search) refilter();
+
     // Start with something useful in the details panel: the first finding, else the heap.
     var start = map.querySelector('.cell.flagged') ||
       cells.filter(function (el) { return el._cell.region_type === 'Heap'; })[0];
