@@ -11,6 +11,7 @@ use crate::memory::{MemoryRegion, RegionType};
 use crate::snapshot::Snapshot;
 use crate::units::format_size;
 
+use super::diffmap::{Change, DiffPicture};
 use super::layout::{Cell, CellKind, Layout};
 use super::palette;
 use super::Highlight;
@@ -100,9 +101,179 @@ pub fn cell_title(cell: &Cell, regions: &[MemoryRegion]) -> String {
 
 /// Renders the map of `snapshot` as a standalone SVG document.
 pub fn render(snapshot: &Snapshot, layout: &Layout, highlights: &[Highlight]) -> String {
-    let regions = &snapshot.regions;
-    let width = LEFT + layout.width + RIGHT;
     let mut body = String::with_capacity(256 + layout.regions * 200);
+    let mut y = draw_map(&mut body, layout, &snapshot.regions, highlights);
+    y += 22.0;
+    y = summary_bar(&mut body, snapshot, layout.width, y);
+    y = legend(&mut body, snapshot, y);
+    if !highlights.is_empty() {
+        y += 20.0;
+        let _ = writeln!(
+            body,
+            "<text x=\"{LEFT}\" y=\"{y:.1}\" class=\"head\">Findings</text>"
+        );
+        y += 6.0;
+        for h in highlights {
+            y += 16.0;
+            let _ = writeln!(
+                body,
+                "<rect x=\"{LEFT}\" y=\"{:.1}\" width=\"10\" height=\"10\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"/><text x=\"{:.1}\" y=\"{y:.1}\" class=\"small\">{} {:#x}-{:#x}: {}</text>",
+                y - 9.0,
+                palette::severity(&h.severity),
+                LEFT + 16.0,
+                escape(&h.severity),
+                h.start,
+                h.end,
+                escape(&h.label)
+            );
+        }
+    }
+    let p = &snapshot.process;
+    let t = &snapshot.stats.total;
+    let mut sub = format!(
+        "{} regions, {} virtual",
+        layout.regions,
+        format_size(t.virtual_size)
+    );
+    if snapshot.stats.detailed {
+        let _ = write!(
+            sub,
+            ", RSS {}, PSS {}, swap {}",
+            format_size(t.rss),
+            format_size(t.pss),
+            format_size(t.swap)
+        );
+    }
+    if layout.aggregates > 0 {
+        let _ = write!(
+            sub,
+            "; {} small regions drawn as {} groups",
+            layout.aggregated_regions, layout.aggregates
+        );
+    }
+    sub.push_str(". Cell widths and gaps are log-scaled.");
+    document(
+        &format!("Memory map of PID {} ({})", p.pid, p.name),
+        &sub,
+        layout.width,
+        y,
+        &body,
+    )
+}
+
+/// Renders the changes from snapshot `a` to snapshot `b` as a standalone SVG document: the
+/// regions of `b` and those removed since `a`, coloured by change.
+pub fn render_diff(a: &Snapshot, b: &Snapshot, picture: &DiffPicture) -> String {
+    let layout = &picture.layout;
+    let mut body = String::with_capacity(256 + layout.regions * 200);
+    let mut y = draw_map(&mut body, layout, &picture.regions, &[]) + 26.0;
+    let d = &picture.diff;
+    let mut x = LEFT;
+    for (name, change, n) in [
+        ("added", Change::Added, d.added.len()),
+        ("removed", Change::Removed, d.removed.len()),
+        ("grown", Change::Grown, d.grown.len()),
+        ("shrunk", Change::Shrunk, d.shrunk.len()),
+    ] {
+        let text = format!("{name} ({n})");
+        let _ = writeln!(
+            body,
+            "<rect class=\"swatch\" x=\"{x:.1}\" y=\"{:.1}\" width=\"12\" height=\"12\" fill=\"{}\"/><text x=\"{:.1}\" y=\"{y:.1}\" class=\"small\">{}</text>",
+            y - 10.0,
+            change.color().unwrap_or(palette::GAP),
+            x + 17.0,
+            escape(&text)
+        );
+        x += 30.0 + text.chars().count() as f64 * 6.0;
+    }
+    let _ = writeln!(
+        body,
+        "<text x=\"{x:.1}\" y=\"{y:.1}\" class=\"small\">unchanged regions: a pale version of their type's colour</text>"
+    );
+    y += 4.0;
+    let sub =
+        format!(
+        "From {} to {} ({} s later): RSS {}{}, virtual {}{}. Cell widths and gaps are log-scaled.",
+        utc(a.taken_at),
+        utc(b.taken_at),
+        b.taken_at.saturating_sub(a.taken_at),
+        if d.total.delta.rss >= 0 { "+" } else { "-" },
+        format_size(d.total.delta.rss.unsigned_abs()),
+        if d.total.delta.virtual_size >= 0 { "+" } else { "-" },
+        format_size(d.total.delta.virtual_size.unsigned_abs()),
+    );
+    document(
+        &format!(
+            "Memory changes of PID {} ({})",
+            b.process.pid, b.process.name
+        ),
+        &sub,
+        layout.width,
+        y,
+        &body,
+    )
+}
+
+/// `YYYY-MM-DD HH:MM:SS UTC` from seconds since the Unix epoch.
+fn utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// Wraps a drawn body into a whole SVG document with a title and a subtitle.
+fn document(title: &str, sub: &str, map_width: f64, y: f64, body: &str) -> String {
+    let width = LEFT + map_width + RIGHT;
+    let height = y + 18.0;
+    let mut out = String::with_capacity(body.len() + 2048);
+    let _ = writeln!(
+        out,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{height:.0}\" viewBox=\"0 0 {width:.0} {height:.0}\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">"
+    );
+    out.push_str("<style>.head{font-size:15px;font-weight:bold;fill:#1b1b1b}.sub{font-size:11px;fill:#4a5560}.addr{font-size:9px;font-family:DejaVu Sans Mono,monospace;fill:#4a5560}.label{font-size:9px}.gaplabel{font-size:9px;fill:#4a5560}.small{font-size:10px;fill:#1b1b1b}rect.region,rect.aggregate{stroke:#ffffff;stroke-width:0.6}rect.gap{stroke:none}</style>\n");
+    // Unmapped gaps are hatched, as in the page.
+    let _ = writeln!(
+        out,
+        "<defs><pattern id=\"gap\" width=\"5\" height=\"5\" patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\"><rect width=\"5\" height=\"5\" fill=\"{}\"/><rect width=\"2\" height=\"5\" fill=\"#d3d8de\"/></pattern></defs>",
+        palette::GAP
+    );
+    let _ = writeln!(
+        out,
+        "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n<text x=\"{LEFT}\" y=\"26\" class=\"head\">{}</text>",
+        escape(title)
+    );
+    let _ = writeln!(
+        out,
+        "<text x=\"{LEFT}\" y=\"44\" class=\"sub\">{}</text>",
+        escape(sub)
+    );
+    out.push_str(body);
+    out.push_str("</svg>\n");
+    out
+}
+
+/// Draws the rows of the map (and the highlight outlines) into `body`; returns the y below them.
+fn draw_map(
+    body: &mut String,
+    layout: &Layout,
+    regions: &[MemoryRegion],
+    highlights: &[Highlight],
+) -> f64 {
     let mut y = 62.0;
     // Row top coordinates, for the highlight outlines.
     let mut row_y = Vec::with_capacity(layout.rows.len());
@@ -112,7 +283,7 @@ pub fn render(snapshot: &Snapshot, layout: &Layout, highlights: &[Highlight]) ->
             let mid = y + BREAK_H / 2.0;
             let _ = writeln!(
                 body,
-                "<g class=\"break\"><line x1=\"{LEFT}\" y1=\"{mid}\" x2=\"{:.1}\" y2=\"{mid}\" stroke=\"#9aa3ad\" stroke-dasharray=\"4 3\"/><rect x=\"{:.1}\" y=\"{:.1}\" width=\"150\" height=\"14\" fill=\"#ffffff\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" class=\"gap\">{} unmapped</text></g>",
+                "<g class=\"break\"><line x1=\"{LEFT}\" y1=\"{mid}\" x2=\"{:.1}\" y2=\"{mid}\" stroke=\"#9aa3ad\" stroke-dasharray=\"4 3\"/><rect x=\"{:.1}\" y=\"{:.1}\" width=\"150\" height=\"14\" fill=\"#ffffff\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" class=\"gaplabel\">{} unmapped</text></g>",
                 LEFT + layout.width,
                 LEFT + layout.width / 2.0 - 75.0,
                 mid - 7.0,
@@ -147,11 +318,15 @@ pub fn render(snapshot: &Snapshot, layout: &Layout, highlights: &[Highlight]) ->
                     ),
                 ),
             };
+            let fill = if cell.kind == CellKind::Gap {
+                "url(#gap)"
+            } else {
+                &cell.color
+            };
             let _ = write!(
                 body,
-                "<rect class=\"{class}\"{data} x=\"{x:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{ROW_H}\" fill=\"{}\"><title>{}</title></rect>",
+                "<rect class=\"{class}\"{data} x=\"{x:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{ROW_H}\" fill=\"{fill}\"><title>{}</title></rect>",
                 cell.w,
-                cell.color,
                 escape(&cell_title(cell, regions))
             );
             // Labels where they fit (about 5.6 px per character at 9 px).
@@ -209,78 +384,7 @@ pub fn render(snapshot: &Snapshot, layout: &Layout, highlights: &[Highlight]) ->
         }
         body.push_str("</g>\n");
     }
-
-    y += 22.0;
-    y = summary_bar(&mut body, snapshot, layout.width, y);
-    y = legend(&mut body, snapshot, y);
-    if !highlights.is_empty() {
-        y += 20.0;
-        let _ = writeln!(
-            body,
-            "<text x=\"{LEFT}\" y=\"{y:.1}\" class=\"head\">Findings</text>"
-        );
-        y += 6.0;
-        for h in highlights {
-            y += 16.0;
-            let _ = writeln!(
-                body,
-                "<rect x=\"{LEFT}\" y=\"{:.1}\" width=\"10\" height=\"10\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"/><text x=\"{:.1}\" y=\"{y:.1}\" class=\"small\">{} {:#x}-{:#x}: {}</text>",
-                y - 9.0,
-                palette::severity(&h.severity),
-                LEFT + 16.0,
-                escape(&h.severity),
-                h.start,
-                h.end,
-                escape(&h.label)
-            );
-        }
-    }
-    let height = y + 18.0;
-
-    let p = &snapshot.process;
-    let t = &snapshot.stats.total;
-    let mut out = String::with_capacity(body.len() + 2048);
-    let _ = writeln!(
-        out,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{height:.0}\" viewBox=\"0 0 {width:.0} {height:.0}\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">"
-    );
-    out.push_str("<style>.head{font-size:15px;font-weight:bold;fill:#1b1b1b}.sub{font-size:11px;fill:#4a5560}.addr{font-size:9px;font-family:DejaVu Sans Mono,monospace;fill:#4a5560}.label{font-size:9px}.gap{font-size:9px;fill:#4a5560}.small{font-size:10px;fill:#1b1b1b}rect.region,rect.aggregate{stroke:#ffffff;stroke-width:0.6}rect.gap{stroke:none}</style>\n");
-    let _ = writeln!(
-        out,
-        "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n<text x=\"{LEFT}\" y=\"26\" class=\"head\">Memory map of PID {} ({})</text>",
-        p.pid,
-        escape(&p.name)
-    );
-    let mut sub = format!(
-        "{} regions, {} virtual",
-        layout.regions,
-        format_size(t.virtual_size)
-    );
-    if snapshot.stats.detailed {
-        let _ = write!(
-            sub,
-            ", RSS {}, PSS {}, swap {}",
-            format_size(t.rss),
-            format_size(t.pss),
-            format_size(t.swap)
-        );
-    }
-    if layout.aggregates > 0 {
-        let _ = write!(
-            sub,
-            "; {} small regions drawn as {} groups",
-            layout.aggregated_regions, layout.aggregates
-        );
-    }
-    sub.push_str(". Cell widths and gaps are log-scaled.");
-    let _ = writeln!(
-        out,
-        "<text x=\"{LEFT}\" y=\"44\" class=\"sub\">{}</text>",
-        escape(&sub)
-    );
-    out.push_str(&body);
-    out.push_str("</svg>\n");
-    out
+    y
 }
 
 /// A stacked bar of resident memory (or virtual size without figures) by type.
@@ -370,9 +474,8 @@ fn legend(body: &mut String, snapshot: &Snapshot, mut y: f64) -> f64 {
     }
     let _ = writeln!(
         body,
-        "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"12\" height=\"12\" fill=\"{}\"/><text x=\"{:.1}\" y=\"{y:.1}\" class=\"small\">unmapped gap</text>",
+        "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"12\" height=\"12\" fill=\"url(#gap)\"/><text x=\"{:.1}\" y=\"{y:.1}\" class=\"small\">unmapped gap</text>",
         y - 10.0,
-        palette::GAP,
         x + 16.0
     );
     y + 14.0
@@ -381,6 +484,13 @@ fn legend(body: &mut String, snapshot: &Snapshot, mut y: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(1_764_338_400), "2025-11-28 14:00:00 UTC");
+        assert_eq!(utc(951_782_400 + 86_399), "2000-02-29 23:59:59 UTC");
+    }
 
     #[test]
     fn escapes() {

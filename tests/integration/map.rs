@@ -794,7 +794,18 @@ fn diff_picture() {
     let page = dir.path().join("diff.html");
     run(&["map", "--diff", &a, &b, "-o", &page.to_string_lossy()]).ok();
     assert_eq!(embedded(&std::fs::read_to_string(&page).unwrap()), doc);
-    run(&["map", "--diff", &a, &b, "--format", "svg"]).assert_error(&["not implemented yet"]);
+    run(&["map", "--diff", &a, &b, "--format", "text"]).assert_error(&["not implemented yet"]);
+    let svg = run(&["map", "--diff", &a, &b, "--format", "svg"]);
+    let svg = svg.ok();
+    assert!(svg.starts_with("<svg xmlns"));
+    assert!(svg.contains("Memory changes of PID"));
+    assert!(svg.contains("added (1)") && svg.contains("grown (1)"));
+    assert_eq!(drawn_regions(svg), (0..regions.len()).collect());
+    assert_eq!(
+        svg.matches("fill=\"#2e9e44\"").count(),
+        2,
+        "one added cell and its swatch"
+    );
     run(&["map", "--diff", &a, "/nonexistent/b.json"]).assert_error(&["/nonexistent/b.json"]);
     if !require("chromium", "the diff page is checked in a headless browser") {
         return;

@@ -208,15 +208,8 @@ fn watch(args: &MapArgs, path: &Path, format: MapFormat) -> anyhow::Result<Outco
 }
 
 fn diff(args: &MapArgs, pair: &[PathBuf], format: MapFormat) -> anyhow::Result<Outcome> {
-    if matches!(format, MapFormat::Svg | MapFormat::Text) {
-        anyhow::bail!(
-            "map --diff draws HTML or JSON only; --format {} is not implemented yet",
-            if format == MapFormat::Svg {
-                "svg"
-            } else {
-                "text"
-            }
-        );
+    if format == MapFormat::Text {
+        anyhow::bail!("map --diff draws HTML, SVG or JSON; --format text is not implemented yet");
     }
     let [a, b] = pair else {
         anyhow::bail!("--diff takes two snapshot files");
@@ -227,11 +220,13 @@ fn diff(args: &MapArgs, pair: &[PathBuf], format: MapFormat) -> anyhow::Result<O
     let picture = DiffPicture::new(&a, &b, &LayoutOptions::default());
     let doc = MapDocument::diff(&a, &b, &picture);
     let out = sink.writer();
-    if format == MapFormat::Json {
-        doc.write_json(out)?;
-        out.write_all(b"\n")?;
-    } else {
-        html::write(&doc, out)?;
+    match format {
+        MapFormat::Json => {
+            doc.write_json(out)?;
+            out.write_all(b"\n")?;
+        }
+        MapFormat::Svg => out.write_all(svg::render_diff(&a, &b, &picture).as_bytes())?,
+        _ => html::write(&doc, out)?,
     }
     sink.finish()?;
     Ok(Outcome::Success)
