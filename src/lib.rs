@@ -19,6 +19,7 @@
 pub mod analyzer;
 pub mod classify;
 pub mod error;
+pub mod linker;
 pub mod memory;
 pub mod platform;
 pub mod proc;
@@ -29,6 +30,7 @@ pub mod units;
 
 pub use analyzer::MemoryAnalyzer;
 pub use error::{Error, Result};
+pub use linker::{LinkReport, LinkRequest, MemoryLinker};
 pub use memory::{MemoryRegion, Perms, RegionType, TypeReason, Usage};
 pub use process::ProcessInfo;
 pub use stats::MemoryStats;

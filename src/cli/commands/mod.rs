@@ -2,8 +2,10 @@
 //! renders the result.
 
 mod analyze;
+mod link;
 mod list;
 mod test;
+mod unlink;
 
 use super::args::{Cli, Command};
 use super::Outcome;
@@ -14,5 +16,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::List(args) => list::run(args),
         Command::Analyze(args) => analyze::run(args),
         Command::Test(args) => test::run(args),
+        Command::Link(args) => link::run(args),
+        Command::Unlink(args) => unlink::run(args),
     }
 }
