@@ -80,7 +80,11 @@ fn write_text(out: &mut impl Write, r: &LinkReport) -> std::io::Result<()> {
     if !r.dry_run {
         writeln!(out, "copied:    {} bytes", r.bytes_copied)?;
         if let Some(v) = r.verified {
-            writeln!(out, "verified:  {}", if v { "identical" } else { "DIFFERENT" })?;
+            writeln!(
+                out,
+                "verified:  {}",
+                if v { "identical" } else { "DIFFERENT" }
+            )?;
         }
         writeln!(out, "time:      {:.3} ms", r.elapsed_us as f64 / 1000.0)?;
     } else {

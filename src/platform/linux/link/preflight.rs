@@ -94,7 +94,12 @@ pub fn check_args(
 /// Checks one process from its `stat` and `status`, in the order that names the real cause.
 /// `can_suspend_seccomp`: memlink has `CAP_SYS_ADMIN` and will seize with
 /// `PTRACE_O_SUSPEND_SECCOMP`.
-pub fn check_process(pid: u32, stat: &Stat, status: &Status, can_suspend_seccomp: bool) -> Result<()> {
+pub fn check_process(
+    pid: u32,
+    stat: &Stat,
+    status: &Status,
+    can_suspend_seccomp: bool,
+) -> Result<()> {
     if stat.is_zombie() || stat.state == b'X' || stat.state == b'x' {
         return Err(Error::Zombie { pid });
     }
@@ -125,12 +130,12 @@ pub fn check_process(pid: u32, stat: &Stat, status: &Status, can_suspend_seccomp
 
 /// The entries of `smaps` overlapping `[address, address+size)`, checked to cover it without
 /// a hole.
-fn covering<'a>(
+fn covering(
     pid: u32,
-    entries: &'a [SmapsEntry],
+    entries: &[SmapsEntry],
     address: u64,
     size: u64,
-) -> Result<Vec<&'a SmapsEntry>> {
+) -> Result<Vec<&SmapsEntry>> {
     let end = address + size;
     let mut out = Vec::new();
     let mut at = address;
@@ -145,7 +150,13 @@ fn covering<'a>(
         let (start, stop) = if out.is_empty() {
             (address, end)
         } else {
-            (at, entries.iter().find(|e| e.start > at && e.start < end).map_or(end, |e| e.start))
+            (
+                at,
+                entries
+                    .iter()
+                    .find(|e| e.start > at && e.start < end)
+                    .map_or(end, |e| e.start),
+            )
         };
         return Err(Error::Unmapped {
             pid,
@@ -177,16 +188,30 @@ pub fn check_source_range(
     for e in covering(pid, entries, address, size)? {
         let name = String::from_utf8_lossy(&e.pathname);
         if e.perms.contains(Perms::SHARED) {
-            return Err(refuse(e.start, format!("is already shared memory ({name})")));
+            return Err(refuse(
+                e.start,
+                format!("is already shared memory ({name})"),
+            ));
         }
         match e.pathname.as_slice() {
             b"" => {}
-            b"[heap]" => return Err(refuse(e.start, "is the heap (only anonymous mappings can be linked)".into())),
+            b"[heap]" => {
+                return Err(refuse(
+                    e.start,
+                    "is the heap (only anonymous mappings can be linked)".into(),
+                ))
+            }
             p if p.starts_with(b"[stack") => {
-                return Err(refuse(e.start, "is a stack (only anonymous mappings can be linked)".into()))
+                return Err(refuse(
+                    e.start,
+                    "is a stack (only anonymous mappings can be linked)".into(),
+                ))
             }
             p if p.starts_with(b"[") => {
-                return Err(refuse(e.start, format!("is {name} (only anonymous mappings can be linked)")))
+                return Err(refuse(
+                    e.start,
+                    format!("is {name} (only anonymous mappings can be linked)"),
+                ))
             }
             _ => {
                 return Err(refuse(
@@ -196,7 +221,10 @@ pub fn check_source_range(
             }
         }
         if e.perms.is_none() {
-            return Err(refuse(e.start, "is PROT_NONE (no access): nothing to copy".into()));
+            return Err(refuse(
+                e.start,
+                "is PROT_NONE (no access): nothing to copy".into(),
+            ));
         }
         for (flag, why) in [
             (b"uw", "is registered with userfaultfd"),
@@ -207,10 +235,16 @@ pub fn check_source_range(
             (b"io", "is a device I/O mapping"),
             (b"pf", "is a raw page-frame mapping"),
             (b"gd", "grows down like a stack"),
-            (b"mt", "carries memory tags (MTE), which would not be copied"),
+            (
+                b"mt",
+                "carries memory tags (MTE), which would not be copied",
+            ),
         ] {
             if has(e, flag) {
-                return Err(refuse(e.start, format!("{why} (VmFlags {})", String::from_utf8_lossy(flag))));
+                return Err(refuse(
+                    e.start,
+                    format!("{why} (VmFlags {})", String::from_utf8_lossy(flag)),
+                ));
             }
         }
         for (flag, what) in [
@@ -269,7 +303,11 @@ pub fn check_accessible(
                     "{role} range at {:#x} is {} but must be {}",
                     e.start,
                     String::from_utf8_lossy(&p),
-                    if need.contains(Perms::WRITE) { "writable" } else { "readable" }
+                    if need.contains(Perms::WRITE) {
+                        "writable"
+                    } else {
+                        "readable"
+                    }
                 ),
             });
         }
@@ -418,7 +456,9 @@ VmFlags: rd wr mr mw me gd ac
         assert!(reason(ok(0x7fff_ffff_f000, 0x1000, 0x1000)).contains("overflows user space"));
         assert!(reason(ok(0xffff_ffff_ffff_f000, 0x1000, 0x2000)).contains("overflows"));
         assert!(reason(check_args(5, 5, 0x1000, 0x1000, 0x1000, 4096, 9)).contains("same process"));
-        assert!(reason(check_args(5, 9, 0x1000, 0x1000, 0x1000, 4096, 9)).contains("memlink itself"));
+        assert!(
+            reason(check_args(5, 9, 0x1000, 0x1000, 0x1000, 4096, 9)).contains("memlink itself")
+        );
     }
 
     #[test]
@@ -439,7 +479,10 @@ VmFlags: rd wr mr mw me gd ac
         assert!(r(0x7f000000a000, 0x1000).contains("already shared"));
         assert!(r(0x7f000000c000, 0x1000).contains("heap"));
         assert!(r(0x7f000000e000, 0x1000).contains("PROT_NONE"));
-        assert!(r(0x7f0000010000, 0x2000).contains("file /anon_hugepage"), "hugetlb is file-backed");
+        assert!(
+            r(0x7f0000010000, 0x2000).contains("file /anon_hugepage"),
+            "hugetlb is file-backed"
+        );
         assert!(r(0x7f0000012000, 0x1000).contains("file /usr/lib/libc.so.6"));
         assert!(r(0x7ffd00000000, 0x1000).contains("stack"));
         let (_, w) = check_source_range(1, &e, 0x7f0000014000, 0x1000).unwrap();
@@ -460,15 +503,28 @@ VmFlags: rd wr mr mw me gd ac
         assert!(check_target_free(2, &e, 0x7f0000005000, 0x1000).is_ok());
         assert!(reason(check_target_free(2, &e, 0x7f0000004000, 0x2000)).contains("occupied"));
         assert!(check_accessible(2, &e, 0x7f0000000000, 0x4000, Perms::WRITE, "target").is_ok());
-        assert!(reason(check_accessible(2, &e, 0x7f0000000000, 0x5000, Perms::WRITE, "target"))
-            .contains("must be writable"));
+        assert!(reason(check_accessible(
+            2,
+            &e,
+            0x7f0000000000,
+            0x5000,
+            Perms::WRITE,
+            "target"
+        ))
+        .contains("must be writable"));
     }
 
     #[test]
     fn unlink_range() {
         let e = entries();
-        assert_eq!(check_unlink_range(1, &e, 0x7f000000a000, 0x1000).unwrap().len(), 1);
-        assert!(reason(check_unlink_range(1, &e, 0x7f0000000000, 0x1000)).contains("not a shared memfd"));
+        assert_eq!(
+            check_unlink_range(1, &e, 0x7f000000a000, 0x1000)
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(reason(check_unlink_range(1, &e, 0x7f0000000000, 0x1000))
+            .contains("not a shared memfd"));
     }
 
     #[test]

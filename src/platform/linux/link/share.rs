@@ -130,6 +130,9 @@ pub fn run(req: &LinkRequest, plan: Plan, suspend: bool, started: Instant) -> Re
     match result {
         Ok(mut report) => {
             let cleanup_warnings = l.cleanup();
+            if !l.s.alive(l.tid) {
+                return Err(target_died_after_remap(req.target));
+            }
             report.warnings.extend(cleanup_warnings);
             l.steps.push(Step::Cleanup);
             report.steps = l.steps.clone();
@@ -137,9 +140,17 @@ pub fn run(req: &LinkRequest, plan: Plan, suspend: bool, started: Instant) -> Re
             report.elapsed_us = started.elapsed().as_micros() as u64;
             Ok(report)
         }
-        Err(e) => {
-            let e = l.rollback(e);
-            Err(e)
+        Err(mut e) => {
+            // Name the real cause: a call that failed because the other process died.
+            for id in [l.sid, l.tid] {
+                if !matches!(e, Error::ProcessExited { .. }) && !l.s.alive(id) {
+                    e = Error::ProcessExited {
+                        pid: l.pid(id),
+                        during: "being linked".into(),
+                    };
+                }
+            }
+            Err(l.rollback(e))
         }
     }
 }
@@ -262,7 +273,12 @@ impl Link<'_> {
         self.j.sfd = Some(sfd);
         self.done(Step::Memfd)?;
 
-        self.call(sid, nr::FTRUNCATE, [sfd, n, 0, 0, 0, 0], "ftruncate the memfd")?;
+        self.call(
+            sid,
+            nr::FTRUNCATE,
+            [sfd, n, 0, 0, 0, 0],
+            "ftruncate the memfd",
+        )?;
         self.done(Step::Truncate)?;
 
         // copy: the source writes its own range into the memfd.
@@ -279,7 +295,10 @@ impl Link<'_> {
             )?;
             if w == 0 {
                 return Err(Error::Os {
-                    op: format!("process {}: pwrite into the memfd made no progress", req.source),
+                    op: format!(
+                        "process {}: pwrite into the memfd made no progress",
+                        req.source
+                    ),
                     source: std::io::Error::from_raw_os_error(libc::EIO),
                 });
             }
@@ -296,11 +315,21 @@ impl Link<'_> {
             ),
         })?;
         let pidfd = self
-            .call(tid, nr::PIDFD_OPEN, [spid_in_t as u64, 0, 0, 0, 0, 0], "pidfd_open")
+            .call(
+                tid,
+                nr::PIDFD_OPEN,
+                [spid_in_t as u64, 0, 0, 0, 0, 0],
+                "pidfd_open",
+            )
             .map_err(pidfd_error)?;
         self.j.t_pidfd = Some(pidfd);
         let tfd = self
-            .call(tid, nr::PIDFD_GETFD, [pidfd, sfd, 0, 0, 0, 0], "pidfd_getfd")
+            .call(
+                tid,
+                nr::PIDFD_GETFD,
+                [pidfd, sfd, 0, 0, 0, 0],
+                "pidfd_getfd",
+            )
             .map_err(pidfd_error)?;
         self.j.tfd = Some(tfd);
         let _ = self.call(tid, nr::CLOSE, [pidfd, 0, 0, 0, 0, 0], "close the pidfd");
@@ -355,7 +384,10 @@ impl Link<'_> {
         )?;
         if m != a {
             return Err(Error::Os {
-                op: format!("process {}: mmap over the source range landed at {m:#x}", req.source),
+                op: format!(
+                    "process {}: mmap over the source range landed at {m:#x}",
+                    req.source
+                ),
                 source: std::io::Error::from_raw_os_error(libc::EFAULT),
             });
         }
@@ -446,12 +478,7 @@ impl Link<'_> {
             let tgt_alive = self.s.alive(tid);
             let _ = self.cleanup();
             if !tgt_alive {
-                return Error::ProcessExited {
-                    pid: self.req.target,
-                    during: "being linked, after the source range was remapped; the source keeps \
-                             a shared mapping with its content intact"
-                        .into(),
-                };
+                return target_died_after_remap(self.req.target);
             }
             return e;
         }
@@ -462,7 +489,10 @@ impl Link<'_> {
                     log::warn!("rollback in target: {u}");
                 }
             }
-            for fd in [self.j.tfd.take(), self.j.t_pidfd.take()].into_iter().flatten() {
+            for fd in [self.j.tfd.take(), self.j.t_pidfd.take()]
+                .into_iter()
+                .flatten()
+            {
                 let _ = self.call(tid, nr::CLOSE, [fd, 0, 0, 0, 0, 0], "close");
             }
         }
@@ -491,7 +521,14 @@ impl Link<'_> {
         self.call(
             sid,
             nr::MMAP,
-            [a, n, PROT_RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, u64::MAX, 0],
+            [
+                a,
+                n,
+                PROT_RW,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+                u64::MAX,
+                0,
+            ],
             "map private memory back",
         )?;
         let mut off = 0;
@@ -504,6 +541,15 @@ impl Link<'_> {
             off += r;
         }
         Ok(())
+    }
+}
+
+fn target_died_after_remap(target: u32) -> Error {
+    Error::ProcessExited {
+        pid: target,
+        during: "being linked, after the source range was remapped; the source keeps a shared \
+                 mapping with its content intact"
+            .into(),
     }
 }
 
@@ -522,11 +568,15 @@ fn occupied(req: &LinkRequest) -> Error {
 fn pidfd_error(e: Error) -> Error {
     match e {
         Error::Os { op, source } if source.raw_os_error() == Some(libc::ENOSYS) => Error::Os {
-            op: format!("{op} (the kernel lacks pidfd_open/pidfd_getfd: Linux 5.6 or later is needed)"),
+            op: format!(
+                "{op} (the kernel lacks pidfd_open/pidfd_getfd: Linux 5.6 or later is needed)"
+            ),
             source,
         },
         Error::Os { op, source } if source.raw_os_error() == Some(libc::EPERM) => Error::Os {
-            op: format!("{op} (the target may not trace the source: same user or CAP_SYS_PTRACE needed)"),
+            op: format!(
+                "{op} (the target may not trace the source: same user or CAP_SYS_PTRACE needed)"
+            ),
             source,
         },
         e => e,

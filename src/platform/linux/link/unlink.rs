@@ -121,7 +121,12 @@ pub fn unlink(req: &UnlinkRequest) -> Result<UnlinkReport> {
     };
     fault(&mut s, Step::Stop)?;
     let n = req.size;
-    let tmp = call(&mut s, nr::MMAP, [0, n, 3, 0x22, u64::MAX, 0], "mmap a temporary range")?;
+    let tmp = call(
+        &mut s,
+        nr::MMAP,
+        [0, n, 3, 0x22, u64::MAX, 0],
+        "mmap a temporary range",
+    )?;
     let undo = |s: &mut Session, e: Error| -> Error {
         if !s.proc(id).dead {
             let _ = s.remote_syscall(id, nr::MUNMAP, [tmp, n, 0, 0, 0, 0], TIMEOUT);

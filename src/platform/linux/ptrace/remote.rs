@@ -135,14 +135,10 @@ impl Session {
         #[cfg(target_arch = "x86_64")]
         {
             let pid = self.proc(id).pid;
-            let tid = *self
-                .proc(id)
-                .threads
-                .first()
-                .ok_or(Error::ProcessExited {
-                    pid,
-                    during: "being stopped".into(),
-                })?;
+            let tid = *self.proc(id).threads.first().ok_or(Error::ProcessExited {
+                pid,
+                during: "being stopped".into(),
+            })?;
             let saved = match ptrace::getregs(Pid::from_raw(tid)) {
                 Ok(r) => r,
                 Err(e) => return self.thread_error(id, tid, e, "reading its registers"),
@@ -155,9 +151,7 @@ impl Session {
             }
             let mask = match sys::get_sigmask(tid) {
                 Ok(m) => m,
-                Err(e) => {
-                    return self.thread_error(id, tid, errno(&e), "reading its signal mask")
-                }
+                Err(e) => return self.thread_error(id, tid, errno(&e), "reading its signal mask"),
             };
             let gadget = find_vdso_gadget(pid)
                 .or_else(|| {
@@ -210,9 +204,13 @@ impl Session {
                     during: "the link".into(),
                 });
             }
-            let inj = self.proc(id).injector.clone().ok_or(Error::InvalidArgument(
-                "internal: no injection thread prepared".into(),
-            ))?;
+            let inj = self
+                .proc(id)
+                .injector
+                .clone()
+                .ok_or(Error::InvalidArgument(
+                    "internal: no injection thread prepared".into(),
+                ))?;
             for _attempt in 0..8 {
                 let r = self.one_call(id, &inj, nr, args, timeout);
                 // Whatever happened, put the thread back first (rule: borrowed state only while
@@ -283,10 +281,7 @@ impl Session {
                     // Make an interruptible sleep return, then collect the exit stop.
                     timed_out = true;
                     let _ = ptrace::interrupt(t);
-                    match self.wait(tid, Instant::now() + Duration::from_secs(2)) {
-                        Ok(ev) => ev,
-                        Err(e) => return Err(e),
-                    }
+                    self.wait(tid, Instant::now() + Duration::from_secs(2))?
                 }
                 Err(e) => return Err(e),
             };
@@ -391,9 +386,33 @@ mod tests {
 
     fn unsafe_free_zero() -> libc::user_regs_struct {
         libc::user_regs_struct {
-            r15: 0, r14: 0, r13: 0, r12: 0, rbp: 0, rbx: 0, r11: 0, r10: 0, r9: 0, r8: 0,
-            rax: 0, rcx: 0, rdx: 0, rsi: 0, rdi: 0, orig_rax: 0, rip: 0, cs: 0, eflags: 0,
-            rsp: 0, ss: 0, fs_base: 0, gs_base: 0, ds: 0, es: 0, fs: 0, gs: 0,
+            r15: 0,
+            r14: 0,
+            r13: 0,
+            r12: 0,
+            rbp: 0,
+            rbx: 0,
+            r11: 0,
+            r10: 0,
+            r9: 0,
+            r8: 0,
+            rax: 0,
+            rcx: 0,
+            rdx: 0,
+            rsi: 0,
+            rdi: 0,
+            orig_rax: 0,
+            rip: 0,
+            cs: 0,
+            eflags: 0,
+            rsp: 0,
+            ss: 0,
+            fs_base: 0,
+            gs_base: 0,
+            ds: 0,
+            es: 0,
+            fs: 0,
+            gs: 0,
         }
     }
 
