@@ -108,16 +108,14 @@ impl RegionTable {
         if self.detailed {
             writeln!(
                 out,
-                "{:<w$}    {:>8}    {:<12}    {}  {:>8}  {:>8}  {:>8}  {:>8}    {}",
+                "{:<w$}    {:>8}    {:<12}    Perm  {:>8}  {:>8}  {:>8}  {:>8}    Path (why)",
                 "Range",
                 "Size",
                 "Type",
-                "Perm",
                 "RSS",
                 "PSS",
                 "Swap",
                 "Dirty",
-                "Path (why)",
                 w = self.width
             )?;
         }

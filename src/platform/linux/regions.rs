@@ -44,8 +44,7 @@ pub fn thread_stacks(dir: &ProcDir) -> ThreadStacks {
 
 /// Splits a stream of chunks into lines, carrying a partial line across chunks.
 struct Lines {
-    rx: Receiver<std::io::Result<Vec<u8>>>,
-    recycle: SyncSender<Vec<u8>>,
+    chunks: Chunks,
     chunk: Vec<u8>,
     pos: usize,
     carry: Vec<u8>,
@@ -78,10 +77,10 @@ impl Lines {
                 let line = std::mem::take(&mut self.carry);
                 return Ok(Some(f(&line)));
             }
-            match self.rx.recv() {
+            match self.chunks.rx.recv() {
                 Ok(Ok(buf)) => {
                     let old = std::mem::replace(&mut self.chunk, buf);
-                    let _ = self.recycle.try_send(old);
+                    let _ = self.chunks.recycle.try_send(old);
                     self.pos = 0;
                 }
                 Ok(Err(e)) => return Err(e),
@@ -91,56 +90,72 @@ impl Lines {
     }
 }
 
-fn spawn_reader(
-    mut file: std::fs::File,
-) -> (
-    Receiver<std::io::Result<Vec<u8>>>,
-    SyncSender<Vec<u8>>,
-    JoinHandle<()>,
-) {
-    let (tx, rx) = sync_channel::<std::io::Result<Vec<u8>>>(2);
-    let (recycle_tx, recycle_rx) = sync_channel::<Vec<u8>>(4);
-    let handle = std::thread::spawn(move || loop {
-        let mut buf = recycle_rx
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
-        buf.clear();
-        buf.reserve(CHUNK);
-        // Fill most of the chunk: procfs returns at most what it has formatted so far.
-        let mut filled = 0;
-        let res = loop {
-            // SAFETY-free: the spare capacity is exposed through a zeroed resize.
+/// The reading side: a thread that pulls the file in chunks, and the channels to it.
+struct Chunks {
+    rx: Receiver<std::io::Result<Vec<u8>>>,
+    recycle: SyncSender<Vec<u8>>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Chunks {
+    /// Starts reading `file` on its own thread. Chunks are recycled through a return channel,
+    /// so the reader allocates a handful of buffers whatever the file's size.
+    fn spawn(mut file: std::fs::File) -> Chunks {
+        let (tx, rx) = sync_channel::<std::io::Result<Vec<u8>>>(2);
+        let (recycle, recycle_rx) = sync_channel::<Vec<u8>>(4);
+        let handle = std::thread::spawn(move || loop {
+            let mut buf = recycle_rx
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
             buf.resize(CHUNK, 0);
-            match file.read(&mut buf[filled..]) {
-                Ok(0) => break Ok(filled),
-                Ok(n) => {
-                    filled += n;
-                    if filled + 64 * 1024 > CHUNK {
+            // Fill most of the chunk: procfs returns at most what it has formatted so far.
+            let mut filled = 0;
+            let mut eof = false;
+            let res = loop {
+                match file.read(&mut buf[filled..]) {
+                    Ok(0) => {
+                        eof = true;
                         break Ok(filled);
                     }
+                    Ok(n) => {
+                        filled += n;
+                        if filled + 64 * 1024 > CHUNK {
+                            break Ok(filled);
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => break Err(e),
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => break Err(e),
-            }
-        };
-        match res {
-            Ok(n) => {
-                buf.truncate(n);
-                let done = n == 0 || n + 64 * 1024 <= CHUNK;
-                if n > 0 && tx.send(Ok(buf)).is_err() {
+            };
+            match res {
+                Ok(n) => {
+                    buf.truncate(n);
+                    if n > 0 && tx.send(Ok(buf)).is_err() {
+                        return;
+                    }
+                    if eof {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
                     return;
                 }
-                if done {
-                    return;
-                }
             }
-            Err(e) => {
-                let _ = tx.send(Err(e));
-                return;
-            }
+        });
+        Chunks {
+            rx,
+            recycle,
+            handle: Some(handle),
         }
-    });
-    (rx, recycle_tx, handle)
+    }
+
+    /// Waits for the reader thread (after the end of input).
+    fn join(&mut self) {
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
 }
 
 /// An iterator over a process's regions, in address order.
@@ -155,7 +170,6 @@ pub struct RegionStream {
     started: bool,
     finished: bool,
     count: usize,
-    reader: Option<JoinHandle<()>>,
 }
 
 impl RegionStream {
@@ -166,12 +180,10 @@ impl RegionStream {
         let file = dir
             .open_file(name)
             .map_err(|e| dir.error("read the memory map of", e))?;
-        let (rx, recycle, handle) = spawn_reader(file);
         Ok(RegionStream {
             dir,
             lines: Lines {
-                rx,
-                recycle,
+                chunks: Chunks::spawn(file),
                 chunk: Vec::new(),
                 pos: 0,
                 carry: Vec::new(),
@@ -185,7 +197,6 @@ impl RegionStream {
             started: false,
             finished: false,
             count: 0,
-            reader: Some(handle),
         })
     }
 
@@ -281,9 +292,7 @@ impl RegionStream {
     /// At the end of the file: a process that died meanwhile gives a truncated list, so say so.
     fn end_of_input(&mut self) -> Result<()> {
         self.finished = true;
-        if let Some(h) = self.reader.take() {
-            let _ = h.join();
-        }
+        self.lines.chunks.join();
         if !self.dir.is_alive() {
             return Err(Error::ProcessExited {
                 pid: self.dir.pid(),
