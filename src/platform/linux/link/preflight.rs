@@ -130,12 +130,7 @@ pub fn check_process(
 
 /// The entries of `smaps` overlapping `[address, address+size)`, checked to cover it without
 /// a hole.
-fn covering(
-    pid: u32,
-    entries: &[SmapsEntry],
-    address: u64,
-    size: u64,
-) -> Result<Vec<&SmapsEntry>> {
+fn covering(pid: u32, entries: &[SmapsEntry], address: u64, size: u64) -> Result<Vec<&SmapsEntry>> {
     let end = address + size;
     let mut out = Vec::new();
     let mut at = address;
@@ -551,9 +546,11 @@ VmFlags: rd wr mr mw me gd ac
         let live = stat(b"10 (a) S 1 10 10 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 100 0 0");
         let zombie = stat(b"10 (a) Z 1 10 10 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 100 0 0");
         let kthread = stat(b"2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 100 0 0");
-        let plain = status(b"Name:\ta\nState:\tS (sleeping)\nTracerPid:\t0\nSeccomp:\t0\n");
-        let traced = status(b"Name:\ta\nTracerPid:\t4242\nSeccomp:\t0\n");
-        let filtered = status(b"Name:\ta\nTracerPid:\t0\nSeccomp:\t2\n");
+        let plain = status(
+            b"Name:\ta\nState:\tS (sleeping)\nTgid:\t10\nPid:\t10\nTracerPid:\t0\nSeccomp:\t0\n",
+        );
+        let traced = status(b"Name:\ta\nTgid:\t10\nTracerPid:\t4242\nSeccomp:\t0\n");
+        let filtered = status(b"Name:\ta\nTgid:\t10\nTracerPid:\t0\nSeccomp:\t2\n");
         assert!(check_process(10, &live, &plain, false).is_ok());
         assert!(reason(check_process(10, &zombie, &plain, false)).contains("zombie"));
         assert!(reason(check_process(2, &kthread, &plain, false)).contains("kernel thread"));
