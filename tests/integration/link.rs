@@ -718,3 +718,58 @@ fn unlink_makes_the_range_private_again() {
     assert_threads_fine(&mut s);
     assert_eq!(link_fds(s.pid()), 0);
 }
+
+/// A target of another user cannot `pidfd_getfd` from the source, so the memfd travels over a
+/// socket pair brokered by memlink (root here).
+#[test]
+fn cross_user_link_passes_the_memfd_over_a_socket() {
+    if !can_trace() {
+        return;
+    }
+    if !is_root() {
+        support::require_fail("the cross-user link needs root to start a process as nobody");
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    let mut s = linkee(4, &["nospin"]);
+    let mut t = Fixture::start_with("linkee", &["4", "nospin", "seed=9"], |c| {
+        c.uid(65534).gid(65534);
+    });
+    let maps = |pid: u32| -> Vec<(u64, u64)> {
+        std::fs::read_to_string(format!("/proc/{pid}/maps"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let (a, b) = l.split_once(' ').unwrap().0.split_once('-').unwrap();
+                (
+                    u64::from_str_radix(a, 16).unwrap(),
+                    u64::from_str_radix(b, 16).unwrap(),
+                )
+            })
+            .collect()
+    };
+    let (ms, mt) = (maps(s.pid()), maps(t.pid()));
+    let j = link(&s, &t, &["--format", "json"]).json();
+    assert_eq!(j["fd_method"], "scm-rights");
+    // No scratch page is left behind: the target gained exactly the linked range, and every
+    // new line in the source is the range itself or a neighbour split off from it.
+    let (a, n) = (s.addr("region"), 16384);
+    let new_t: Vec<_> = maps(t.pid())
+        .into_iter()
+        .filter(|m| !mt.contains(m))
+        .collect();
+    assert_eq!(new_t, vec![(t.addr("hole"), t.addr("hole") + n)]);
+    for m in maps(s.pid()).into_iter().filter(|m| !ms.contains(m)) {
+        assert!(
+            m.0 == a || m.0 == a + n || m.1 == a,
+            "unexpected new mapping {m:x?}"
+        );
+    }
+    let h = t.addr("hole");
+    assert_eq!(t.ask(&format!("checkat {h:x} 16384 3")), "pattern ok");
+    assert_eq!(t.ask(&format!("pokeat {h:x} 42")), "ok");
+    assert_eq!(s.ask("peek 0"), "42");
+    assert_eq!(link_fds(s.pid()) + link_fds(t.pid()), 0);
+    masks_fine(&mut s);
+    masks_fine(&mut t);
+}

@@ -24,6 +24,7 @@ use nix::unistd::Pid;
 use crate::error::{Error, Result};
 use crate::linker::{FaultAction, LinkMode, LinkReport, LinkRequest, Step};
 use crate::platform::linux::ptrace::remote::nr;
+use crate::platform::linux::ptrace::sys;
 use crate::platform::linux::ptrace::{ProcId, Session};
 
 use super::preflight::{self, Piece};
@@ -96,6 +97,8 @@ struct Journal {
     s_scratch: Option<u64>,
     sfd: Option<u64>,
     t_pidfd: Option<u64>,
+    t_scratch: Option<u64>,
+    t_socks: Vec<u64>,
     tfd: Option<u64>,
     t_map: bool,
     remap_tried: bool,
@@ -306,34 +309,19 @@ impl Link<'_> {
         }
         self.done(Step::Copy)?;
 
-        // target-fd (method A: pidfd).
-        let spid_in_t = pid_as_seen_by(req.source, req.target).ok_or_else(|| Error::Refused {
-            pid: req.target,
-            reason: format!(
-                "process {} is not visible in its PID namespace (brokered fd passing is not implemented)",
-                req.source
-            ),
-        })?;
-        let pidfd = self
-            .call(
-                tid,
-                nr::PIDFD_OPEN,
-                [spid_in_t as u64, 0, 0, 0, 0, 0],
-                "pidfd_open",
-            )
-            .map_err(pidfd_error)?;
-        self.j.t_pidfd = Some(pidfd);
-        let tfd = self
-            .call(
-                tid,
-                nr::PIDFD_GETFD,
-                [pidfd, sfd, 0, 0, 0, 0],
-                "pidfd_getfd",
-            )
-            .map_err(pidfd_error)?;
+        // target-fd: method A (pidfd, injected in T), then B (SCM_RIGHTS brokered by memlink).
+        let (tfd, method) = match self.target_fd_pidfd(sfd) {
+            Ok(fd) => (fd, "pidfd"),
+            Err(e) if !self.s.alive(sid) || !self.s.alive(tid) => return Err(e),
+            Err(e) => {
+                log::info!("pidfd method failed ({e}); passing the memfd over a socket");
+                (
+                    self.target_fd_socket(sfd).map_err(pidfd_error)?,
+                    "scm-rights",
+                )
+            }
+        };
         self.j.tfd = Some(tfd);
-        let _ = self.call(tid, nr::CLOSE, [pidfd, 0, 0, 0, 0, 0], "close the pidfd");
-        self.j.t_pidfd = None;
         self.done(Step::TargetFd)?;
 
         // target-map
@@ -429,7 +417,7 @@ impl Link<'_> {
             mode: LinkMode::Share,
             dry_run: false,
             memfd_name: Some(name),
-            fd_method: Some("pidfd".into()),
+            fd_method: Some(method.into()),
             pieces: report_pieces(&pieces),
             bytes_copied: n,
             verified,
@@ -437,6 +425,131 @@ impl Link<'_> {
             warnings: plan.warnings,
             elapsed_us: 0,
         })
+    }
+
+    /// Method A: `pidfd_open(S)` and `pidfd_getfd` injected in T. Needs T to be allowed to
+    /// trace S, and S visible in T's PID namespace.
+    fn target_fd_pidfd(&mut self, sfd: u64) -> Result<u64> {
+        let (req, tid) = (self.req, self.tid);
+        let spid_in_t = pid_as_seen_by(req.source, req.target).ok_or_else(|| Error::Refused {
+            pid: req.target,
+            reason: format!("process {} is not visible in its PID namespace", req.source),
+        })?;
+        let pidfd = self
+            .call(
+                tid,
+                nr::PIDFD_OPEN,
+                [spid_in_t as u64, 0, 0, 0, 0, 0],
+                "pidfd_open",
+            )
+            .map_err(pidfd_error)?;
+        self.j.t_pidfd = Some(pidfd);
+        let r = self.call(
+            tid,
+            nr::PIDFD_GETFD,
+            [pidfd, sfd, 0, 0, 0, 0],
+            "pidfd_getfd",
+        );
+        let _ = self.call(tid, nr::CLOSE, [pidfd, 0, 0, 0, 0, 0], "close the pidfd");
+        self.j.t_pidfd = None;
+        r.map_err(pidfd_error)
+    }
+
+    /// Method B: T creates a socket pair; memlink takes one end and the memfd with its own
+    /// `pidfd_getfd` and sends the memfd with `SCM_RIGHTS`; T receives it with an injected
+    /// `recvmsg`. Needs only memlink's rights over both processes (works across users and PID
+    /// namespaces).
+    fn target_fd_socket(&mut self, sfd: u64) -> Result<u64> {
+        use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, UnixAddr};
+        use std::os::fd::AsRawFd;
+        let (req, tid) = (self.req, self.tid);
+        let page = self.page;
+        let scratch = self.call(
+            tid,
+            nr::MMAP,
+            [0, page, PROT_RW, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0],
+            "mmap a scratch page",
+        )?;
+        self.j.t_scratch = Some(scratch);
+        // socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, scratch)
+        self.call(
+            tid,
+            nr::SOCKETPAIR,
+            [1, 2 | 0x80000, 0, scratch, 0, 0],
+            "socketpair",
+        )?;
+        let sv = super::super::ptrace::remote::read_remote(req.target, scratch, 8)
+            .map_err(|e| Error::from_errno(req.target, "read the memory of", e))?;
+        if sv.len() != 8 {
+            return Err(Error::Unmapped {
+                pid: req.target,
+                start: scratch,
+                end: scratch + 8,
+            });
+        }
+        let sv0 = i32::from_ne_bytes([sv[0], sv[1], sv[2], sv[3]]) as u64;
+        let sv1 = i32::from_ne_bytes([sv[4], sv[5], sv[6], sv[7]]) as u64;
+        self.j.t_socks = vec![sv0, sv1];
+        let getfd = |pid: u32, fd: u64| -> Result<std::os::fd::OwnedFd> {
+            let pidfd = sys::pidfd_open(pid).map_err(|e| os(pid, "pidfd_open", e))?;
+            sys::pidfd_getfd(&pidfd, fd as i32).map_err(|e| os(pid, "pidfd_getfd", e))
+        };
+        let sock = getfd(req.target, sv1)?;
+        let memfd = getfd(req.source, sfd)?;
+        let fds = [memfd.as_raw_fd()];
+        sendmsg::<UnixAddr>(
+            sock.as_raw_fd(),
+            &[std::io::IoSlice::new(b"m")],
+            &[ControlMessage::ScmRights(&fds)],
+            MsgFlags::MSG_DONTWAIT,
+            None,
+        )
+        .map_err(|e| os(req.target, "send the memfd", e.into()))?;
+        drop(sock);
+        drop(memfd);
+        // msghdr at +64, iovec at +128, control buffer at +192, data at +256.
+        let mut msg = Vec::with_capacity(200);
+        let put = |v: &mut Vec<u8>, x: u64| v.extend_from_slice(&x.to_ne_bytes());
+        put(&mut msg, 0); // msg_name
+        put(&mut msg, 0); // msg_namelen + padding
+        put(&mut msg, scratch + 128); // msg_iov
+        put(&mut msg, 1); // msg_iovlen
+        put(&mut msg, scratch + 192); // msg_control
+        put(&mut msg, 64); // msg_controllen
+        put(&mut msg, 0); // msg_flags + padding
+        msg.resize(64, 0);
+        put(&mut msg, scratch + 256); // iov_base
+        put(&mut msg, 16); // iov_len
+        msg.resize(192 - 64 + 64, 0);
+        write_remote(req.target, scratch + 64, &msg)?;
+        // recvmsg(sv0, msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT)
+        self.call(
+            tid,
+            nr::RECVMSG,
+            [sv0, scratch + 64, 0x4000_0000 | 0x40, 0, 0, 0],
+            "recvmsg",
+        )?;
+        let c = super::super::ptrace::remote::read_remote(req.target, scratch + 192, 24)
+            .map_err(|e| Error::from_errno(req.target, "read the memory of", e))?;
+        let level = c
+            .get(8..12)
+            .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+        let kind = c
+            .get(12..16)
+            .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+        let fd = c
+            .get(16..20)
+            .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+        for fd in std::mem::take(&mut self.j.t_socks) {
+            let _ = self.call(tid, nr::CLOSE, [fd, 0, 0, 0, 0, 0], "close a socket");
+        }
+        match (level, kind, fd) {
+            (Some(1), Some(1), Some(fd)) if fd >= 0 => Ok(fd as u64),
+            _ => Err(Error::Refused {
+                pid: req.target,
+                reason: "the memfd did not arrive over the socket".into(),
+            }),
+        }
     }
 
     /// Closes the temporary fds and unmaps the scratch page; failures become warnings.
@@ -447,6 +560,14 @@ impl Link<'_> {
             if self.s.alive(tid) {
                 if let Err(e) = self.call(tid, nr::CLOSE, [fd, 0, 0, 0, 0, 0], "close") {
                     w.push(format!("target fd {fd} may leak: {e}"));
+                }
+            }
+        }
+        if let Some(p) = self.j.t_scratch.take() {
+            if self.s.alive(tid) {
+                let page = self.page;
+                if let Err(e) = self.call(tid, nr::MUNMAP, [p, page, 0, 0, 0, 0], "munmap") {
+                    w.push(format!("target scratch page may leak: {e}"));
                 }
             }
         }
@@ -580,6 +701,13 @@ fn pidfd_error(e: Error) -> Error {
             source,
         },
         e => e,
+    }
+}
+
+fn os(pid: u32, what: &str, e: std::io::Error) -> Error {
+    Error::Os {
+        op: format!("{what} of process {pid}"),
+        source: e,
     }
 }
 
