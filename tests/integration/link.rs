@@ -216,6 +216,13 @@ fn share_link_survives_and_shares_both_ways() {
     let p = memlink::linker::link_partners(s.pid()).unwrap();
     let linked = p.iter().find(|p| p.start == region).expect("partners");
     assert_eq!(linked.partners, vec![t.pid()]);
+    let text = run(&["analyze", "--pid", &s.pid_arg()]).ok().to_string();
+    let want = format!("{region:#x}-{:#x}", region + 16 * 4096);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&want) && l.contains("partners:"))
+        .unwrap_or_else(|| panic!("analyze shows no partners: {text}"));
+    assert!(line.ends_with(&format!("partners: {}", t.pid())), "{line}");
     let p = memlink::linker::link_partners(t.pid()).unwrap();
     assert_eq!(
         p.iter().find(|p| p.start == hole).unwrap().partners,
@@ -772,4 +779,24 @@ fn cross_user_link_passes_the_memfd_over_a_socket() {
     assert_eq!(link_fds(s.pid()) + link_fds(t.pid()), 0);
     masks_fine(&mut s);
     masks_fine(&mut t);
+}
+
+/// The fd limit reached in the source (memfd_create) or in the target (pidfd_open, then
+/// socketpair): EMFILE, and both processes unchanged.
+#[test]
+fn fd_limit_in_either_process_rolls_back() {
+    if !can_trace() {
+        return;
+    }
+    let mut s = linkee(4, &["nospin", "fdlimit"]);
+    let mut t = linkee(4, &["nospin", "seed=9"]);
+    link(&s, &t, &[]).assert_error(&["memfd_create", "Too many open files"]);
+    assert_unchanged_source(&mut s);
+    assert_unchanged_target(&mut t);
+
+    let mut s = linkee(4, &["nospin"]);
+    let mut t = linkee(4, &["nospin", "seed=9", "fdlimit"]);
+    link(&s, &t, &[]).assert_error(&["Too many open files"]);
+    assert_unchanged_source(&mut s);
+    assert_unchanged_target(&mut t);
 }

@@ -42,6 +42,25 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<Outcome> {
                 writeln!(out)?;
             }
             output::write_summary(&mut out, &stats.finish(args.pid))?;
+            // Shared memfd ranges (memlink links) and the other processes mapping them. A
+            // scan of every /proc/*/maps; unreadable processes are skipped.
+            if let Ok(linked) = memlink::linker::link_partners(args.pid) {
+                if !linked.is_empty() {
+                    writeln!(out)?;
+                    writeln!(out, "Linked ranges (same memfd mapped by other processes):")?;
+                    for l in linked {
+                        let pids: Vec<String> = l.partners.iter().map(u32::to_string).collect();
+                        writeln!(
+                            out,
+                            "{:#x}-{:#x}    {}    partners: {}",
+                            l.start,
+                            l.end,
+                            l.name,
+                            pids.join(", ")
+                        )?;
+                    }
+                }
+            }
         }
     }
     out.flush()?;

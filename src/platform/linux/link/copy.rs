@@ -13,7 +13,7 @@ use crate::linker::{LinkMode, LinkReport, LinkRequest};
 use crate::memory::Perms;
 
 use super::preflight::{self, Piece};
-use super::{gather, report_pieces};
+use super::{gather_with, report_pieces};
 
 /// Largest chunk held in memlink's memory at once.
 pub const CHUNK: u64 = 64 << 20;
@@ -22,8 +22,8 @@ pub const CHUNK: u64 = 64 << 20;
 pub fn copy(req: &LinkRequest, started: Instant) -> Result<LinkReport> {
     let n = req.size;
     let ta = req.target_address();
-    let s = gather(req.source, true)?;
-    let t = gather(req.target, true)?;
+    let s = gather_with(req.source, true, false)?;
+    let t = gather_with(req.target, true, false)?;
     preflight::check_accessible(req.source, &s.smaps, req.address, n, Perms::READ, "source")?;
     preflight::check_accessible(req.target, &t.smaps, ta, n, Perms::WRITE, "target")?;
     let pieces = [Piece {

@@ -59,6 +59,11 @@ pub struct Facts {
 /// Reads `stat`, `smaps` and `status` of `pid`, in the order that names the real cause of a
 /// refusal: missing, zombie, kernel thread, unreadable map, then the status checks.
 pub fn gather(pid: u32, can_suspend_seccomp: bool) -> Result<Facts> {
+    gather_with(pid, can_suspend_seccomp, true)
+}
+
+/// Like [`gather`]; `flags` reads `smaps` (for `VmFlags`), otherwise the cheaper `maps`.
+pub fn gather_with(pid: u32, can_suspend_seccomp: bool, flags: bool) -> Result<Facts> {
     let dir = ProcDir::open(Path::new("/proc"), pid)?;
     let stat = dir.stat()?;
     if stat.is_zombie() {
@@ -67,10 +72,17 @@ pub fn gather(pid: u32, can_suspend_seccomp: bool) -> Result<Facts> {
     if stat.is_kernel_thread() {
         return Err(Error::KernelThread { pid });
     }
-    let bytes = dir.read_for("smaps", "read the memory map of")?;
+    let bytes = dir.read_for(
+        if flags { "smaps" } else { "maps" },
+        "read the memory map of",
+    )?;
     let status = dir.status()?;
     preflight::check_process(pid, &stat, &status, can_suspend_seccomp)?;
-    let smaps = smaps::parse(&bytes)?;
+    let smaps = if flags {
+        smaps::parse(&bytes)?
+    } else {
+        maps_entries(&bytes)?
+    };
     Ok(Facts {
         stat,
         status,
@@ -78,10 +90,30 @@ pub fn gather(pid: u32, can_suspend_seccomp: bool) -> Result<Facts> {
     })
 }
 
-/// The parsed `smaps` of `pid`, without the process checks (used once memlink traces it).
+/// The mappings of `pid` from `maps` (no figures, no `VmFlags`: much cheaper than `smaps`),
+/// without the process checks. Used for the target and for the re-checks once memlink
+/// traces the processes.
 pub fn smaps_of(pid: u32) -> Result<Vec<SmapsEntry>> {
     let dir = ProcDir::open(Path::new("/proc"), pid)?;
-    smaps::parse(&dir.read_for("smaps", "read the memory map of")?)
+    maps_entries(&dir.read_for("maps", "read the memory map of")?)
+}
+
+/// `maps` lines as entries without figures or flags.
+fn maps_entries(bytes: &[u8]) -> Result<Vec<SmapsEntry>> {
+    Ok(crate::proc::maps::parse(bytes)?
+        .iter()
+        .map(|l| SmapsEntry {
+            start: l.start,
+            end: l.end,
+            perms: l.perms,
+            offset: l.offset,
+            device: l.device,
+            inode: l.inode,
+            pathname: l.pathname.to_vec(),
+            usage: Default::default(),
+            vm_flags: Vec::new(),
+        })
+        .collect())
 }
 
 /// The targets of `/proc/PID/fd/*` (unreadable entries are skipped).

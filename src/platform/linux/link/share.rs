@@ -55,7 +55,7 @@ pub struct Plan {
 /// The pre-flight checks of a share-mode link. Nothing is touched.
 pub fn plan(req: &LinkRequest, suspend_seccomp: bool) -> Result<Plan> {
     let s = gather(req.source, suspend_seccomp)?;
-    let t = gather(req.target, suspend_seccomp)?;
+    let t = super::gather_with(req.target, suspend_seccomp, false)?;
     let (pieces, warnings) =
         preflight::check_source_range(req.source, &s.smaps, req.address, req.size)?;
     preflight::check_target_free(req.target, &t.smaps, req.target_address(), req.size)?;
