@@ -19,11 +19,11 @@ now() { date +%s%N; }
 ms() { echo "scale=3; ($2 - $1) / 1000000" | bc; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-# start_holder SIZE -> sets HPID, REGION, HOLE (stdin kept open through a fifo)
+# start_holder SIZE [HOLE] -> sets HPID, REGION, HOLE (stdin kept open through a fifo)
 start_holder() {
     local f="$B/in.$RANDOM$RANDOM"
     mkfifo "$f"
-    "$B/holder" "$1" <"$f" >"$f.out" &
+    "$B/holder" "$@" <"$f" >"$f.out" &
     HPID=$!
     exec {HFD}>"$f"
     for _ in $(seq 6000); do [ -s "$f.out" ] && break; sleep 0.01; done
@@ -50,7 +50,7 @@ G=$((1 << 30))
 : >"$B/link1g"; : >"$B/memcpy"; : >"$B/copy1g"; : >"$B/pvm"; : >"$B/rss"
 for _ in $(seq "$RUNS_BIG"); do
     start_holder $G; S=$HPID; SR=$REGION
-    start_holder 4096; T=$HPID; TH=$HOLE
+    start_holder 4096 $G; T=$HPID; TH=$HOLE
     t0=$(now)
     /usr/bin/time -f "%M" -o "$B/time.out" "$ML" link --source "$S" --target "$T" --address "$SR" --size 1GiB --target-address "$TH" >/dev/null
     t1=$(now)

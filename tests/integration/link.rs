@@ -568,6 +568,30 @@ fn unprivileged_caller_is_refused() {
     assert!(maps_line(s.pid(), s.addr("region"))
         .unwrap()
         .contains("rw-p"));
+
+    // Both processes belong to nobody, the source runs under seccomp: without CAP_SYS_ADMIN
+    // memlink cannot suspend seccomp, so it refuses.
+    use std::os::unix::process::CommandExt;
+    let nobody = |c: &mut std::process::Command| {
+        c.uid(65534).gid(65534);
+    };
+    let mut s = Fixture::start_with("linkee", &["4", "nospin", "seccomp"], nobody);
+    let t = Fixture::start_with("linkee", &["4", "nospin", "seed=9"], nobody);
+    as_nobody(&[
+        "link",
+        "--source",
+        &s.pid_arg(),
+        "--target",
+        &t.pid_arg(),
+        "--address",
+        &hex(s.addr("region")),
+        "--size",
+        "16KiB",
+        "--target-address",
+        &hex(t.addr("hole")),
+    ])
+    .assert_error(&["seccomp"]);
+    assert_unchanged_source(&mut s);
 }
 
 #[test]
@@ -799,4 +823,33 @@ fn fd_limit_in_either_process_rolls_back() {
     link(&s, &t, &[]).assert_error(&["Too many open files"]);
     assert_unchanged_source(&mut s);
     assert_unchanged_target(&mut t);
+}
+
+/// A stopped (`T`) source is linked and stays stopped; after SIGCONT it runs normally.
+#[test]
+fn stopped_source_stays_stopped_and_resumes() {
+    if !can_trace() {
+        return;
+    }
+    let (mut s, mut t) = pair(4, &["nospin"]);
+    s.stop();
+    link(&s, &t, &[]).ok();
+    let state = |pid: u32| {
+        let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        st.rsplit_once(')')
+            .unwrap()
+            .1
+            .trim_start()
+            .chars()
+            .next()
+            .unwrap()
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(state(s.pid()), 'T', "the source must stay stopped");
+    s.cont();
+    assert_eq!(s.ask("check"), "pattern ok");
+    let h = t.addr("hole");
+    assert_eq!(t.ask(&format!("pokeat {h:x} 9")), "ok");
+    assert_eq!(s.ask("peek 0"), "9");
+    assert_threads_fine(&mut s);
 }

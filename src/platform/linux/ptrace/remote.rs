@@ -347,7 +347,7 @@ impl Session {
             .and_then(|b| crate::proc::status::parse(&b).ok())
             .map(|s| s.sig_pnd)
             .unwrap_or(0);
-        if pending & (1 << (libc::SIGSYS - 1)) != 0 {
+        if sigsys_pending(pending) {
             self.mark_dead(id);
             return Err(Error::Refused {
                 pid,
@@ -356,6 +356,11 @@ impl Session {
         }
         Ok(())
     }
+}
+
+/// True when SIGSYS is set in a `SigPnd` mask (bit n-1 stands for signal n).
+pub fn sigsys_pending(sig_pnd: u64) -> bool {
+    sig_pnd & (1 << (libc::SIGSYS - 1)) != 0
 }
 
 fn errno(e: &std::io::Error) -> Errno {
@@ -376,15 +381,14 @@ mod tests {
     use super::*;
 
     fn regs(orig: i64, rax: i64, rip: u64) -> libc::user_regs_struct {
-        // SAFETY-free construction: user_regs_struct is plain integers.
-        let mut r: libc::user_regs_struct = unsafe_free_zero();
+        let mut r: libc::user_regs_struct = zeroed_regs();
         r.orig_rax = orig as u64;
         r.rax = rax as u64;
         r.rip = rip;
         r
     }
 
-    fn unsafe_free_zero() -> libc::user_regs_struct {
+    fn zeroed_regs() -> libc::user_regs_struct {
         libc::user_regs_struct {
             r15: 0,
             r14: 0,
@@ -436,6 +440,17 @@ mod tests {
         // 515 is not a restart code.
         let r = resume_regs(&regs(0, -515, 0x1002));
         assert_eq!(r.rip, 0x1002);
+    }
+
+    #[test]
+    fn sigsys_from_captured_status() {
+        // SigPnd of a thread whose injected call a RET_TRAP seccomp filter rejected.
+        let st = crate::proc::status::parse(
+            b"Name:\tx\nTgid:\t7\nSigPnd:\t0000000040000000\nShdPnd:\t0000000000000000\n",
+        )
+        .unwrap();
+        assert!(sigsys_pending(st.sig_pnd));
+        assert!(!sigsys_pending(0x100)); // SIGUSR1 only
     }
 
     #[test]

@@ -12,10 +12,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags};
 use nix::sys::ptrace::{self, Options};
 use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
+use std::os::fd::AsFd;
 
 use crate::error::{Error, Result};
 use crate::platform::linux::procdir::ProcDir;
@@ -52,6 +55,7 @@ pub struct Session {
     stash: HashMap<i32, WaitStatus>,
     old_mask: Option<SigSet>,
     options: Options,
+    sigchld: Option<SignalFd>,
 }
 
 /// What waiting for a thread produced.
@@ -64,7 +68,8 @@ pub enum Event {
 }
 
 impl Session {
-    /// Blocks memlink's own SIGINT/TERM/HUP/QUIT/PIPE/TSTP and starts an empty session.
+    /// Blocks memlink's own SIGINT/TERM/HUP/QUIT/PIPE/TSTP (and SIGCHLD, read through a
+    /// signalfd) and starts an empty session.
     /// `suspend_seccomp` adds `PTRACE_O_SUSPEND_SECCOMP` to every seize.
     pub fn new(suspend_seccomp: bool) -> Session {
         let mut set = SigSet::empty();
@@ -75,6 +80,7 @@ impl Session {
             Signal::SIGQUIT,
             Signal::SIGPIPE,
             Signal::SIGTSTP,
+            Signal::SIGCHLD,
         ] {
             set.add(s);
         }
@@ -82,6 +88,12 @@ impl Session {
         let old_mask = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut old))
             .ok()
             .map(|_| old);
+        // Tracee stops raise SIGCHLD in memlink: a signalfd lets the event loop sleep until
+        // one arrives (with a deadline) instead of polling.
+        let mut chld = SigSet::empty();
+        chld.add(Signal::SIGCHLD);
+        let sigchld =
+            SignalFd::with_flags(&chld, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC).ok();
         let mut options = Options::PTRACE_O_TRACESYSGOOD;
         if suspend_seccomp {
             options |= Options::from_bits_retain(PTRACE_O_SUSPEND_SECCOMP);
@@ -91,6 +103,7 @@ impl Session {
             stash: HashMap::new(),
             old_mask,
             options,
+            sigchld,
         }
     }
 
@@ -234,8 +247,9 @@ impl Session {
         Err(os(pid, during, e))
     }
 
-    /// Waits for the next event of `tid`, polling `waitpid(-1, __WALL | WNOHANG)` until
-    /// `deadline` and stashing events of other threads.
+    /// Waits for the next event of `tid`: `waitpid(-1, __WALL | WNOHANG)`, sleeping on a
+    /// SIGCHLD signalfd between attempts, until `deadline`; events of other threads are
+    /// stashed.
     ///
     /// # Errors
     /// `Os` with `ETIMEDOUT` at the deadline.
@@ -267,18 +281,28 @@ impl Session {
                     })
                 }
             }
-            if Instant::now() >= deadline {
+            let now = Instant::now();
+            if now >= deadline {
                 return Err(Error::Os {
                     op: format!("wait for thread {tid}"),
                     source: std::io::Error::from_raw_os_error(libc::ETIMEDOUT),
                 });
             }
-            spins += 1;
-            if spins < 50 {
-                std::thread::yield_now();
-            } else {
-                let us = (spins as u64 - 49).min(1000);
-                std::thread::sleep(Duration::from_micros(us));
+            match &self.sigchld {
+                Some(fd) => {
+                    // Sleep until SIGCHLD is pending (it stays pending between the waitpid
+                    // above and this poll, so no event is missed), at most 100 ms at a time.
+                    let left = (deadline - now).min(Duration::from_millis(100));
+                    let ms = u16::try_from(left.as_millis().max(1)).unwrap_or(100);
+                    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+                    let _ = poll(&mut fds, ms);
+                    while let Ok(Some(_)) = fd.read_signal() {}
+                }
+                None => {
+                    spins += 1;
+                    let us = u64::from(spins).min(1000);
+                    std::thread::sleep(Duration::from_micros(us));
+                }
             }
         }
     }
