@@ -8,7 +8,7 @@
 //! flight; after every call the resume registers and the original mask are written back at
 //! once, so that if memlink dies between calls the thread carries on unchanged.
 //!
-//! x86_64 only; on other architectures [`Injector::prepare`] returns `Unsupported`.
+//! x86_64 only; on other architectures [`Session::prepare`] returns `Unsupported`.
 
 use std::time::{Duration, Instant};
 
