@@ -19,6 +19,7 @@
 pub mod analyzer;
 pub mod classify;
 pub mod error;
+pub mod json;
 pub mod linker;
 pub mod memory;
 pub mod platform;

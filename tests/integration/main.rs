@@ -3,6 +3,7 @@
 mod support;
 
 mod bad_input;
+mod captures;
 mod link;
 mod math;
 mod regions;
