@@ -36,7 +36,7 @@ pub fn unlink(req: &UnlinkRequest) -> Result<UnlinkReport> {
     if req.size == 0 {
         return Err(Error::InvalidArgument("size must not be 0".into()));
     }
-    if req.address % page != 0 || req.size % page != 0 {
+    if !req.address.is_multiple_of(page) || !req.size.is_multiple_of(page) {
         return Err(Error::InvalidArgument(format!(
             "address {:#x} and size {:#x} must be multiples of the page size ({page} bytes)",
             req.address, req.size
@@ -45,7 +45,7 @@ pub fn unlink(req: &UnlinkRequest) -> Result<UnlinkReport> {
     if req
         .address
         .checked_add(req.size)
-        .map_or(true, |e| e > preflight::USER_SPACE_END)
+        .is_none_or(|e| e > preflight::USER_SPACE_END)
     {
         return Err(Error::InvalidArgument(format!(
             "range {:#x} + {:#x} overflows user space",

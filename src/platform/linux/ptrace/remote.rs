@@ -61,6 +61,9 @@ pub struct Injector {
     #[cfg(target_arch = "x86_64")]
     resume: libc::user_regs_struct,
     mask: u64,
+    /// Whether a seccomp filter may reject our calls (SIGSYS is checked after each call only
+    /// then: without a filter no SIGSYS can come from seccomp).
+    seccomp: bool,
 }
 
 /// The resume registers for a thread stopped with `saved` (see the design table):
@@ -164,11 +167,16 @@ impl Session {
                     op: format!("process {pid}: no syscall instruction found"),
                     source: std::io::Error::from_raw_os_error(libc::ENOEXEC),
                 })?;
+            let seccomp = std::fs::read(format!("/proc/{pid}/status"))
+                .ok()
+                .and_then(|b| crate::proc::status::parse(&b).ok())
+                .is_none_or(|s| s.seccomp != 0);
             self.proc_mut(id).injector = Some(Injector {
                 tid,
                 gadget,
                 resume: resume_regs(&saved),
                 mask,
+                seccomp,
             });
             Ok(())
         }
@@ -222,7 +230,9 @@ impl Session {
                 if (-516..=-512).contains(&ret) {
                     continue;
                 }
-                self.check_sigsys(id, inj.tid)?;
+                if inj.seccomp {
+                    self.check_sigsys(id, inj.tid)?;
+                }
                 if ret == nr as i64 && nr >= 8 {
                     // A rejected call in seccomp's dead mode leaves rax unchanged (P9).
                     self.mark_dead(id);
