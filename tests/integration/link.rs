@@ -853,3 +853,29 @@ fn stopped_source_stays_stopped_and_resumes() {
     assert_eq!(s.ask("peek 0"), "9");
     assert_threads_fine(&mut s);
 }
+
+/// The injection thread (the main thread) stopped in each kind of wait: `clock_nanosleep`
+/// (-ERESTART_RESTARTBLOCK, resumed through `restart_syscall`), a condvar futex wait, `ppoll`
+/// with a temporary mask (-ERESTARTNOHAND) and user space. The default fixture covers `read`
+/// (-ERESTARTSYS). Each resumes correctly: no early wake-up, no errno 512-516, masks intact.
+#[test]
+fn injection_thread_resumes_from_every_kind_of_wait() {
+    if !can_trace() {
+        return;
+    }
+    for mode in ["main=sleep", "main=cond", "main=ppoll", "main=spin"] {
+        let (mut s, mut t) = pair(4, &["nospin", mode]);
+        // Let the main threads settle into their waits.
+        std::thread::sleep(Duration::from_millis(50));
+        link(&s, &t, &[]).ok();
+        assert_eq!(s.ask("check"), "pattern ok", "{mode}");
+        let h = t.addr("hole");
+        assert_eq!(
+            t.ask(&format!("checkat {h:x} 16384 3")),
+            "pattern ok",
+            "{mode}"
+        );
+        assert_threads_fine(&mut s);
+        assert_threads_fine(&mut t);
+    }
+}
