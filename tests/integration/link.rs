@@ -731,6 +731,26 @@ fn unlink_makes_the_range_private_again() {
     assert!(maps_line(s.pid(), a).unwrap().contains("rw-s"));
     masks_fine(&mut s);
 
+    // The unlinked process dying half-way leaves the partner's mapping intact.
+    let (s2, mut t2) = pair(4, &["nospin"]);
+    link(&s2, &t2, &[]).ok();
+    let mut c = memlink();
+    c.args([
+        "unlink",
+        "--pid",
+        &s2.pid_arg(),
+        "--address",
+        &hex(s2.addr("region")),
+        "--size",
+        "16KiB",
+    ])
+    .env("MEMLINK_TEST_FAULT", "after:copy:kill-source");
+    run_cmd(&mut c).assert_error(&[&format!("process {}", s2.pid())]);
+    let h2 = t2.addr("hole");
+    assert!(maps_line(t2.pid(), h2).unwrap().contains("memlink-link"));
+    assert_eq!(t2.ask(&format!("checkat {h2:x} 16384 3")), "pattern ok");
+    assert_eq!(t2.ask("ping"), "pong");
+
     let out = run(&[
         "unlink",
         "--pid",

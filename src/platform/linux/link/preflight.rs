@@ -375,6 +375,19 @@ pub fn check_pinned(pid: u32, fd_links: &[Vec<u8>], allow_pinned: bool) -> Resul
     Ok(())
 }
 
+/// Checks that `more` new mappings (plus a scratch page) fit under `vm.max_map_count`.
+pub fn check_map_count(pid: u32, current: usize, more: usize, max: usize) -> Result<()> {
+    if current + more + 1 > max {
+        return Err(Error::Refused {
+            pid,
+            reason: format!(
+                "it has {current} mappings and vm.max_map_count is {max}: no room for {more} more"
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Checks that the temporary second copy fits (`MemAvailable` from `/proc/meminfo`).
 pub fn check_memory(pid: u32, size: u64, meminfo: &[u8]) -> Result<()> {
     let avail = meminfo
@@ -564,6 +577,12 @@ VmFlags: rd wr mr mw me gd ac
         assert!(yama_hint(Some(1)).contains("ptrace_scope is 1"));
         assert!(yama_hint(Some(3)).contains("disabled"));
         assert!(yama_hint(None).contains("CAP_SYS_PTRACE"));
+    }
+
+    #[test]
+    fn map_count() {
+        assert!(check_map_count(1, 100, 3, 65530).is_ok());
+        assert!(reason(check_map_count(1, 65528, 3, 65530)).contains("max_map_count"));
     }
 
     #[test]

@@ -63,6 +63,14 @@ pub fn plan(req: &LinkRequest, suspend_seccomp: bool) -> Result<Plan> {
     if let Ok(mi) = std::fs::read("/proc/meminfo") {
         preflight::check_memory(req.source, req.size, &mi)?;
     }
+    if let Some(max) = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+    {
+        // The remap may split two VMAs in S; T gains one per piece.
+        preflight::check_map_count(req.source, s.smaps.len(), 2 + 1, max)?;
+        preflight::check_map_count(req.target, t.smaps.len(), pieces.len() + 1, max)?;
+    }
     Ok(Plan { pieces, warnings })
 }
 
@@ -708,6 +716,26 @@ fn os(pid: u32, what: &str, e: std::io::Error) -> Error {
     Error::Os {
         op: format!("{what} of process {pid}"),
         source: e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pidfd_errors_name_the_cause() {
+        let os = |errno| Error::Os {
+            op: "process 5: pidfd_getfd".into(),
+            source: std::io::Error::from_raw_os_error(errno),
+        };
+        assert!(pidfd_error(os(libc::ENOSYS))
+            .to_string()
+            .contains("Linux 5.6 or later"));
+        assert!(pidfd_error(os(libc::EPERM))
+            .to_string()
+            .contains("CAP_SYS_PTRACE"));
+        assert!(!pidfd_error(os(libc::EBADF)).to_string().contains("Linux"));
     }
 }
 
