@@ -719,26 +719,6 @@ fn os(pid: u32, what: &str, e: std::io::Error) -> Error {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pidfd_errors_name_the_cause() {
-        let os = |errno| Error::Os {
-            op: "process 5: pidfd_getfd".into(),
-            source: std::io::Error::from_raw_os_error(errno),
-        };
-        assert!(pidfd_error(os(libc::ENOSYS))
-            .to_string()
-            .contains("Linux 5.6 or later"));
-        assert!(pidfd_error(os(libc::EPERM))
-            .to_string()
-            .contains("CAP_SYS_PTRACE"));
-        assert!(!pidfd_error(os(libc::EBADF)).to_string().contains("Linux"));
-    }
-}
-
 /// Writes `data` at `addr` of process `pid`.
 fn write_remote(pid: u32, addr: u64, data: &[u8]) -> Result<()> {
     let n = process_vm_writev(
@@ -773,4 +753,24 @@ fn pid_as_seen_by(pid: u32, observer: u32) -> Option<u32> {
         return crate::proc::status::parse(&st).ok()?.ns_pid.last().copied();
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pidfd_errors_name_the_cause() {
+        let os = |errno| Error::Os {
+            op: "process 5: pidfd_getfd".into(),
+            source: std::io::Error::from_raw_os_error(errno),
+        };
+        assert!(pidfd_error(os(libc::ENOSYS))
+            .to_string()
+            .contains("Linux 5.6 or later"));
+        assert!(pidfd_error(os(libc::EPERM))
+            .to_string()
+            .contains("CAP_SYS_PTRACE"));
+        assert!(!pidfd_error(os(libc::EBADF)).to_string().contains("Linux"));
+    }
 }
