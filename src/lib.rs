@@ -22,6 +22,7 @@ pub mod classify;
 #[cfg(target_os = "linux")]
 pub mod dump;
 pub mod error;
+pub mod json;
 pub mod memory;
 pub mod platform;
 pub mod proc;

@@ -249,11 +249,48 @@ pub enum TypeReason {
     LargeInaccessible,
 }
 
+impl TypeReason {
+    /// The text of reasons that carry no number, without formatting.
+    pub fn as_static_str(&self) -> Option<&'static str> {
+        Some(match self {
+            TypeReason::HeapName => "kernel names it [heap]",
+            TypeReason::StackName => "kernel names it [stack] (main thread)",
+            TypeReason::StackTidName(_) | TypeReason::ThreadStackPointer(_) => return None,
+            TypeReason::ThreadStackLayout => {
+                "writable anonymous region above a guard page (pthread stack layout)"
+            }
+            TypeReason::KernelPseudoPath => "kernel pseudo-path",
+            TypeReason::ExecutableFile => "executable file mapping",
+            TypeReason::FileMapping => "file mapping without execute permission",
+            TypeReason::AnonInode => "kernel object mapped through an anonymous inode",
+            TypeReason::Shared(k) => match k {
+                ShmKind::Memfd => "memfd (memfd_create)",
+                ShmKind::MemlinkLink => "memlink link (memfd named memlink-link:)",
+                ShmKind::SysV => "System V shared memory segment",
+                ShmKind::Posix => "POSIX shared memory (/dev/shm)",
+                ShmKind::Anonymous => "shared anonymous memory",
+                ShmKind::NamedAnonymous => "named shared anonymous memory",
+            },
+            TypeReason::PrivateAnonymous => "private anonymous memory",
+            TypeReason::NamedAnonymous => "named private anonymous memory",
+            TypeReason::GuardBelowStack => "inaccessible page(s) directly below a stack",
+            TypeReason::GuardNextToHeap => "inaccessible page(s) next to the heap",
+            TypeReason::SmallInaccessible => {
+                "small inaccessible anonymous region (no stack or heap next to it)"
+            }
+            TypeReason::LargeInaccessible => {
+                "large inaccessible anonymous region (address space reservation)"
+            }
+        })
+    }
+}
+
 impl fmt::Display for TypeReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(s) = self.as_static_str() {
+            return f.write_str(s);
+        }
         match self {
-            TypeReason::HeapName => f.write_str("kernel names it [heap]"),
-            TypeReason::StackName => f.write_str("kernel names it [stack] (main thread)"),
             TypeReason::StackTidName(t) => write!(f, "kernel names it [stack:{t}]"),
             TypeReason::ThreadStackPointer(t) => {
                 write!(
@@ -261,33 +298,7 @@ impl fmt::Display for TypeReason {
                     "holds the stack pointer of thread {t} (task/{t}/syscall)"
                 )
             }
-            TypeReason::ThreadStackLayout => {
-                f.write_str("writable anonymous region above a guard page (pthread stack layout)")
-            }
-            TypeReason::KernelPseudoPath => f.write_str("kernel pseudo-path"),
-            TypeReason::ExecutableFile => f.write_str("executable file mapping"),
-            TypeReason::FileMapping => f.write_str("file mapping without execute permission"),
-            TypeReason::AnonInode => f.write_str("kernel object mapped through an anonymous inode"),
-            TypeReason::Shared(k) => f.write_str(match k {
-                ShmKind::Memfd => "memfd (memfd_create)",
-                ShmKind::MemlinkLink => "memlink link (memfd named memlink-link:)",
-                ShmKind::SysV => "System V shared memory segment",
-                ShmKind::Posix => "POSIX shared memory (/dev/shm)",
-                ShmKind::Anonymous => "shared anonymous memory",
-                ShmKind::NamedAnonymous => "named shared anonymous memory",
-            }),
-            TypeReason::PrivateAnonymous => f.write_str("private anonymous memory"),
-            TypeReason::NamedAnonymous => f.write_str("named private anonymous memory"),
-            TypeReason::GuardBelowStack => {
-                f.write_str("inaccessible page(s) directly below a stack")
-            }
-            TypeReason::GuardNextToHeap => f.write_str("inaccessible page(s) next to the heap"),
-            TypeReason::SmallInaccessible => {
-                f.write_str("small inaccessible anonymous region (no stack or heap next to it)")
-            }
-            TypeReason::LargeInaccessible => {
-                f.write_str("large inaccessible anonymous region (address space reservation)")
-            }
+            _ => Ok(()),
         }
     }
 }
@@ -359,6 +370,33 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// Adds every figure of `o` (the sizes of pages, `thp_eligible` and `protection_key` describe
+    /// a single mapping and are left as they are).
+    pub fn add(&mut self, o: &Usage) {
+        self.rss += o.rss;
+        self.pss += o.pss;
+        self.pss_dirty += o.pss_dirty;
+        self.pss_anon += o.pss_anon;
+        self.pss_file += o.pss_file;
+        self.pss_shmem += o.pss_shmem;
+        self.shared_clean += o.shared_clean;
+        self.shared_dirty += o.shared_dirty;
+        self.private_clean += o.private_clean;
+        self.private_dirty += o.private_dirty;
+        self.referenced += o.referenced;
+        self.anonymous += o.anonymous;
+        self.ksm += o.ksm;
+        self.lazy_free += o.lazy_free;
+        self.anon_huge_pages += o.anon_huge_pages;
+        self.shmem_pmd_mapped += o.shmem_pmd_mapped;
+        self.file_pmd_mapped += o.file_pmd_mapped;
+        self.shared_hugetlb += o.shared_hugetlb;
+        self.private_hugetlb += o.private_hugetlb;
+        self.swap += o.swap;
+        self.swap_pss += o.swap_pss;
+        self.locked += o.locked;
+    }
+
     /// Unique set size: private clean + private dirty.
     pub fn uss(&self) -> u64 {
         self.private_clean + self.private_dirty

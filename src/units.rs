@@ -72,17 +72,43 @@ pub fn parse_address(s: &str) -> Result<u64> {
 
 /// Formats a byte count with 1024-based units and one decimal: `4.0KB`, `1.5MB`, `512B`.
 pub fn format_size(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["KB", "MB", "GB", "TB", "PB", "EB"];
+    let mut out = Vec::with_capacity(12);
+    push_size(&mut out, bytes);
+    // Only ASCII digits, '.', and unit letters were written.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends [`format_size`]'s text to `out` without going through `fmt` (it is called once per
+/// region when listing hundreds of thousands of them). Tenths are rounded half up.
+pub fn push_size(out: &mut Vec<u8>, bytes: u64) {
+    const UNITS: [&[u8]; 6] = [b"KB", b"MB", b"GB", b"TB", b"PB", b"EB"];
     if bytes < 1024 {
-        return format!("{bytes}B");
+        out.extend_from_slice(itoa::Buffer::new().format(bytes).as_bytes());
+        out.push(b'B');
+        return;
     }
-    let mut v = bytes as f64 / 1024.0;
-    let mut i = 0;
-    while v >= 1024.0 && i + 1 < UNITS.len() {
-        v /= 1024.0;
-        i += 1;
+    let mut unit = 0;
+    while unit + 1 < UNITS.len() && bytes >> (10 * (unit + 2)) > 0 {
+        unit += 1;
     }
-    format!("{v:.1}{}", UNITS[i])
+    let shift = 10 * (unit as u32 + 1);
+    // Tenths of the unit, rounded half up, computed in 128 bits so nothing overflows.
+    let tenths = ((bytes as u128 * 10 + (1u128 << (shift - 1))) >> shift) as u64;
+    // Rounding can carry into the next unit (1023.95KB -> 1.0MB).
+    let (tenths, unit) = if tenths >= 10240 && unit + 1 < UNITS.len() {
+        let shift = shift + 10;
+        (
+            ((bytes as u128 * 10 + (1u128 << (shift - 1))) >> shift) as u64,
+            unit + 1,
+        )
+    } else {
+        (tenths, unit)
+    };
+    let mut b = itoa::Buffer::new();
+    out.extend_from_slice(b.format(tenths / 10).as_bytes());
+    out.push(b'.');
+    out.push(b'0' + (tenths % 10) as u8);
+    out.extend_from_slice(UNITS[unit]);
 }
 
 #[cfg(test)]
@@ -133,5 +159,17 @@ mod tests {
         assert_eq!(format_size(4096), "4.0KB");
         assert_eq!(format_size(1536 * 1024), "1.5MB");
         assert_eq!(format_size(8 << 30), "8.0GB");
+        assert_eq!(format_size(1024 * 1024 - 1), "1.0MB");
+        assert_eq!(format_size(1023 * 1024), "1023.0KB");
+        assert_eq!(format_size(1126), "1.1KB");
+        assert_eq!(format_size(u64::MAX), "16.0EB");
+        for v in [1024u64, 1500, 4096, 123456, 7 << 20, 999_999_999, 1 << 40] {
+            let f = v as f64 / 1024f64.powi((63 - v.leading_zeros() as i32) / 10);
+            let approx = format!("{f:.1}");
+            assert!(
+                format_size(v).starts_with(&approx[..approx.len() - 1]),
+                "{v}"
+            );
+        }
     }
 }

@@ -3,8 +3,9 @@
 
 use std::io::{self, Write};
 
+use memlink::json::{self, push_hex};
 use memlink::stats::{Figures, MemoryStats};
-use memlink::units::format_size;
+use memlink::units::{format_size, push_size};
 use memlink::MemoryRegion;
 use serde::Serialize;
 
@@ -14,11 +15,13 @@ pub fn stdout() -> io::BufWriter<io::StdoutLock<'static>> {
 }
 
 /// Streams a JSON array, one element per line.
+#[allow(dead_code)] // for commands whose results are not regions
 pub struct JsonArray<W: Write> {
     out: W,
     first: bool,
 }
 
+#[allow(dead_code)]
 impl<W: Write> JsonArray<W> {
     /// Starts the array.
     pub fn new(mut out: W) -> io::Result<Self> {
@@ -49,13 +52,42 @@ pub fn write_json<T: Serialize>(out: &mut impl Write, v: &T) -> io::Result<()> {
     out.write_all(b"\n")
 }
 
-/// The text table of regions. Lines are formatted as regions stream in; the address column is
-/// padded once the widest address is known (the last region's, since regions come in address
-/// order), so only the formatted text is kept, not the regions.
+/// The text table of regions. Rows are formatted as regions stream in; the address column is
+/// padded once the widest range is known (the last region's, since regions come in address
+/// order), so only the formatted text is kept, not the regions. Formatting avoids `fmt`: it runs
+/// once per region, for hundreds of thousands of them.
 pub struct RegionTable {
     detailed: bool,
-    rows: Vec<(String, String)>,
+    /// Per row: start, end, and where its text ends in `text`.
+    rows: Vec<(u64, u64, usize)>,
+    text: Vec<u8>,
     width: usize,
+}
+
+/// Appends `bytes` as a human size, right-aligned in `width` columns.
+fn push_size_padded(out: &mut Vec<u8>, width: usize, bytes: u64) {
+    let start = out.len();
+    push_size(out, bytes);
+    let len = out.len() - start;
+    if len < width {
+        // Shift the few bytes right in place rather than formatting into a temporary.
+        out.resize(start + width, b' ');
+        out.copy_within(start..start + len, start + width - len);
+        out[start..start + width - len].fill(b' ');
+    }
+}
+
+fn pad_right(out: &mut Vec<u8>, width: usize, s: &[u8]) {
+    out.extend_from_slice(s);
+    out.extend(std::iter::repeat_n(b' ', width.saturating_sub(s.len())));
+}
+
+fn hex_len(v: u64) -> usize {
+    2 + if v == 0 {
+        1
+    } else {
+        16 - v.leading_zeros() as usize / 4
+    }
 }
 
 impl RegionTable {
@@ -64,43 +96,47 @@ impl RegionTable {
         RegionTable {
             detailed,
             rows: Vec::new(),
+            text: Vec::new(),
             width: 0,
         }
     }
 
     /// Adds a region.
     pub fn push(&mut self, r: &MemoryRegion) {
-        use std::fmt::Write as _;
-        let range = format!("{:#x}-{:#x}", r.base_address, r.end_address());
-        self.width = self.width.max(range.len());
-        let mut rest = String::with_capacity(96);
-        let _ = write!(
-            rest,
-            "{:>8}    {:<12}    {}",
-            format_size(r.size as u64),
-            r.region_type,
-            r.perms
-        );
+        let (start, end) = (r.base_address as u64, r.end_address() as u64);
+        self.width = self.width.max(hex_len(start) + 1 + hex_len(end));
+        let t = &mut self.text;
+        push_size_padded(t, 8, r.size as u64);
+        t.extend_from_slice(b"    ");
+        pad_right(t, 12, r.region_type.name().as_bytes());
+        t.extend_from_slice(b"    ");
+        t.extend_from_slice(&r.perms.as_bytes());
         if self.detailed {
             let u = r.usage.unwrap_or_default();
-            let _ = write!(
-                rest,
-                "  {:>8}  {:>8}  {:>8}  {:>8}",
-                format_size(u.rss),
-                format_size(u.pss),
-                format_size(u.swap),
-                format_size(u.dirty())
-            );
+            for v in [u.rss, u.pss, u.swap, u.dirty()] {
+                t.extend_from_slice(b"  ");
+                push_size_padded(t, 8, v);
+            }
         }
-        let name = r.display_name();
-        if !name.is_empty() {
-            rest.push_str("    ");
-            rest.push_str(&name);
+        match (&r.mapped_file, &r.name) {
+            (Some(p), _) => {
+                t.extend_from_slice(b"    ");
+                t.extend_from_slice(p.as_bytes());
+                if r.deleted {
+                    t.extend_from_slice(b" (deleted)");
+                }
+            }
+            (None, Some(n)) => {
+                t.extend_from_slice(b"    ");
+                t.extend_from_slice(n.as_bytes());
+            }
+            (None, None) => {}
         }
         if self.detailed {
-            let _ = write!(rest, "    ({})", r.type_reason);
+            use std::io::Write as _;
+            let _ = write!(t, "    ({})", r.type_reason);
         }
-        self.rows.push((range, rest));
+        self.rows.push((start, end, t.len()));
     }
 
     /// Writes the table.
@@ -119,11 +155,55 @@ impl RegionTable {
                 w = self.width
             )?;
         }
-        for (range, rest) in &self.rows {
-            writeln!(out, "{range:<w$}    {rest}", w = self.width)?;
+        let mut buf = Vec::with_capacity(512 * 1024);
+        let mut from = 0;
+        for &(start, end, to) in &self.rows {
+            let line_start = buf.len();
+            push_hex(&mut buf, start);
+            buf.push(b'-');
+            push_hex(&mut buf, end);
+            let used = buf.len() - line_start;
+            buf.extend(std::iter::repeat_n(
+                b' ',
+                self.width.saturating_sub(used) + 4,
+            ));
+            buf.extend_from_slice(&self.text[from..to]);
+            buf.push(b'\n');
+            from = to;
+            if buf.len() >= 480 * 1024 {
+                out.write_all(&buf)?;
+                buf.clear();
+            }
         }
-        Ok(())
+        out.write_all(&buf)
     }
+}
+
+/// Streams regions as a JSON array, one object per line, through the fast writer.
+pub fn write_regions_json(
+    out: &mut impl Write,
+    regions: impl Iterator<Item = memlink::Result<MemoryRegion>>,
+) -> anyhow::Result<()> {
+    // Flushed in pieces larger than any BufWriter in front of stdout, which then passes them
+    // straight through instead of copying them once more.
+    const FLUSH_AT: usize = 512 * 1024;
+    let mut buf = Vec::with_capacity(FLUSH_AT + 64 * 1024);
+    buf.push(b'[');
+    let mut first = true;
+    for r in regions {
+        let r = r?;
+        buf.extend_from_slice(if first { b"\n  " } else { b",\n  " });
+        first = false;
+        json::write_region(&mut buf, &r);
+        if buf.len() > FLUSH_AT {
+            out.write_all(&buf)?;
+            buf.clear();
+        }
+    }
+    buf.extend_from_slice(if first { b"]\n" } else { b"\n]\n" });
+    out.write_all(&buf)?;
+    out.flush()?;
+    Ok(())
 }
 
 fn figures_row(out: &mut impl Write, label: &str, f: &Figures, w: usize) -> io::Result<()> {

@@ -1,5 +1,5 @@
 //! The one platform API. Each operating system has a backend implementing the private
-//! [`Backend`] trait, so that a backend missing an operation fails to compile; operations a
+//! `Backend` trait, so that a backend missing an operation fails to compile; operations a
 //! platform cannot provide return [`Error::Unsupported`](crate::Error::Unsupported).
 //!
 //! Linux is the implemented and tested platform. macOS and Windows are small `cfg`'d stubs that

@@ -9,8 +9,6 @@
 use crate::error::{Error, Result};
 use crate::memory::{Device, Perms};
 
-use super::{parse_dec, parse_hex, split_once};
-
 /// One parsed line of `maps` (also the header line of each `smaps` entry), borrowing its path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MapsLine<'a> {
@@ -44,45 +42,81 @@ impl<'a> MapsLine<'a> {
 }
 
 /// Parses one line of `maps` (without its newline). `line_no` is used in errors.
+///
+/// Written as one left-to-right scan: listing a process parses one line per mapping, and the
+/// fields are too short for a vectorised search to pay off.
 pub fn parse_line(line: &[u8], line_no: usize) -> Result<MapsLine<'_>> {
     let err = |msg: &str| Error::parse("maps", line_no, msg, line);
-    let (range, rest) = split_once(line, b' ').ok_or_else(|| err("missing fields"))?;
-    let (start, end) = split_once(range, b'-').ok_or_else(|| err("address range without '-'"))?;
-    let start = parse_hex(start).ok_or_else(|| err("bad start address"))?;
-    let end = parse_hex(end).ok_or_else(|| err("bad end address"))?;
+    let mut pos = 0;
+    let start = hex_field(line, &mut pos, b'-').ok_or_else(|| err("bad start address"))?;
+    let end = hex_field(line, &mut pos, b' ').ok_or_else(|| err("bad end address"))?;
     if end < start {
         return Err(err("end address below start address"));
     }
-    let (perms, rest) = split_once(rest, b' ').ok_or_else(|| err("missing offset"))?;
-    let perms = Perms::parse(perms).ok_or_else(|| err("bad permissions"))?;
-    let (offset, rest) = split_once(rest, b' ').ok_or_else(|| err("missing device"))?;
-    let offset = parse_hex(offset).ok_or_else(|| err("bad offset"))?;
-    let (dev, rest) = split_once(rest, b' ').ok_or_else(|| err("missing inode"))?;
-    let (major, minor) = split_once(dev, b':').ok_or_else(|| err("bad device"))?;
-    let device = Device {
-        major: parse_hex(major)
-            .and_then(|v| u32::try_from(v).ok())
-            .ok_or_else(|| err("bad device major"))?,
-        minor: parse_hex(minor)
-            .and_then(|v| u32::try_from(v).ok())
-            .ok_or_else(|| err("bad device minor"))?,
-    };
-    let (inode, path) = match split_once(rest, b' ') {
-        Some((i, p)) => (i, p),
-        None => (rest, &b""[..]),
-    };
-    let inode = parse_dec(inode).ok_or_else(|| err("bad inode"))?;
+    let perms = line
+        .get(pos..pos + 4)
+        .and_then(Perms::parse)
+        .filter(|_| line.get(pos + 4) == Some(&b' '))
+        .ok_or_else(|| err("bad permissions"))?;
+    pos += 5;
+    let offset = hex_field(line, &mut pos, b' ').ok_or_else(|| err("bad offset"))?;
+    let major = hex_field(line, &mut pos, b':')
+        .and_then(|v| u32::try_from(v).ok())
+        .ok_or_else(|| err("bad device major"))?;
+    let minor = hex_field(line, &mut pos, b' ')
+        .and_then(|v| u32::try_from(v).ok())
+        .ok_or_else(|| err("bad device minor"))?;
+    let inode_start = pos;
+    let mut inode: u64 = 0;
+    while pos < line.len() && line[pos].is_ascii_digit() {
+        inode = inode
+            .checked_mul(10)
+            .and_then(|v| v.checked_add((line[pos] - b'0') as u64))
+            .ok_or_else(|| err("bad inode"))?;
+        pos += 1;
+    }
+    if pos == inode_start || (pos < line.len() && line[pos] != b' ') {
+        return Err(err("bad inode"));
+    }
     // The kernel pads the path column with spaces; a path never starts with one.
-    let skip = path.iter().position(|&c| c != b' ').unwrap_or(path.len());
+    while pos < line.len() && line[pos] == b' ' {
+        pos += 1;
+    }
     Ok(MapsLine {
         start,
         end,
         perms,
         offset,
-        device,
+        device: Device { major, minor },
         inode,
-        pathname: &path[skip..],
+        pathname: &line[pos..],
     })
+}
+
+/// Parses hex digits from `line[*pos..]` up to `delim` (at most 16 digits, at least one), and
+/// moves `pos` past the delimiter.
+fn hex_field(line: &[u8], pos: &mut usize, delim: u8) -> Option<u64> {
+    let start = *pos;
+    let mut v: u64 = 0;
+    let mut i = start;
+    while i < line.len() && line[i] != delim {
+        let d = match line[i] {
+            c @ b'0'..=b'9' => c - b'0',
+            c @ b'a'..=b'f' => c - b'a' + 10,
+            c @ b'A'..=b'F' => c - b'A' + 10,
+            _ => return None,
+        };
+        if i - start == 16 {
+            return None;
+        }
+        v = (v << 4) | d as u64;
+        i += 1;
+    }
+    if i == start || i == line.len() {
+        return None;
+    }
+    *pos = i + 1;
+    Some(v)
 }
 
 /// Parses a whole `maps` file.
@@ -144,6 +178,9 @@ mod tests {
             .to_string();
         assert!(e.contains("line 7"), "{e}");
         assert!(e.contains("bad start address"), "{e}");
+        assert!(parse_line(b"5-10 rw-p 0 00:00 12x", 1).is_err());
+        assert!(parse_line(b"5-10 rw-p 0 00:00 99999999999999999999", 1).is_err());
+        assert!(parse_line(b"11111111111111111-10 rw-p 0 00:00 0", 1).is_err());
         assert!(parse_line(b"10-5 rw-p 0 00:00 0", 1).is_err());
         assert!(parse_line(b"5-10 rwzp 0 00:00 0", 1).is_err());
         assert!(parse_line(b"5-10 rw-p 0 00:00", 1).is_err());

@@ -12,6 +12,19 @@ fn unused_pid() -> String {
     (max + 1).to_string()
 }
 
+/// Waits until `pid` is a zombie (or gone).
+fn wait_for_zombie(pid: u32) {
+    for _ in 0..500 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        match stat.rsplit_once(')') {
+            None => return,
+            Some((_, rest)) if rest.trim_start().starts_with('Z') => return,
+            _ => std::thread::sleep(std::time::Duration::from_millis(10)),
+        }
+    }
+    panic!("process {pid} did not become a zombie");
+}
+
 #[test]
 fn missing_pid() {
     let pid = unused_pid();
@@ -59,19 +72,7 @@ fn kernel_thread() {
 fn zombie() {
     let mut child = Command::new("true").spawn().unwrap();
     let pid = child.id();
-    for _ in 0..500 {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-        if stat
-            .rsplit_once(')')
-            .unwrap()
-            .1
-            .trim_start()
-            .starts_with('Z')
-        {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    wait_for_zombie(pid);
     let p = pid.to_string();
     run(&["list", "--pid", &p]).assert_error(&[&p, "zombie"]);
     run(&["analyze", "--pid", &p, "--summary"]).assert_error(&[&p, "zombie"]);
@@ -119,20 +120,7 @@ fn process_that_exits_while_being_read() {
         .unwrap();
     f.child.kill().unwrap();
     // Leave it a zombie (not reaped) until the stream has finished.
-    for _ in 0..500 {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        if stat.is_empty()
-            || stat
-                .rsplit_once(')')
-                .unwrap()
-                .1
-                .trim_start()
-                .starts_with('Z')
-        {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    wait_for_zombie(pid);
     let err = stream
         .collect::<Result<Vec<_>, _>>()
         .expect_err("a process that died mid-read is reported");

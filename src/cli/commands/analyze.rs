@@ -6,7 +6,7 @@ use memlink::stats::StatsBuilder;
 use memlink::MemoryAnalyzer;
 
 use crate::cli::args::{AnalyzeArgs, Format};
-use crate::cli::output::{self, JsonArray, RegionTable};
+use crate::cli::output::{self, RegionTable};
 use crate::cli::Outcome;
 
 /// Runs `memlink analyze`.
@@ -15,11 +15,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<Outcome> {
     let mut out = output::stdout();
     match (args.format, args.summary) {
         (Format::Json, false) => {
-            let mut arr = JsonArray::new(&mut out)?;
-            for r in analyzer.regions(args.detailed)? {
-                arr.push(&r?)?;
-            }
-            arr.finish()?;
+            output::write_regions_json(&mut out, analyzer.regions(args.detailed)?)?;
         }
         (Format::Json, true) => {
             let stats = analyzer.get_memory_stats()?;

@@ -5,7 +5,7 @@ use std::io::Write;
 use memlink::MemoryAnalyzer;
 
 use crate::cli::args::{Format, ListArgs};
-use crate::cli::output::{self, JsonArray, RegionTable};
+use crate::cli::output::{self, RegionTable};
 use crate::cli::Outcome;
 
 /// Runs `memlink list`.
@@ -15,11 +15,7 @@ pub fn run(args: ListArgs) -> anyhow::Result<Outcome> {
     let mut out = output::stdout();
     match args.format {
         Format::Json => {
-            let mut arr = JsonArray::new(&mut out)?;
-            for r in regions {
-                arr.push(&r?)?;
-            }
-            arr.finish()?;
+            output::write_regions_json(&mut out, regions)?;
         }
         Format::Text => {
             let mut table = RegionTable::new(args.detailed);

@@ -72,19 +72,7 @@ fn rollup_from_smaps(dir: ProcDir) -> Result<Rollup> {
             rollup.start = r.base_address as u64;
         }
         rollup.end = r.end_address() as u64;
-        u.rss += v.rss;
-        u.pss += v.pss;
-        u.pss_dirty += v.pss_dirty;
-        u.shared_clean += v.shared_clean;
-        u.shared_dirty += v.shared_dirty;
-        u.private_clean += v.private_clean;
-        u.private_dirty += v.private_dirty;
-        u.referenced += v.referenced;
-        u.anonymous += v.anonymous;
-        u.swap += v.swap;
-        u.swap_pss += v.swap_pss;
-        u.locked += v.locked;
-        u.anon_huge_pages += v.anon_huge_pages;
+        u.add(&v);
     }
     Ok(rollup)
 }

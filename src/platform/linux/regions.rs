@@ -1,9 +1,10 @@
 //! Streaming enumeration of a process's regions from `/proc/PID/maps` or `smaps`.
 //!
-//! A reader thread pulls the file from the kernel in large chunks while the caller's thread
-//! splits lines, parses, classifies and consumes regions: generating `smaps` is the kernel's
-//! work, so overlapping it with ours keeps the total close to a plain `cat`. Memory stays
-//! bounded (a few chunks plus a window of three entries) whatever the number of mappings.
+//! Three stages run at once: a reader thread pulls the file from the kernel in large chunks, a
+//! parser thread splits lines and parses them into entries (sent in batches), and the caller's
+//! thread classifies and consumes regions. Generating `smaps` is the kernel's work, so
+//! overlapping it with ours keeps the total close to a plain `cat`. Memory stays bounded (a few
+//! chunks and batches plus a window of three entries) whatever the number of mappings.
 
 use std::io::Read;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -104,9 +105,9 @@ impl Chunks {
         let (tx, rx) = sync_channel::<std::io::Result<Vec<u8>>>(2);
         let (recycle, recycle_rx) = sync_channel::<Vec<u8>>(4);
         let handle = std::thread::spawn(move || loop {
-            let mut buf = recycle_rx
-                .try_recv()
-                .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
+            // Recycled buffers come back truncated to what was used; growing them back to
+            // CHUNK only zeroes that part again, never the whole megabyte.
+            let mut buf = recycle_rx.try_recv().unwrap_or_default();
             buf.resize(CHUNK, 0);
             // Fill most of the chunk: procfs returns at most what it has formatted so far.
             let mut filled = 0;
@@ -158,18 +159,78 @@ impl Chunks {
     }
 }
 
+/// What the parser thread can fail with: the file could not be read, or a line not parsed.
+enum StageError {
+    Io(std::io::Error),
+    Parse(Error),
+}
+
+/// Entries per message from the parser thread.
+const BATCH: usize = 256;
+
+/// The parser thread: lines in, batches of entries out. Stops at the first error (after
+/// sending it) or when the consumer has gone.
+fn parse_stage(
+    mut lines: Lines,
+    detailed: bool,
+    tx: SyncSender<Result<Vec<SmapsEntry>, StageError>>,
+) {
+    let mut parser = SmapsParser::new();
+    let mut line_no = 0;
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        line_no += 1;
+        let res = if detailed {
+            lines.next_line(|l| parser.feed_line(l))
+        } else {
+            lines.next_line(|l| {
+                maps::parse_line(l, line_no).map(|m| Some(SmapsEntry::from_header(&m)))
+            })
+        };
+        let entry = match res {
+            Err(e) => {
+                let _ = tx.send(Err(StageError::Io(e)));
+                return;
+            }
+            Ok(None) => {
+                batch.extend(parser.finish());
+                if !batch.is_empty() {
+                    let _ = tx.send(Ok(batch));
+                }
+                lines.chunks.join();
+                return;
+            }
+            Ok(Some(Err(e))) => {
+                let _ = tx.send(Err(StageError::Parse(e)));
+                return;
+            }
+            Ok(Some(Ok(entry))) => entry,
+        };
+        if let Some(e) = entry {
+            batch.push(e);
+            if batch.len() == BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                if tx.send(Ok(full)).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
 /// An iterator over a process's regions, in address order.
 pub struct RegionStream {
     dir: ProcDir,
-    lines: Lines,
-    parser: Option<SmapsParser>,
+    batches: Receiver<Result<Vec<SmapsEntry>, StageError>>,
+    batch: std::vec::IntoIter<SmapsEntry>,
+    parser: Option<JoinHandle<()>>,
+    detailed: bool,
     classifier: Classifier,
     prev: Option<SmapsEntry>,
     cur: Option<SmapsEntry>,
     next: Option<SmapsEntry>,
     started: bool,
     finished: bool,
-    count: usize,
 }
 
 impl RegionStream {
@@ -180,23 +241,27 @@ impl RegionStream {
         let file = dir
             .open_file(name)
             .map_err(|e| dir.error("read the memory map of", e))?;
+        let (tx, batches) = sync_channel(4);
+        let lines = Lines {
+            chunks: Chunks::spawn(file),
+            chunk: Vec::new(),
+            pos: 0,
+            carry: Vec::new(),
+            eof: false,
+        };
+        let parser = std::thread::spawn(move || parse_stage(lines, detailed, tx));
         Ok(RegionStream {
             dir,
-            lines: Lines {
-                chunks: Chunks::spawn(file),
-                chunk: Vec::new(),
-                pos: 0,
-                carry: Vec::new(),
-                eof: false,
-            },
-            parser: detailed.then(SmapsParser::new),
+            batches,
+            batch: Vec::new().into_iter(),
+            parser: Some(parser),
+            detailed,
             classifier: Classifier::new(stacks),
             prev: None,
             cur: None,
             next: None,
             started: false,
             finished: false,
-            count: 0,
         })
     }
 
@@ -209,39 +274,17 @@ impl RegionStream {
         self.dir.error("read the memory map of", e)
     }
 
-    /// Pulls the next raw entry from the file.
+    /// Pulls the next raw entry from the parser thread.
     fn pull(&mut self) -> Result<Option<SmapsEntry>> {
-        let mut line_no = self.count;
         loop {
-            let res = match self.parser.as_mut() {
-                Some(parser) => self.lines.next_line(|l| parser.feed_line(l)),
-                None => {
-                    line_no += 1;
-                    self.lines.next_line(|l| {
-                        maps::parse_line(l, line_no).map(|m| {
-                            Some(SmapsEntry {
-                                start: m.start,
-                                end: m.end,
-                                perms: m.perms,
-                                offset: m.offset,
-                                device: m.device,
-                                inode: m.inode,
-                                pathname: m.pathname.to_vec(),
-                                ..SmapsEntry::default()
-                            })
-                        })
-                    })
-                }
-            };
-            match res {
-                Err(e) => return Err(self.read_error(e)),
-                Ok(None) => return Ok(self.parser.as_mut().and_then(SmapsParser::finish)),
-                Ok(Some(r)) => {
-                    if let Some(entry) = r? {
-                        self.count += 1;
-                        return Ok(Some(entry));
-                    }
-                }
+            if let Some(e) = self.batch.next() {
+                return Ok(Some(e));
+            }
+            match self.batches.recv() {
+                Ok(Ok(batch)) => self.batch = batch.into_iter(),
+                Ok(Err(StageError::Io(e))) => return Err(self.read_error(e)),
+                Ok(Err(StageError::Parse(e))) => return Err(e),
+                Err(_) => return Ok(None),
             }
         }
     }
@@ -259,15 +302,15 @@ impl RegionStream {
                 return self.end_of_input().map(|_| None);
             }
         }
-        let Some(cur) = self.cur.take() else {
+        let Some(mut cur) = self.cur.take() else {
             return Ok(None);
         };
-        let detailed = self.parser.is_some();
+        let detailed = self.detailed;
         let region = {
             let prev = self.prev.as_ref().map(SmapsEntry::as_maps_line);
             let next = self.next.as_ref().map(SmapsEntry::as_maps_line);
             let (usage, flags) = if detailed {
-                (Some(cur.usage), Some(cur.vm_flags.clone()))
+                (Some(cur.usage), Some(std::mem::take(&mut cur.vm_flags)))
             } else {
                 (None, None)
             };
@@ -292,7 +335,9 @@ impl RegionStream {
     /// At the end of the file: a process that died meanwhile gives a truncated list, so say so.
     fn end_of_input(&mut self) -> Result<()> {
         self.finished = true;
-        self.lines.chunks.join();
+        if let Some(h) = self.parser.take() {
+            let _ = h.join();
+        }
         if !self.dir.is_alive() {
             return Err(Error::ProcessExited {
                 pid: self.dir.pid(),

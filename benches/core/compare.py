@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""Core benchmark: memlink list/analyze against the kernel floor (cat of the /proc file), pmap and
+the procfs crate, on processes with 1,000 / 10,000 / 100,000 mappings.
+
+Usage (as root, from the repo root): python3 benches/core/compare.py [--runs N] [--sizes 1000,100000]
+Raises vm.max_map_count above 65530 for the run and restores it. Prints a Markdown table:
+median wall time over N runs and peak RSS of each command, and the ratio to its floor.
+"""
+import argparse, os, shutil, statistics, subprocess, sys, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HERE = os.path.join(ROOT, "benches", "core")
+
+
+def build():
+    tmp = os.path.join(ROOT, "target", "bench-core")
+    os.makedirs(tmp, exist_ok=True)
+    subprocess.run(["cc", "-O2", "-o", os.path.join(tmp, "many_maps"), os.path.join(HERE, "many_maps.c")], check=True)
+    subprocess.run(["cargo", "build", "--release", "-q", "--bin", "memlink"], cwd=ROOT, check=True)
+    peer = None
+    r = subprocess.run(["cargo", "build", "--release", "-q", "--manifest-path",
+                        os.path.join(HERE, "procfs-peer", "Cargo.toml"), "--target-dir", tmp])
+    if r.returncode == 0:
+        peer = os.path.join(tmp, "release", "procfs-peer")
+    return os.path.join(tmp, "many_maps"), os.path.join(ROOT, "target", "release", "memlink"), peer
+
+
+def measure(argv, runs):
+    """Median wall seconds over `runs` runs of `argv` (stdout to /dev/null), and its peak RSS in
+    KiB, read by /usr/bin/time in one extra run: Python's own RSS would otherwise be counted,
+    since a forked child's peak carries over its parent's across exec."""
+    walls = []
+    with open(os.devnull, "wb") as null:
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            p = subprocess.run(argv, stdout=null, stderr=subprocess.PIPE)
+            walls.append(time.perf_counter() - t0)
+            if p.returncode != 0:
+                sys.exit(f"{argv} failed: {p.stderr.decode()}")
+        p = subprocess.run(["/usr/bin/time", "-f", "%M"] + argv, stdout=null, stderr=subprocess.PIPE)
+    rss = int(p.stderr.decode().strip().splitlines()[-1])
+    return statistics.median(walls), rss
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--sizes", default="1000,10000,100000")
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    many, memlink, peer = build()
+    old = open("/proc/sys/vm/max_map_count").read().strip()
+    need = max(sizes) * 2 + 1000
+    if int(old) < need:
+        open("/proc/sys/vm/max_map_count", "w").write(str(need))
+    try:
+        print(f"kernel {os.uname().release}, {os.cpu_count()} CPUs, {args.runs} runs each, median wall time, peak RSS\n")
+        print("| mappings | command | wall | ratio to floor | peak RSS |")
+        print("|---:|---|---:|---:|---:|")
+        for n in sizes:
+            child = subprocess.Popen([many, str(n)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            assert child.stdout.readline().strip() == b"ready"
+            pid = str(child.pid)
+            smaps_floor = measure(["cat", f"/proc/{pid}/smaps"], args.runs)[0]
+            maps_floor = measure(["cat", f"/proc/{pid}/maps"], args.runs)[0]
+            rows = [
+                ("cat /proc/P/smaps (floor)", ["cat", f"/proc/{pid}/smaps"], smaps_floor),
+                ("memlink list --detailed --format json", [memlink, "list", "--pid", pid, "--detailed", "--format", "json"], smaps_floor),
+                ("memlink analyze --summary --format json", [memlink, "analyze", "--pid", pid, "--summary", "--format", "json"], smaps_floor),
+                ("pmap -X", ["pmap", "-X", pid], smaps_floor),
+            ]
+            if peer:
+                rows.append(("procfs crate smaps()", [peer, pid], smaps_floor))
+            rows += [
+                ("cat /proc/P/maps (floor)", ["cat", f"/proc/{pid}/maps"], maps_floor),
+                ("memlink list", [memlink, "list", "--pid", pid], maps_floor),
+                ("memlink list --format json", [memlink, "list", "--pid", pid, "--format", "json"], maps_floor),
+                ("pmap", ["pmap", pid], maps_floor),
+            ]
+            if peer:
+                rows.append(("procfs crate maps()", [peer, pid, "maps"], maps_floor))
+            for label, argv, floor in rows:
+                wall, rss = measure(argv, args.runs)
+                print(f"| {n:,} | {label} | {wall*1000:.1f} ms | {wall/floor:.2f}x | {rss/1024:.1f} MiB |", flush=True)
+            child.stdin.close()
+            child.wait()
+    finally:
+        open("/proc/sys/vm/max_map_count", "w").write(old)
+
+
+if __name__ == "__main__":
+    main()

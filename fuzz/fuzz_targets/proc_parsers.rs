@@ -1,0 +1,27 @@
+//! Feeds arbitrary bytes to the pure /proc parsers and the classifier: they must return a value
+//! or an error, never panic, and a parsed maps line must describe a non-empty-or-empty range
+//! whose end is not below its start.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use memlink::classify::{classify_all, Classifier, ThreadStacks};
+use memlink::proc::{maps, smaps, stat, status, task};
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(lines) = maps::parse(data) {
+        for l in &lines {
+            assert!(l.end >= l.start);
+        }
+        let regions = classify_all(&Classifier::new(ThreadStacks::new(vec![(0x7000, 1)], 1)), &lines);
+        assert_eq!(regions.len(), lines.len());
+    }
+    if let Ok(entries) = smaps::parse(data) {
+        for e in &entries {
+            assert!(e.end >= e.start);
+        }
+    }
+    let _ = smaps::parse_rollup(data);
+    let _ = stat::parse(data);
+    let _ = status::parse(data);
+    let _ = task::parse_syscall(data);
+});
