@@ -317,7 +317,7 @@ impl Matcher {
                     continue;
                 }
                 let addr = base + s as u64;
-                if addr >= limit || addr % p.align as u64 != 0 || !p.matches(&data[s..]) {
+                if addr >= limit || !addr.is_multiple_of(p.align as u64) || !p.matches(&data[s..]) {
                     continue;
                 }
                 if !emit(s, pi) {
