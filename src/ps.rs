@@ -7,9 +7,9 @@
 //! mapping count). Processes that exit meanwhile are skipped and counted; processes whose
 //! `smaps_rollup` may not be read are kept with what `status` shows and marked `restricted`.
 //!
-//! Cost per process is bounded by a time budget: the budget is checked after each file, and once
-//! it is spent the remaining optional files (command line, cgroup, mapping count, and for the
-//! mapping view the rest of `smaps`) are skipped and the row is marked `over_budget`. A single
+//! Cost per process is bounded by a time budget: the budget is checked before each optional file,
+//! and once it is spent the remaining optional files (cgroup, mapping count, and for the mapping
+//! view the rest of `smaps`) are skipped and the row is marked `over_budget`. A single
 //! read cannot be interrupted, so a row can overrun its budget by at most one file.
 
 use std::collections::HashMap;
@@ -284,8 +284,15 @@ fn read_one(opts: &Options, pid: u32) -> Read1 {
             return Read1::Filtered;
         }
     }
-    if opts.rollup {
-        match dir.read("smaps_rollup") {
+    // The rollup and the mapping count are independent: for a process with many mappings each
+    // is a long read, so an idle worker may take one while this one reads the other.
+    let count_maps = opts.mappings && !opts.per_mapping;
+    let (rollup, maps) = rayon::join(
+        || opts.rollup.then(|| dir.read("smaps_rollup")),
+        || (count_maps && start.elapsed() < opts.budget).then(|| count_lines(&dir, "maps")),
+    );
+    if let Some(res) = rollup {
+        match res {
             Ok(b) => match smaps::parse_rollup(&b) {
                 Ok(Some(r)) => {
                     row.rss = r.usage.rss;
@@ -301,6 +308,13 @@ fn read_one(opts: &Options, pid: u32) -> Read1 {
             Err(_) => row.restricted = true,
         }
     }
+    match maps {
+        Some(Ok(n)) => row.mappings = Some(n),
+        Some(Err(e)) if gone(&e) => return Read1::Exited,
+        Some(Err(_)) => {}
+        None if count_maps => row.over_budget = true,
+        None => {}
+    }
     let mut uses = Vec::new();
     if opts.per_mapping && !row.restricted {
         match read_mappings(&dir, start, opts.budget) {
@@ -311,16 +325,6 @@ fn read_one(opts: &Options, pid: u32) -> Read1 {
             }
             Err(e) if gone(&e) => return Read1::Exited,
             Err(_) => {}
-        }
-    } else if opts.mappings {
-        if start.elapsed() < opts.budget {
-            match count_lines(&dir, "maps") {
-                Ok(n) => row.mappings = Some(n),
-                Err(e) if gone(&e) => return Read1::Exited,
-                Err(_) => {}
-            }
-        } else {
-            row.over_budget = true;
         }
     }
     Read1::Row(Box::new(row), uses)
