@@ -16,10 +16,13 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod analysis;
 pub mod analyzer;
 pub mod cgroup;
 pub mod classify;
 pub mod diff;
+#[cfg(target_os = "linux")]
+pub mod dump;
 pub mod error;
 pub mod export;
 pub mod json;
@@ -28,6 +31,9 @@ pub mod platform;
 pub mod proc;
 pub mod process;
 pub mod ps;
+#[cfg(target_os = "linux")]
+pub mod search;
+pub mod security;
 pub mod snapshot;
 pub mod stats;
 pub mod trend;

@@ -39,6 +39,12 @@ pub enum Command {
     Diff(DiffArgs),
     /// Serve memory metrics for Prometheus (OpenMetrics), or write them to a file.
     Export(ExportArgs),
+    /// Search a process's memory for bytes, text or typed values (exit 0: found, 1: not found).
+    Search(Box<SearchArgs>),
+    /// Write a range of a process's memory to a file (mode 0600).
+    Dump(DumpArgs),
+    /// Look for suspicious memory protections and modified code (exit 1: findings at --fail-on).
+    Audit(AuditArgs),
 }
 
 /// Output formats shared by commands.
@@ -95,6 +101,124 @@ pub struct TestArgs {
     /// The test to run (as an option: `memlink test --test math`); all tests when omitted.
     #[arg(long = "test", value_name = "NAME")]
     pub test: Option<String>,
+}
+
+/// `memlink search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Process ID.
+    #[arg(long, value_parser = parse_pid)]
+    pub pid: u32,
+    /// Hex bytes, `??` for any byte: `--hex 'de ad ?? ef'` (repeatable).
+    #[arg(long, value_name = "BYTES")]
+    pub hex: Vec<String>,
+    /// UTF-8 text (repeatable).
+    #[arg(long, value_name = "STR")]
+    pub text: Vec<String>,
+    /// UTF-16LE text (repeatable).
+    #[arg(long, value_name = "STR")]
+    pub utf16: Vec<String>,
+    /// A signed 8-bit value (repeatable; likewise for every typed value).
+    #[arg(long, value_name = "VALUE", allow_hyphen_values = true)]
+    pub i8: Vec<String>,
+    /// An unsigned 8-bit value.
+    #[arg(long, value_name = "VALUE", allow_hyphen_values = true)]
+    pub u8: Vec<String>,
+    /// A signed 16-bit value.
+    #[arg(long, value_name = "VALUE", allow_hyphen_values = true)]
+    pub i16: Vec<String>,
+    /// An unsigned 16-bit value.
+    #[arg(long, value_name = "VALUE", allow_hyphen_values = true)]
+    pub u16: Vec<String>,
+    /// A signed 32-bit value.
+    #[arg(long, value_name = "VALUE", allow_hyphen_values = true)]
+    pub i32: Vec<String>,
+    /// An unsigned 32-bit value.
+    #[arg(long, value_name = "VALUE", allow_hyphen_values = true)]
+    pub u32: Vec<String>,
+    /// A signed 64-bit value.
+    #[arg(long, value_name = "VALUE", allow_hyphen_values = true)]
+    pub i64: Vec<String>,
+    /// An unsigned 64-bit value.
+    #[arg(long, value_name = "VALUE", allow_hyphen_values = true)]
+    pub u64: Vec<String>,
+    /// A 32-bit float (matched bit for bit).
+    #[arg(long, value_name = "VALUE", allow_hyphen_values = true)]
+    pub f32: Vec<String>,
+    /// A 64-bit float (matched bit for bit).
+    #[arg(long, value_name = "VALUE", allow_hyphen_values = true)]
+    pub f64: Vec<String>,
+    /// Typed values are big-endian (default: little-endian).
+    #[arg(long)]
+    pub big_endian: bool,
+    /// Typed values only match at their natural alignment.
+    #[arg(long)]
+    pub aligned: bool,
+    /// Only these region types, comma-separated (heap,stack,threadstack,code,mappedfile,...).
+    #[arg(long = "type", value_name = "TYPES")]
+    pub types: Option<String>,
+    /// Only regions with these permissions: r-x (letter: required, -: absent, ?: either).
+    #[arg(long, value_name = "PERMS")]
+    pub perms: Option<String>,
+    /// Only addresses in LOW-HIGH (hex, HIGH exclusive).
+    #[arg(long, value_name = "LOW-HIGH")]
+    pub range: Option<String>,
+    /// Stop after N matches.
+    #[arg(long, value_name = "N")]
+    pub max: Option<usize>,
+    /// Skip pages that are not in RAM (never faults pages in; uses /proc/PID/pagemap).
+    #[arg(long)]
+    pub resident_only: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// `memlink dump`.
+#[derive(Debug, Args)]
+pub struct DumpArgs {
+    /// Process ID.
+    #[arg(long, value_parser = parse_pid)]
+    pub pid: u32,
+    /// First address (hex).
+    #[arg(long, requires = "size", conflicts_with = "region")]
+    pub address: Option<String>,
+    /// Number of bytes (4096, 0x1000, 4K, 1MiB).
+    #[arg(long, requires = "address")]
+    pub size: Option<String>,
+    /// Dump the whole region containing this address (hex).
+    #[arg(long, value_name = "ADDR")]
+    pub region: Option<String>,
+    /// Output file (created with mode 0600).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: std::path::PathBuf,
+    /// Replace an existing file.
+    #[arg(long)]
+    pub force: bool,
+    /// Output format of the report.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// `memlink audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Process ID.
+    #[arg(long, value_parser = parse_pid, required_unless_present = "list")]
+    pub pid: Option<u32>,
+    /// Run these analyzers (built-in or external `memlink-analyzer-NAME`; repeatable);
+    /// default: the built-in protection audit.
+    #[arg(long, value_name = "NAME")]
+    pub analyzer: Vec<String>,
+    /// List the built-in and external analyzers.
+    #[arg(long)]
+    pub list: bool,
+    /// Exit 1 when a finding has at least this severity.
+    #[arg(long, value_parser = parse_severity, default_value = "medium", value_name = "SEVERITY")]
+    pub fail_on: memlink::security::Severity,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 }
 
 /// Parses a PID: a positive decimal number.
@@ -358,4 +482,9 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 /// Parses a size (4096, 1MiB, 0x1000).
 pub fn parse_size(s: &str) -> Result<u64, String> {
     memlink::units::parse_size(s).map_err(|e| e.to_string())
+}
+
+/// Parses a severity: info, low, medium, high or critical.
+pub fn parse_severity(s: &str) -> Result<memlink::security::Severity, String> {
+    s.parse().map_err(|e: memlink::Error| e.to_string())
 }

@@ -2,11 +2,14 @@
 
 mod support;
 
+mod audit;
 mod bad_input;
 mod captures;
+mod dump;
 mod export;
 mod math;
 mod ps;
 mod regions;
+mod search;
 mod snapshot;
 mod watch;

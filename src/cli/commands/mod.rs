@@ -2,10 +2,13 @@
 //! renders the result.
 
 mod analyze;
+mod audit;
 mod diff;
+mod dump;
 mod export;
 mod list;
 mod ps;
+mod search;
 mod snapshot;
 mod test;
 mod watch;
@@ -24,5 +27,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Snapshot(args) => snapshot::run(args, &cli.proc_root),
         Command::Diff(args) => diff::run(args, &cli.proc_root),
         Command::Export(args) => export::run(args, &cli.proc_root),
+        Command::Search(args) => search::run(*args),
+        Command::Dump(args) => dump::run(args),
+        Command::Audit(args) => audit::run(args),
     }
 }

@@ -1,5 +1,6 @@
 //! The Linux backend: procfs for maps and figures.
 
+pub mod mem;
 pub mod procdir;
 pub mod regions;
 
