@@ -16,18 +16,30 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod analysis;
 pub mod analyzer;
+pub mod cgroup;
 pub mod classify;
+pub mod diff;
+#[cfg(target_os = "linux")]
+pub mod dump;
 pub mod error;
+pub mod export;
 pub mod json;
 pub mod linker;
 pub mod memory;
 pub mod platform;
 pub mod proc;
 pub mod process;
+pub mod ps;
+#[cfg(target_os = "linux")]
+pub mod search;
+pub mod security;
 pub mod snapshot;
 pub mod stats;
+pub mod trend;
 pub mod units;
+pub mod watch;
 
 pub use analyzer::MemoryAnalyzer;
 pub use error::{Error, Result};

@@ -87,7 +87,21 @@ impl Snapshot {
                 return Err(Error::InvalidArgument(format!("{what}: snapshot has no \"version\"")))
             }
         }
-        serde_json::from_slice(bytes).map_err(perr)
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let field = e.path().to_string();
+            let inner = e.into_inner();
+            Error::Parse {
+                what: format!("snapshot {what}"),
+                line: inner.line(),
+                message: if field == "." {
+                    inner.to_string()
+                } else {
+                    format!("field {field}: {inner}")
+                },
+                text: String::new(),
+            }
+        })
     }
 
     /// Reads a snapshot file.
@@ -160,6 +174,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("missing field"), "{e}");
+        let e = Snapshot::from_json(
+            br#"{"format":"memlink-snapshot","version":1,"taken_at":"soon"}"#,
+            "x.json",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("field taken_at"), "{e}");
         let e = Snapshot::from_json(b"{\"format\":", "x.json")
             .unwrap_err()
             .to_string();

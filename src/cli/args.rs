@@ -11,6 +11,10 @@ pub struct Cli {
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 
+    /// Read another procfs mount instead of /proc (the host's /proc mounted into a container).
+    #[arg(long, global = true, value_name = "DIR", default_value = "/proc")]
+    pub proc_root: std::path::PathBuf,
+
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
@@ -29,6 +33,22 @@ pub enum Command {
     Link(LinkArgs),
     /// Turn a linked (shared memfd) range back into private memory with the same content.
     Unlink(UnlinkArgs),
+    /// Every process with its memory (RSS, PSS, USS, swap), user, threads, mappings and cgroup.
+    Ps(PsArgs),
+    /// Sample a process's memory over time and judge whether it leaks.
+    Watch(WatchArgs),
+    /// Save a process's regions and figures to a snapshot file (JSON, mode 0600).
+    Snapshot(SnapshotArgs),
+    /// Compare two snapshots, or a snapshot with the process now.
+    Diff(DiffArgs),
+    /// Serve memory metrics for Prometheus (OpenMetrics), or write them to a file.
+    Export(ExportArgs),
+    /// Search a process's memory for bytes, text or typed values (exit 0: found, 1: not found).
+    Search(Box<SearchArgs>),
+    /// Write a range of a process's memory to a file (mode 0600).
+    Dump(DumpArgs),
+    /// Look for suspicious memory protections and modified code (exit 1: findings at --fail-on).
+    Audit(AuditArgs),
 }
 
 /// Output formats shared by commands.
@@ -57,10 +77,14 @@ pub struct ListArgs {
 
 /// `memlink analyze`.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["pid", "snapshot"])))]
 pub struct AnalyzeArgs {
     /// Process ID.
     #[arg(long, value_parser = parse_pid)]
-    pub pid: u32,
+    pub pid: Option<u32>,
+    /// Analyze a snapshot file (from `memlink snapshot`) instead of a live process.
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: Option<std::path::PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
@@ -81,6 +105,392 @@ pub struct TestArgs {
     /// The test to run (as an option: `memlink test --test math`); all tests when omitted.
     #[arg(long = "test", value_name = "NAME")]
     pub test: Option<String>,
+}
+
+/// `memlink search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Process ID.
+    #[arg(long, value_parser = parse_pid)]
+    pub pid: u32,
+    /// Hex bytes, `??` for any byte: `--hex 'de ad ?? ef'` (repeatable).
+    #[arg(long, value_name = "BYTES")]
+    pub hex: Vec<String>,
+    /// UTF-8 text (repeatable).
+    #[arg(long, value_name = "STR")]
+    pub text: Vec<String>,
+    /// UTF-16LE text (repeatable).
+    #[arg(long, value_name = "STR")]
+    pub utf16: Vec<String>,
+    /// A signed 8-bit value (repeatable; likewise for every typed value).
+    #[arg(long, value_name = "VALUE", allow_hyphen_values = true)]
+    pub i8: Vec<String>,
+    /// An unsigned 8-bit value.
+    #[arg(long, value_name = "VALUE", allow_hyphen_values = true)]
+    pub u8: Vec<String>,
+    /// A signed 16-bit value.
+    #[arg(long, value_name = "VALUE", allow_hyphen_values = true)]
+    pub i16: Vec<String>,
+    /// An unsigned 16-bit value.
+    #[arg(long, value_name = "VALUE", allow_hyphen_values = true)]
+    pub u16: Vec<String>,
+    /// A signed 32-bit value.
+    #[arg(long, value_name = "VALUE", allow_hyphen_values = true)]
+    pub i32: Vec<String>,
+    /// An unsigned 32-bit value.
+    #[arg(long, value_name = "VALUE", allow_hyphen_values = true)]
+    pub u32: Vec<String>,
+    /// A signed 64-bit value.
+    #[arg(long, value_name = "VALUE", allow_hyphen_values = true)]
+    pub i64: Vec<String>,
+    /// An unsigned 64-bit value.
+    #[arg(long, value_name = "VALUE", allow_hyphen_values = true)]
+    pub u64: Vec<String>,
+    /// A 32-bit float (matched bit for bit).
+    #[arg(long, value_name = "VALUE", allow_hyphen_values = true)]
+    pub f32: Vec<String>,
+    /// A 64-bit float (matched bit for bit).
+    #[arg(long, value_name = "VALUE", allow_hyphen_values = true)]
+    pub f64: Vec<String>,
+    /// Typed values are big-endian (default: little-endian).
+    #[arg(long)]
+    pub big_endian: bool,
+    /// Typed values only match at their natural alignment.
+    #[arg(long)]
+    pub aligned: bool,
+    /// Only these region types, comma-separated (heap,stack,threadstack,code,mappedfile,...).
+    #[arg(long = "type", value_name = "TYPES")]
+    pub types: Option<String>,
+    /// Only regions with these permissions: r-x (letter: required, -: absent, ?: either).
+    #[arg(long, value_name = "PERMS")]
+    pub perms: Option<String>,
+    /// Only addresses in LOW-HIGH (hex, HIGH exclusive).
+    #[arg(long, value_name = "LOW-HIGH")]
+    pub range: Option<String>,
+    /// Stop after N matches.
+    #[arg(long, value_name = "N")]
+    pub max: Option<usize>,
+    /// Skip pages that are not in RAM (never faults pages in; uses /proc/PID/pagemap).
+    #[arg(long)]
+    pub resident_only: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// `memlink dump`.
+#[derive(Debug, Args)]
+pub struct DumpArgs {
+    /// Process ID.
+    #[arg(long, value_parser = parse_pid)]
+    pub pid: u32,
+    /// First address (hex).
+    #[arg(long, requires = "size", conflicts_with = "region")]
+    pub address: Option<String>,
+    /// Number of bytes (4096, 0x1000, 4K, 1MiB).
+    #[arg(long, requires = "address")]
+    pub size: Option<String>,
+    /// Dump the whole region containing this address (hex).
+    #[arg(long, value_name = "ADDR")]
+    pub region: Option<String>,
+    /// Output file (created with mode 0600).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: std::path::PathBuf,
+    /// Replace an existing file.
+    #[arg(long)]
+    pub force: bool,
+    /// Output format of the report.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// `memlink audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Process ID.
+    #[arg(long, value_parser = parse_pid, required_unless_present = "list")]
+    pub pid: Option<u32>,
+    /// Run these analyzers (built-in or external `memlink-analyzer-NAME`; repeatable);
+    /// default: the built-in protection audit.
+    #[arg(long, value_name = "NAME")]
+    pub analyzer: Vec<String>,
+    /// List the built-in and external analyzers.
+    #[arg(long)]
+    pub list: bool,
+    /// Exit 1 when a finding has at least this severity.
+    #[arg(long, value_parser = parse_severity, default_value = "medium", value_name = "SEVERITY")]
+    pub fail_on: memlink::security::Severity,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// Parses a PID: a positive decimal number.
+pub fn parse_pid(s: &str) -> Result<u32, String> {
+    memlink::units::parse_pid(s).map_err(|e| e.to_string())
+}
+
+/// Formats of `memlink ps`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum TableFormat {
+    /// Aligned text with human sizes.
+    #[default]
+    Text,
+    /// JSON with sizes in bytes.
+    Json,
+    /// CSV with sizes in bytes.
+    Csv,
+}
+
+/// Sort keys of `memlink ps`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum SortKey {
+    /// Proportional set size, largest first.
+    #[default]
+    Pss,
+    /// Unique set size, largest first.
+    Uss,
+    /// Resident set size, largest first.
+    Rss,
+    /// Swap, largest first.
+    Swap,
+    /// PID, ascending.
+    Pid,
+}
+
+/// Grouping of `memlink ps`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum PsBy {
+    /// One row per process.
+    #[default]
+    Process,
+    /// One row per user.
+    User,
+    /// One row per memory cgroup, with the cgroup's own figures.
+    Cgroup,
+    /// One row per mapped file (reads every process's smaps: slower).
+    Mapping,
+}
+
+/// `memlink ps`.
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Sort key.
+    #[arg(long, value_enum, default_value_t)]
+    pub sort: SortKey,
+    /// Only processes of this user (name or uid; repeatable).
+    #[arg(long)]
+    pub user: Vec<String>,
+    /// Only processes whose name or command line matches this regular expression.
+    #[arg(long, value_name = "REGEX")]
+    pub command: Option<String>,
+    /// Only processes in this memory cgroup or below it.
+    #[arg(long, value_name = "PATH")]
+    pub cgroup: Option<String>,
+    /// Only this process (repeatable).
+    #[arg(long, value_parser = parse_pid)]
+    pub pid: Vec<u32>,
+    /// Add a line of totals.
+    #[arg(long)]
+    pub totals: bool,
+    /// Grouping.
+    #[arg(long, value_enum, default_value_t)]
+    pub by: PsBy,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TableFormat,
+    /// Time budget per process (e.g. 250ms); past it, optional files are skipped and the row is
+    /// marked.
+    #[arg(long, default_value = "250ms", value_parser = parse_duration)]
+    pub budget: std::time::Duration,
+    /// Show at most N rows (0: all).
+    #[arg(long, short = 'n', default_value_t = 0)]
+    pub limit: usize,
+    /// Where the cgroup filesystem is mounted.
+    #[arg(long, default_value = "/sys/fs/cgroup", value_name = "DIR")]
+    pub cgroup_root: std::path::PathBuf,
+}
+
+/// Formats of `memlink watch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum WatchFormat {
+    /// A line per sample, then the verdict.
+    #[default]
+    Text,
+    /// One JSON object per line: samples, then the verdict.
+    Jsonl,
+}
+
+/// Thresholds of the leak rule.
+#[derive(Debug, Args, Clone)]
+pub struct LeakArgs {
+    /// Minimum growth slope per minute for a byte component (e.g. 1MiB).
+    #[arg(long, default_value = "1MiB", value_parser = parse_size)]
+    pub min_slope: u64,
+    /// Minimum r² of the fit (0..1).
+    #[arg(long, default_value_t = 0.8)]
+    pub min_r2: f64,
+    /// Minimum absolute growth of a byte component over the watch.
+    #[arg(long, default_value = "4MiB", value_parser = parse_size)]
+    pub min_growth: u64,
+    /// Minimum time span of the judged samples.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub min_span: std::time::Duration,
+    /// Time at the start that is not judged (start-up allocations).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub warmup: std::time::Duration,
+    /// Minimum growth slope of the mapping count per minute.
+    #[arg(long, default_value_t = 10.0)]
+    pub min_map_slope: f64,
+    /// Minimum growth of the mapping count.
+    #[arg(long, default_value_t = 50)]
+    pub min_map_growth: u64,
+}
+
+/// `memlink watch`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("length").args(["count", "duration"])))]
+pub struct WatchArgs {
+    /// Process ID.
+    #[arg(long, value_parser = parse_pid)]
+    pub pid: u32,
+    /// Time between samples (200ms, 1s, 10m).
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub interval: std::time::Duration,
+    /// Stop after N samples.
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// Stop after this long (10m).
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Read the per-region view (smaps, costlier) every N samples (also on the first and last).
+    #[arg(long, default_value_t = 30)]
+    pub detail_every: u64,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: WatchFormat,
+    /// Exit with 1 when a leak is suspected.
+    #[arg(long)]
+    pub fail_on_leak: bool,
+    /// Leak thresholds.
+    #[command(flatten)]
+    pub leak: LeakArgs,
+}
+
+/// `memlink snapshot`.
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// Process ID.
+    #[arg(long, value_parser = parse_pid)]
+    pub pid: u32,
+    /// The file to write (created with mode 0600).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: std::path::PathBuf,
+    /// Replace the file if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `memlink diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier snapshot.
+    #[arg(value_name = "A")]
+    pub a: std::path::PathBuf,
+    /// The later snapshot (omit with --pid to compare with the process now).
+    #[arg(
+        value_name = "B",
+        required_unless_present = "pid",
+        conflicts_with = "pid"
+    )]
+    pub b: Option<std::path::PathBuf>,
+    /// Compare snapshot A with process PID now.
+    #[arg(long, value_parser = parse_pid)]
+    pub pid: Option<u32>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    /// Exit with 1 when anything changed.
+    #[arg(long)]
+    pub fail_on_change: bool,
+}
+
+/// What `memlink export` groups by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ExportBy {
+    /// By command name.
+    #[default]
+    Command,
+    /// By memory cgroup.
+    Cgroup,
+    /// By user.
+    User,
+}
+
+/// File formats of `memlink export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ExportFormat {
+    /// Prometheus text 0.0.4 (what node_exporter's textfile collector reads).
+    #[default]
+    Prometheus,
+    /// OpenMetrics 1.0.
+    Openmetrics,
+}
+
+/// `memlink export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Serve on this address (loopback unless --allow-remote).
+    #[arg(long, default_value = "127.0.0.1:9464", value_name = "IP:PORT")]
+    pub listen: String,
+    /// Allow a non-loopback --listen address.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Write the metrics once to FILE (for node_exporter's textfile collector) instead of serving.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+    /// Format of --output (HTTP negotiates).
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ExportFormat,
+    /// Grouping of the series.
+    #[arg(long, value_enum, default_value_t)]
+    pub by: ExportBy,
+    /// Also export one series per PID.
+    #[arg(long)]
+    pub per_pid: bool,
+    /// Add command lines to per-PID series.
+    #[arg(long, requires = "per_pid")]
+    pub cmdline: bool,
+    /// Read smaps_rollup for PSS and USS (costlier; budgeted by --budget).
+    #[arg(long)]
+    pub smaps: bool,
+    /// Time budget per process.
+    #[arg(long, default_value = "100ms", value_parser = parse_duration)]
+    pub budget: std::time::Duration,
+    /// Only these processes (repeatable).
+    #[arg(long, value_parser = parse_pid)]
+    pub pid: Vec<u32>,
+    /// Watch this process (repeatable): each scrape adds a sample and exports the growth slope.
+    #[arg(long, value_parser = parse_pid)]
+    pub watch: Vec<u32>,
+    /// Leak thresholds for watched processes.
+    #[command(flatten)]
+    pub leak: LeakArgs,
+}
+
+/// Parses a duration (200ms, 1s, 10m).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    memlink::watch::parse_duration(s).map_err(|e| e.to_string())
+}
+
+/// Parses a size (4096, 1MiB, 0x1000).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    memlink::units::parse_size(s).map_err(|e| e.to_string())
+}
+
+/// Parses a severity: info, low, medium, high or critical.
+pub fn parse_severity(s: &str) -> Result<memlink::security::Severity, String> {
+    s.parse().map_err(|e: memlink::Error| e.to_string())
 }
 
 /// How `memlink link` gives the target the memory.
@@ -152,14 +562,4 @@ pub struct UnlinkArgs {
 /// Parses an address (hex with or without 0x).
 pub fn parse_address(s: &str) -> Result<u64, String> {
     memlink::units::parse_address(s).map_err(|e| e.to_string())
-}
-
-/// Parses a size (bytes, 0x hex, K/M/G/T suffixes).
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    memlink::units::parse_size(s).map_err(|e| e.to_string())
-}
-
-/// Parses a PID: a positive decimal number.
-pub fn parse_pid(s: &str) -> Result<u32, String> {
-    memlink::units::parse_pid(s).map_err(|e| e.to_string())
 }

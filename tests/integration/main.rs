@@ -2,8 +2,15 @@
 
 mod support;
 
+mod audit;
 mod bad_input;
 mod captures;
+mod dump;
+mod export;
 mod link;
 mod math;
+mod ps;
 mod regions;
+mod search;
+mod snapshot;
+mod watch;

@@ -1,46 +1,85 @@
-//! `memlink analyze`: the regions of a process followed by a summary by type and by file.
+//! `memlink analyze`: the regions of a process (or of a snapshot file) followed by a summary by
+//! type and by file.
 
 use std::io::Write;
+use std::path::Path;
 
+use memlink::snapshot::Snapshot;
 use memlink::stats::StatsBuilder;
-use memlink::MemoryAnalyzer;
+use memlink::{MemoryAnalyzer, MemoryRegion};
 
 use crate::cli::args::{AnalyzeArgs, Format};
 use crate::cli::output::{self, RegionTable};
 use crate::cli::Outcome;
 
 /// Runs `memlink analyze`.
-pub fn run(args: AnalyzeArgs) -> anyhow::Result<Outcome> {
-    let analyzer = MemoryAnalyzer::new(args.pid)?;
+pub fn run(args: AnalyzeArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
+    if let Some(path) = &args.snapshot {
+        let snap = Snapshot::load(path)?;
+        return render(
+            &args,
+            snap.process.pid,
+            snap.regions.into_iter().map(Ok),
+            || Ok(snap.stats.clone()),
+        );
+    }
+    let pid = args
+        .pid
+        .ok_or_else(|| anyhow::anyhow!("--pid or --snapshot is required"))?;
+    let analyzer = MemoryAnalyzer::with_proc_root(proc_root, pid)?;
+    let detailed = args.detailed || args.format == Format::Text;
+    render(&args, pid, analyzer.regions(detailed)?, || {
+        Ok(analyzer.get_memory_stats()?)
+    })
+}
+
+fn render(
+    args: &AnalyzeArgs,
+    pid: u32,
+    regions: impl Iterator<Item = memlink::Result<MemoryRegion>>,
+    stats: impl FnOnce() -> anyhow::Result<memlink::MemoryStats>,
+) -> anyhow::Result<Outcome> {
     let mut out = output::stdout();
     match (args.format, args.summary) {
         (Format::Json, false) => {
-            output::write_regions_json(&mut out, analyzer.regions(args.detailed)?)?;
+            let regions = regions.map(|r| {
+                r.map(|mut r| {
+                    if !args.detailed {
+                        r.usage = None;
+                        r.vm_flags = None;
+                    }
+                    r
+                })
+            });
+            output::write_regions_json(&mut out, regions)?;
         }
         (Format::Json, true) => {
-            let stats = analyzer.get_memory_stats()?;
-            output::write_json(&mut out, &stats)?;
+            output::write_json(&mut out, &stats()?)?;
         }
         (Format::Text, summary) => {
             let mut table = RegionTable::new(args.detailed);
             let mut stats = StatsBuilder::new();
-            for r in analyzer.regions(true)? {
+            for r in regions {
                 let r = r?;
                 stats.add(&r);
                 if !summary {
                     table.push(&r);
                 }
             }
-            writeln!(out, "Memory Analysis for PID: {}", args.pid)?;
+            writeln!(out, "Memory Analysis for PID: {pid}")?;
             writeln!(out, "{}", "-".repeat(50))?;
             if !summary {
                 table.write(&mut out)?;
                 writeln!(out)?;
             }
-            output::write_summary(&mut out, &stats.finish(args.pid))?;
-            // Shared memfd ranges (memlink links) and the other processes mapping them. A
-            // scan of every /proc/*/maps; unreadable processes are skipped.
-            if let Ok(linked) = memlink::linker::link_partners(args.pid) {
+            output::write_summary(&mut out, &stats.finish(pid))?;
+            // Shared memfd ranges (memlink links) of a live process and the other processes
+            // mapping them. A scan of every /proc/*/maps; unreadable processes are skipped.
+            let linked = match args.snapshot {
+                Some(_) => Ok(Vec::new()),
+                None => memlink::linker::link_partners(pid),
+            };
+            if let Ok(linked) = linked {
                 if !linked.is_empty() {
                     writeln!(out)?;
                     writeln!(out, "Linked ranges (same memfd mapped by other processes):")?;

@@ -1,6 +1,7 @@
 //! `memlink list`: the regions of a process, one per line.
 
 use std::io::Write;
+use std::path::Path;
 
 use memlink::MemoryAnalyzer;
 
@@ -9,8 +10,8 @@ use crate::cli::output::{self, RegionTable};
 use crate::cli::Outcome;
 
 /// Runs `memlink list`.
-pub fn run(args: ListArgs) -> anyhow::Result<Outcome> {
-    let analyzer = MemoryAnalyzer::new(args.pid)?;
+pub fn run(args: ListArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
+    let analyzer = MemoryAnalyzer::with_proc_root(proc_root, args.pid)?;
     let regions = analyzer.regions(args.detailed)?;
     let mut out = output::stdout();
     match args.format {

@@ -1,6 +1,7 @@
 //! The Linux backend: procfs for maps and figures.
 
 pub mod link;
+pub mod mem;
 pub mod procdir;
 pub mod ptrace;
 pub mod regions;

@@ -252,6 +252,12 @@ impl Fixture {
         u64::from_str_radix(v.trim_start_matches("0x"), 16).unwrap_or_else(|_| panic!("{key}={v}"))
     }
 
+    /// Parses a printed address value.
+    #[track_caller]
+    pub fn addr_of(&self, v: &str) -> u64 {
+        u64::from_str_radix(v.trim_start_matches("0x"), 16).unwrap_or_else(|_| panic!("{v}"))
+    }
+
     /// Reads one line of the fixture's output.
     #[track_caller]
     pub fn read_line(&mut self) -> String {

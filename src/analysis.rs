@@ -1,0 +1,325 @@
+//! The analyzer extension point: the protection audit, the statistics summary and later
+//! analyses all implement [`Analyzer`], so a Rust user can add one, and external programs
+//! named `memlink-analyzer-NAME` on `PATH` can add more, like git and cargo subcommands.
+//!
+//! An external analyzer receives the process snapshot ([`Snapshot`], the JSON of
+//! `memlink::snapshot`) on standard input and prints its findings on standard output as JSON:
+//! either an array of [`Finding`] objects or `{"findings": [...]}`. Each finding has
+//! `severity` (`info`, `low`, `medium`, `high`, `critical`), `kind` and `reason` (strings) and
+//! optionally `start`, `end` (integers), `path` and `jit` (strings or null). A non-zero exit
+//! status is an error.
+//!
+//! memlink often runs as root, so an external analyzer only runs when named, and is refused
+//! when its file is writable by group or others, or owned by someone other than root or the
+//! calling user ([`check_external`]).
+
+use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::security::{self, Finding, Severity};
+use crate::snapshot::Snapshot;
+
+/// Prefix of external analyzer programs.
+pub const EXTERNAL_PREFIX: &str = "memlink-analyzer-";
+
+/// Read access to the live process, for analyzers that look at contents.
+pub trait MemoryAccess: Sync {
+    /// Reads up to `buf.len()` bytes at `addr`; fewer (or 0) when pages are unreadable.
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<usize>;
+}
+
+#[cfg(target_os = "linux")]
+impl MemoryAccess for crate::platform::linux::mem::MemReader {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<usize> {
+        crate::platform::linux::mem::MemReader::read(self, addr, buf)
+    }
+}
+
+/// What an analyzer works on.
+pub struct Context<'a> {
+    /// The process's regions (with `smaps` figures) and summary.
+    pub snapshot: &'a Snapshot,
+    /// The live memory, when the process is running (not for a saved snapshot).
+    pub memory: Option<&'a dyn MemoryAccess>,
+}
+
+/// An analysis over a process snapshot that returns findings.
+pub trait Analyzer {
+    /// Short name (`protection`, `stats`).
+    fn name(&self) -> &str;
+    /// One line on what it looks for.
+    fn description(&self) -> &str;
+    /// Runs the analysis.
+    fn run(&self, cx: &Context<'_>) -> Result<Vec<Finding>>;
+}
+
+/// The protection and integrity audit ([`security::audit`]).
+#[derive(Debug, Default)]
+pub struct ProtectionAudit;
+
+impl Analyzer for ProtectionAudit {
+    fn name(&self) -> &str {
+        "protection"
+    }
+
+    fn description(&self) -> &str {
+        "writable+executable, anonymous and file-less code, modified code, executable stacks, injected ELF images"
+    }
+
+    fn run(&self, cx: &Context<'_>) -> Result<Vec<Finding>> {
+        let read = cx
+            .memory
+            .map(|m| move |addr: u64, buf: &mut [u8]| m.read(addr, buf));
+        Ok(match &read {
+            Some(f) => security::audit(cx.snapshot, Some(f)),
+            None => security::audit(cx.snapshot, None),
+        })
+    }
+}
+
+/// The usage summary as informational findings: one per region type with resident memory.
+#[derive(Debug, Default)]
+pub struct StatsSummary;
+
+impl Analyzer for StatsSummary {
+    fn name(&self) -> &str {
+        "stats"
+    }
+
+    fn description(&self) -> &str {
+        "memory usage by region type (informational)"
+    }
+
+    fn run(&self, cx: &Context<'_>) -> Result<Vec<Finding>> {
+        use crate::units::format_size;
+        let s = &cx.snapshot.stats;
+        let mut out = vec![Finding {
+            severity: Severity::Info,
+            kind: "usage_total".into(),
+            start: 0,
+            end: 0,
+            path: None,
+            reason: format!(
+                "{} regions, {} virtual, {} resident, {} swapped",
+                s.total.count,
+                format_size(s.total.virtual_size),
+                format_size(s.total.rss),
+                format_size(s.total.swap)
+            ),
+            jit: None,
+        }];
+        for t in &s.by_type {
+            out.push(Finding {
+                severity: Severity::Info,
+                kind: "usage_by_type".into(),
+                start: 0,
+                end: 0,
+                path: Some(t.region_type.name().to_string()),
+                reason: format!(
+                    "{}: {} regions, {} resident, {} swapped",
+                    t.region_type,
+                    t.figures.count,
+                    format_size(t.figures.rss),
+                    format_size(t.figures.swap)
+                ),
+                jit: None,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// The built-in analyzers.
+pub fn builtin() -> Vec<Box<dyn Analyzer>> {
+    vec![Box::new(ProtectionAudit), Box::new(StatsSummary)]
+}
+
+/// An external analyzer program.
+#[derive(Debug, Clone)]
+pub struct External {
+    /// The NAME in `memlink-analyzer-NAME`.
+    pub name: String,
+    /// Its path.
+    pub path: PathBuf,
+}
+
+/// Every `memlink-analyzer-*` on `PATH` (first one wins for a name), safe or not.
+pub fn externals() -> Vec<External> {
+    let mut out: Vec<External> = Vec::new();
+    let Some(path) = std::env::var_os("PATH") else {
+        return out;
+    };
+    for dir in std::env::split_paths(&path) {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut found: Vec<External> = rd
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let file = e.file_name().to_str()?.to_string();
+                let name = file.strip_prefix(EXTERNAL_PREFIX)?.to_string();
+                let p = e.path();
+                (!name.is_empty() && p.is_file()).then_some(External { name, path: p })
+            })
+            .collect();
+        found.sort_by(|a, b| a.name.cmp(&b.name));
+        for e in found {
+            if !out.iter().any(|o| o.name == e.name) {
+                out.push(e);
+            }
+        }
+    }
+    out
+}
+
+/// Checks that an external analyzer may run: an executable regular file, not writable by
+/// group or others, owned by root or the calling user.
+pub fn check_external(path: &Path) -> Result<()> {
+    let refuse =
+        |why: String| Error::InvalidArgument(format!("refusing to run {}: {why}", path.display()));
+    let md = std::fs::metadata(path).map_err(|source| Error::File {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if !md.is_file() || md.mode() & 0o111 == 0 {
+        return Err(refuse("not an executable file".into()));
+    }
+    if md.mode() & 0o022 != 0 {
+        return Err(refuse(format!(
+            "it is writable by group or others (mode {:o})",
+            md.mode() & 0o7777
+        )));
+    }
+    let me = nix::unistd::geteuid().as_raw();
+    if md.uid() != 0 && md.uid() != me {
+        return Err(refuse(format!(
+            "it is owned by uid {}, neither root nor the caller (uid {me})",
+            md.uid()
+        )));
+    }
+    Ok(())
+}
+
+/// Finds an analyzer by name: built-in first, then `memlink-analyzer-NAME` on `PATH` (checked
+/// with [`check_external`]).
+pub fn find(name: &str) -> Result<Box<dyn Analyzer>> {
+    if let Some(a) = builtin().into_iter().find(|a| a.name() == name) {
+        return Ok(a);
+    }
+    if name.is_empty() || name.contains('/') {
+        return Err(Error::InvalidArgument(format!(
+            "invalid analyzer name {name:?}"
+        )));
+    }
+    let ext = externals()
+        .into_iter()
+        .find(|e| e.name == name)
+        .ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "no analyzer named {name:?} (not built in, and no {EXTERNAL_PREFIX}{name} on PATH)"
+            ))
+        })?;
+    check_external(&ext.path)?;
+    Ok(Box::new(ext))
+}
+
+impl Analyzer for External {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn description(&self) -> &str {
+        "external analyzer"
+    }
+
+    fn run(&self, cx: &Context<'_>) -> Result<Vec<Finding>> {
+        check_external(&self.path)?;
+        let what = format!("analyzer {}", self.name);
+        let os = |op: &str, source| Error::Os {
+            op: format!("{op} {what}"),
+            source,
+        };
+        let mut child = Command::new(&self.path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| os("start", e))?;
+        let input = serde_json::to_vec(cx.snapshot).map_err(|e| os("encode for", e.into()))?;
+        let mut stdin = child.stdin.take();
+        let writer = std::thread::spawn(move || {
+            if let Some(s) = stdin.as_mut() {
+                // An analyzer may stop reading early; that is its business.
+                let _ = s.write_all(&input);
+            }
+        });
+        let out = child.wait_with_output().map_err(|e| os("wait for", e))?;
+        let _ = writer.join();
+        if !out.status.success() {
+            return Err(Error::InvalidArgument(format!(
+                "{what} failed ({})",
+                out.status
+            )));
+        }
+        parse_findings(&out.stdout, &what)
+    }
+}
+
+/// Parses an external analyzer's output: an array of findings or `{"findings": [...]}`.
+pub fn parse_findings(bytes: &[u8], what: &str) -> Result<Vec<Finding>> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Output {
+        List(Vec<Finding>),
+        Object { findings: Vec<Finding> },
+    }
+    let v: Output = serde_json::from_slice(bytes).map_err(|e| Error::Parse {
+        what: format!("output of {what}"),
+        line: e.line(),
+        message: "expected a JSON array of findings or {\"findings\": [...]}".into(),
+        text: String::from_utf8_lossy(&bytes[..bytes.len().min(80)]).into_owned(),
+    })?;
+    Ok(match v {
+        Output::List(f) | Output::Object { findings: f } => f,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_both_output_shapes() {
+        let a = parse_findings(
+            br#"[{"severity":"high","kind":"x","reason":"because","start":16,"end":32}]"#,
+            "t",
+        )
+        .unwrap();
+        assert_eq!(a[0].severity, Severity::High);
+        assert_eq!((a[0].start, a[0].end), (16, 32));
+        let b = parse_findings(
+            br#"{"findings":[{"severity":"info","kind":"k","reason":"r"}]}"#,
+            "t",
+        )
+        .unwrap();
+        assert_eq!(b[0].path, None);
+        assert!(parse_findings(b"{}", "t").is_err());
+        assert!(parse_findings(br#"[{"severity":"fatal","kind":"k","reason":"r"}]"#, "t").is_err());
+    }
+
+    #[test]
+    fn severity_order_and_names() {
+        assert!(Severity::Info < Severity::Low && Severity::High < Severity::Critical);
+        assert_eq!("HIGH".parse::<Severity>().unwrap(), Severity::High);
+        assert!("bad".parse::<Severity>().is_err());
+        assert_eq!(
+            serde_json::to_string(&Severity::Critical).unwrap(),
+            "\"critical\""
+        );
+    }
+}

@@ -1,0 +1,232 @@
+//! Copying a range of a live process's memory to a file.
+//!
+//! The range is validated against the memory map before anything is created. Gaps between
+//! mappings, regions without read permission and pages that fail to read are *holes*: they
+//! read as zeros in the output (the file is sparse there) and every hole is listed in the
+//! [`DumpReport`], so zeros written for missing memory are never mistaken for memory that
+//! held zeros. Reading and writing run on two threads with a small pool of reused buffers,
+//! so the copy costs about as much as the slower of the two.
+
+use std::fs::File;
+use std::io::{Seek, SeekFrom, Write};
+use std::path::Path;
+use std::sync::mpsc::{channel, sync_channel};
+
+use serde::Serialize;
+
+use crate::analyzer::MemoryAnalyzer;
+use crate::error::{Error, Result};
+use crate::memory::{MemoryRegion, Perms};
+use crate::platform::linux::mem::MemReader;
+
+/// Bytes per read.
+const CHUNK: usize = 2 << 20;
+/// Buffers in flight between the reader and the writer.
+const BUFFERS: usize = 3;
+
+/// A range that could not be read, written as zeros.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Hole {
+    /// First address.
+    pub start: u64,
+    /// One past the last address.
+    pub end: u64,
+    /// Why: `unmapped`, `not readable` (permissions) or `read failed`.
+    pub why: &'static str,
+}
+
+/// What a dump wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DumpReport {
+    /// First address dumped.
+    pub start: u64,
+    /// Bytes in the file (the whole range).
+    pub size: u64,
+    /// Bytes actually read from the process.
+    pub bytes_read: u64,
+    /// Unreadable ranges, in address order, present in the file as zeros.
+    pub holes: Vec<Hole>,
+}
+
+/// Checks `[start, start + size)`: non-empty, no overflow, at least partly mapped. Returns the
+/// end address.
+pub fn validate(pid: u32, regions: &[MemoryRegion], start: u64, size: u64) -> Result<u64> {
+    if size == 0 {
+        return Err(Error::InvalidArgument("size must be greater than 0".into()));
+    }
+    let end = start.checked_add(size).ok_or_else(|| {
+        Error::InvalidArgument(format!(
+            "address {start:#x} + size {size:#x} overflows the address space"
+        ))
+    })?;
+    if !regions
+        .iter()
+        .any(|r| (r.base_address as u64) < end && r.end_address() as u64 > start)
+    {
+        return Err(Error::Unmapped { pid, start, end });
+    }
+    Ok(end)
+}
+
+/// The region containing `addr`, as a range.
+pub fn region_at(pid: u32, regions: &[MemoryRegion], addr: u64) -> Result<(u64, u64)> {
+    regions
+        .iter()
+        .find(|r| r.contains(addr as usize))
+        .map(|r| (r.base_address as u64, r.end_address() as u64))
+        .ok_or(Error::Unmapped {
+            pid,
+            start: addr,
+            end: addr + 1,
+        })
+}
+
+enum Msg {
+    Data(Vec<u8>, usize),
+    Skip(u64),
+}
+
+/// Copies `[start, end)` of the process to `out` (positioned at the file's start); holes are
+/// left as sparse zeros.
+///
+/// # Errors
+/// [`Error::ProcessExited`] when the process exits mid-copy, write errors.
+pub fn dump_to(
+    reader: &MemReader,
+    regions: &[MemoryRegion],
+    start: u64,
+    end: u64,
+    out: &mut File,
+    path: &Path,
+) -> Result<DumpReport> {
+    let mut report = DumpReport {
+        start,
+        size: end - start,
+        ..Default::default()
+    };
+    let (to_writer, from_reader) = sync_channel::<Msg>(BUFFERS);
+    let (to_reader, free) = channel::<Vec<u8>>();
+    for _ in 0..BUFFERS {
+        let _ = to_reader.send(vec![0u8; CHUNK]);
+    }
+    let file_err = |source| Error::File {
+        path: path.to_path_buf(),
+        source,
+    };
+    std::thread::scope(|s| -> Result<()> {
+        let writer = s.spawn(move || -> std::io::Result<()> {
+            for msg in from_reader {
+                match msg {
+                    Msg::Data(buf, n) => {
+                        out.write_all(&buf[..n])?;
+                        let _ = to_reader.send(buf);
+                    }
+                    Msg::Skip(n) => {
+                        out.seek(SeekFrom::Current(n as i64))?;
+                    }
+                }
+            }
+            let len = out.stream_position()?;
+            out.set_len(len)?;
+            Ok(())
+        });
+        let read_result = (|| -> Result<()> {
+            let hole = |report: &mut DumpReport, s: u64, e: u64, why| {
+                match report.holes.last_mut() {
+                    Some(h) if h.end == s && h.why == why => h.end = e,
+                    _ => report.holes.push(Hole {
+                        start: s,
+                        end: e,
+                        why,
+                    }),
+                }
+                to_writer.send(Msg::Skip(e - s)).is_ok()
+            };
+            let mut pos = start;
+            let page = reader.page_size();
+            for r in regions {
+                let (rs, re) = (r.base_address as u64, r.end_address() as u64);
+                if re <= pos || rs >= end {
+                    continue;
+                }
+                if rs > pos && !hole(&mut report, pos, rs, "unmapped") {
+                    return Ok(());
+                }
+                let seg_end = re.min(end);
+                pos = pos.max(rs);
+                if !r.perms.contains(Perms::READ) {
+                    if !hole(&mut report, pos, seg_end, "not readable") {
+                        return Ok(());
+                    }
+                    pos = seg_end;
+                    continue;
+                }
+                while pos < seg_end {
+                    let Ok(mut buf) = free.recv() else {
+                        return Ok(());
+                    };
+                    let n = (seg_end - pos).min(CHUNK as u64) as usize;
+                    let got = reader.read(pos, &mut buf[..n])?;
+                    report.bytes_read += got as u64;
+                    pos += got as u64;
+                    if got > 0 {
+                        if to_writer.send(Msg::Data(buf, got)).is_err() {
+                            return Ok(());
+                        }
+                    } else {
+                        // Put the unused buffer back into circulation.
+                        if to_writer.send(Msg::Data(buf, 0)).is_err() {
+                            return Ok(());
+                        }
+                    }
+                    if got < n {
+                        let bad_end = ((pos / page + 1) * page).min(seg_end);
+                        if !hole(&mut report, pos, bad_end, "read failed") {
+                            return Ok(());
+                        }
+                        pos = bad_end;
+                    }
+                }
+            }
+            if pos < end {
+                hole(&mut report, pos, end, "unmapped");
+            }
+            Ok(())
+        })();
+        drop(to_writer);
+        let write_result = writer
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("writer thread panicked")));
+        read_result?;
+        write_result.map_err(file_err)
+    })?;
+    Ok(report)
+}
+
+/// Dumps `[start, start + size)` of the analyzer's process into a new file at `path`
+/// (mode 0600; an existing file is replaced only with `force`). On failure the partial file
+/// is removed.
+///
+/// # Errors
+/// A bad range (see [`validate`]), the file exists, the process exits, I/O errors.
+pub fn dump_file(
+    analyzer: &MemoryAnalyzer,
+    start: u64,
+    size: u64,
+    path: &Path,
+    force: bool,
+) -> Result<DumpReport> {
+    let pid = analyzer.pid();
+    let regions = analyzer.list()?;
+    let end = validate(pid, &regions, start, size)?;
+    let mut f = crate::snapshot::create_private(path, force)?;
+    let reader = MemReader::new(pid);
+    match dump_to(&reader, &regions, start, end, &mut f, path) {
+        Ok(r) => Ok(r),
+        Err(e) => {
+            drop(f);
+            let _ = std::fs::remove_file(path);
+            Err(e)
+        }
+    }
+}

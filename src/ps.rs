@@ -1,0 +1,654 @@
+//! The system-wide table: every process with its memory totals, user, command, threads, mapping
+//! count and memory cgroup, read in parallel, and the same rows grouped by user, cgroup, command
+//! or mapped file.
+//!
+//! Per process, memlink reads `status` (name, user, threads, `NSpid`, and RSS/swap as a fallback),
+//! `smaps_rollup` (RSS, PSS, USS, swap, SwapPss), then `cmdline`, `cgroup` and `maps` (the
+//! mapping count). Processes that exit meanwhile are skipped and counted; processes whose
+//! `smaps_rollup` may not be read are kept with what `status` shows and marked `restricted`.
+//!
+//! Cost per process is bounded by a time budget: the budget is checked before each optional file,
+//! and once it is spent the remaining optional files (cgroup, mapping count, and for the mapping
+//! view the rest of `smaps`) are skipped and the row is marked `over_budget`. A single
+//! read cannot be interrupted, so a row can overrun its budget by at most one file.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::cgroup::{self, Cgroup, Container};
+use crate::error::{Error, Result};
+use crate::memory::escape_path;
+use crate::platform::linux::ProcDir;
+use crate::proc::smaps::{self, SmapsParser};
+
+/// One process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessRow {
+    /// PID in memlink's namespace.
+    pub pid: u32,
+    /// PID inside the process's own PID namespace (`NSpid`, innermost).
+    pub ns_pid: u32,
+    /// Real user ID.
+    pub uid: u32,
+    /// User name (the uid as text when it has no name).
+    pub user: String,
+    /// Command name (`comm`).
+    pub name: String,
+    /// Command line, arguments separated by spaces (`None` when not read).
+    pub command: Option<String>,
+    /// Resident set size, bytes.
+    pub rss: u64,
+    /// Proportional set size (0 when restricted).
+    pub pss: u64,
+    /// Unique set size (0 when restricted).
+    pub uss: u64,
+    /// Swapped out.
+    pub swap: u64,
+    /// Proportional swap (0 when restricted).
+    pub swap_pss: u64,
+    /// Threads.
+    pub threads: u64,
+    /// Number of mappings (`None` when not read).
+    pub mappings: Option<u64>,
+    /// Memory cgroup.
+    pub cgroup: Option<Cgroup>,
+    /// The container, pod or systemd unit recognised from the cgroup path.
+    pub container: Option<Container>,
+    /// `smaps_rollup` could not be read: only `status` figures (RSS, swap) are shown.
+    pub restricted: bool,
+    /// The time budget ran out: some optional fields were not read.
+    pub over_budget: bool,
+}
+
+/// Which optional files to read.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The procfs mount.
+    pub root: PathBuf,
+    /// Only these PIDs (all when `None`).
+    pub pids: Option<Vec<u32>>,
+    /// Only these users.
+    pub uids: Option<Vec<u32>>,
+    /// Only commands whose name or command line match.
+    pub command: Option<regex::Regex>,
+    /// Only processes whose memory cgroup path starts with this.
+    pub cgroup: Option<String>,
+    /// Read `cmdline`.
+    pub cmdline: bool,
+    /// Read `maps` for the mapping count.
+    pub mappings: bool,
+    /// Read `smaps_rollup` (PSS, USS); without it RSS and swap come from `status`.
+    pub rollup: bool,
+    /// Read `smaps` for the per-mapping view.
+    pub per_mapping: bool,
+    /// Per-process time budget.
+    pub budget: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            root: PathBuf::from(crate::platform::DEFAULT_PROC_ROOT),
+            pids: None,
+            uids: None,
+            command: None,
+            cgroup: None,
+            cmdline: true,
+            mappings: true,
+            rollup: true,
+            per_mapping: false,
+            budget: Duration::from_millis(250),
+        }
+    }
+}
+
+/// Figures of one mapped file (or pseudo-name, or anonymous memory) summed over processes.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MappingUse {
+    /// The path, `[heap]`-style name, or `[anon]`.
+    pub key: String,
+    /// Processes that map it.
+    pub processes: u64,
+    /// Mappings.
+    pub mappings: u64,
+    /// Summed RSS.
+    pub rss: u64,
+    /// Summed PSS.
+    pub pss: u64,
+    /// Summed USS.
+    pub uss: u64,
+    /// Summed swap.
+    pub swap: u64,
+}
+
+/// The result of a scan.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Table {
+    /// Rows, in PID order.
+    pub rows: Vec<ProcessRow>,
+    /// Processes that exited while being read.
+    pub exited: u64,
+    /// Kernel threads and zombies (no user memory), left out.
+    pub no_memory: u64,
+    /// The per-mapping view, when asked for (largest PSS first).
+    pub by_mapping: Option<Vec<MappingUse>>,
+}
+
+/// Lists the PIDs under `root`.
+pub fn list_pids(root: &Path) -> Result<Vec<u32>> {
+    let rd = std::fs::read_dir(root).map_err(|source| Error::File {
+        path: root.to_path_buf(),
+        source,
+    })?;
+    let mut pids: Vec<u32> = rd
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok()))
+        .collect();
+    pids.sort_unstable();
+    Ok(pids)
+}
+
+enum Read1 {
+    Row(Box<ProcessRow>, Vec<MappingUse>),
+    Exited,
+    NoMemory,
+    Filtered,
+}
+
+/// Reads a small procfs file with plain `read` calls: `std::fs::read`'s size probe (`statx` and
+/// `lseek`) would double the system calls per file, and procfs reports no size anyway.
+fn read_small(dir: &ProcDir, name: &str) -> std::io::Result<Vec<u8>> {
+    let mut f = dir.open_file(name)?;
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match f.read(&mut chunk) {
+            Ok(0) => return Ok(out),
+            Ok(n) => out.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn gone(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ESRCH))
+}
+
+/// Reads every process (or those in `opts.pids`), in parallel.
+pub fn scan(opts: &Options) -> Result<Table> {
+    let pids = match &opts.pids {
+        Some(p) => p.clone(),
+        None => list_pids(&opts.root)?,
+    };
+    let results: Vec<Read1> = pids.par_iter().map(|&pid| read_one(opts, pid)).collect();
+    let mut table = Table::default();
+    let mut mappings: HashMap<String, MappingUse> = HashMap::new();
+    let mut users: HashMap<u32, String> = HashMap::new();
+    for r in results {
+        match r {
+            Read1::Row(mut row, uses) => {
+                row.user = users
+                    .entry(row.uid)
+                    .or_insert_with(|| user_name(row.uid))
+                    .clone();
+                for u in uses {
+                    let m = mappings.entry(u.key.clone()).or_insert_with(|| MappingUse {
+                        key: u.key.clone(),
+                        ..MappingUse::default()
+                    });
+                    m.processes += 1;
+                    m.mappings += u.mappings;
+                    m.rss += u.rss;
+                    m.pss += u.pss;
+                    m.uss += u.uss;
+                    m.swap += u.swap;
+                }
+                table.rows.push(*row);
+            }
+            Read1::Exited => table.exited += 1,
+            Read1::NoMemory => table.no_memory += 1,
+            Read1::Filtered => {}
+        }
+    }
+    if opts.per_mapping {
+        let mut v: Vec<MappingUse> = mappings.into_values().collect();
+        v.sort_by(|a, b| b.pss.cmp(&a.pss).then(a.key.cmp(&b.key)));
+        table.by_mapping = Some(v);
+    }
+    Ok(table)
+}
+
+fn read_one(opts: &Options, pid: u32) -> Read1 {
+    let start = Instant::now();
+    let Ok(dir) = ProcDir::open(&opts.root, pid) else {
+        return Read1::Exited;
+    };
+    let status = match read_small(&dir, "status") {
+        Ok(b) => match crate::proc::status::parse(&b) {
+            Ok(s) => s,
+            Err(_) => return Read1::Exited,
+        },
+        Err(_) => return Read1::Exited,
+    };
+    if status.state == b'Z' || status.state == b'X' {
+        return Read1::NoMemory;
+    }
+    if status.kthread == Some(true) || (status.kthread.is_none() && status.vm_size == 0) {
+        return Read1::NoMemory;
+    }
+    if let Some(uids) = &opts.uids {
+        if !uids.contains(&status.uid[0]) {
+            return Read1::Filtered;
+        }
+    }
+    let name = escape_path(&status.name);
+    let mut row = ProcessRow {
+        pid,
+        ns_pid: status.ns_pid.last().copied().unwrap_or(pid),
+        uid: status.uid[0],
+        user: String::new(),
+        name,
+        command: None,
+        rss: status.vm_rss,
+        pss: 0,
+        uss: 0,
+        swap: status.vm_swap,
+        swap_pss: 0,
+        threads: status.threads,
+        mappings: None,
+        cgroup: None,
+        container: None,
+        restricted: !opts.rollup,
+        over_budget: false,
+    };
+    if opts.cmdline || opts.command.is_some() {
+        match read_small(&dir, "cmdline") {
+            Ok(b) => row.command = Some(cmdline_text(&b)),
+            Err(e) if gone(&e) => return Read1::Exited,
+            Err(_) => {}
+        }
+    }
+    if let Some(re) = &opts.command {
+        if !re.is_match(&row.name) && !row.command.as_deref().is_some_and(|c| re.is_match(c)) {
+            return Read1::Filtered;
+        }
+    }
+    if opts.cgroup.is_some() || opts.budget > start.elapsed() {
+        match read_small(&dir, "cgroup") {
+            Ok(b) => {
+                row.cgroup = cgroup::parse_proc_cgroup(&b);
+                row.container = row.cgroup.as_ref().and_then(|c| cgroup::recognise(&c.path));
+            }
+            Err(e) if gone(&e) => return Read1::Exited,
+            Err(_) => {}
+        }
+    } else {
+        row.over_budget = true;
+    }
+    if let Some(prefix) = &opts.cgroup {
+        if !row
+            .cgroup
+            .as_ref()
+            .is_some_and(|c| cgroup_under(&c.path, prefix))
+        {
+            return Read1::Filtered;
+        }
+    }
+    // The rollup and the mapping count are independent: for a process with many mappings each
+    // is a long read, so an idle worker may take one while this one reads the other.
+    let count_maps = opts.mappings && !opts.per_mapping;
+    let (rollup, maps) = rayon::join(
+        || opts.rollup.then(|| read_small(&dir, "smaps_rollup")),
+        || (count_maps && start.elapsed() < opts.budget).then(|| count_lines(&dir, "maps")),
+    );
+    if let Some(res) = rollup {
+        match res {
+            Ok(b) => match smaps::parse_rollup(&b) {
+                Ok(Some(r)) => {
+                    row.rss = r.usage.rss;
+                    row.pss = r.usage.pss;
+                    row.uss = r.usage.uss();
+                    row.swap = r.usage.swap;
+                    row.swap_pss = r.usage.swap_pss;
+                }
+                Ok(None) => return Read1::Exited,
+                Err(_) => row.restricted = true,
+            },
+            Err(e) if gone(&e) => return Read1::Exited,
+            Err(_) => row.restricted = true,
+        }
+    }
+    match maps {
+        Some(Ok(n)) => row.mappings = Some(n),
+        Some(Err(e)) if gone(&e) => return Read1::Exited,
+        Some(Err(_)) => {}
+        None if count_maps => row.over_budget = true,
+        None => {}
+    }
+    let mut uses = Vec::new();
+    if opts.per_mapping && !row.restricted {
+        match read_mappings(&dir, start, opts.budget) {
+            Ok((u, n, complete)) => {
+                uses = u;
+                row.mappings = Some(n);
+                row.over_budget |= !complete;
+            }
+            Err(e) if gone(&e) => return Read1::Exited,
+            Err(_) => {}
+        }
+    }
+    Read1::Row(Box::new(row), uses)
+}
+
+/// True when cgroup `path` is `prefix` or below it.
+pub fn cgroup_under(path: &str, prefix: &str) -> bool {
+    let prefix = prefix.trim_end_matches('/');
+    prefix.is_empty()
+        || path == prefix
+        || path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+fn cmdline_text(b: &[u8]) -> String {
+    let trimmed = b.strip_suffix(b"\0").unwrap_or(b);
+    let joined: Vec<u8> = trimmed
+        .iter()
+        .map(|&c| if c == 0 { b' ' } else { c })
+        .collect();
+    escape_path(&joined)
+}
+
+/// Counts the lines of a file under `/proc/PID` without keeping it.
+pub fn count_lines(dir: &ProcDir, name: &str) -> std::io::Result<u64> {
+    let mut f = dir.open_file(name)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut n = 0u64;
+    loop {
+        let k = f.read(&mut buf)?;
+        if k == 0 {
+            return Ok(n);
+        }
+        n += memchr::memchr_iter(b'\n', &buf[..k]).count() as u64;
+    }
+}
+
+/// The mapping key used by the per-mapping view.
+fn mapping_key(pathname: &[u8]) -> String {
+    if pathname.is_empty() {
+        "[anon]".to_string()
+    } else {
+        escape_path(pathname)
+    }
+}
+
+/// Reads `smaps` and sums figures per mapping key. Returns the sums, the number of mappings and
+/// whether the file was read to the end within the budget.
+fn read_mappings(
+    dir: &ProcDir,
+    start: Instant,
+    budget: Duration,
+) -> std::io::Result<(Vec<MappingUse>, u64, bool)> {
+    let f = dir.open_file("smaps")?;
+    let mut r = BufReader::with_capacity(64 * 1024, f);
+    let mut p = SmapsParser::new();
+    let mut sums: HashMap<String, MappingUse> = HashMap::new();
+    let mut n = 0u64;
+    let mut line = Vec::new();
+    let mut complete = true;
+    let add = |e: smaps::SmapsEntry, sums: &mut HashMap<String, MappingUse>| {
+        let key = mapping_key(&e.pathname);
+        let m = sums.entry(key.clone()).or_insert_with(|| MappingUse {
+            key,
+            processes: 1,
+            ..MappingUse::default()
+        });
+        m.mappings += 1;
+        m.rss += e.usage.rss;
+        m.pss += e.usage.pss;
+        m.uss += e.usage.uss();
+        m.swap += e.usage.swap;
+    };
+    loop {
+        line.clear();
+        if r.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
+        match p.feed_line(&line) {
+            Ok(Some(e)) => {
+                n += 1;
+                add(e, &mut sums);
+                if n.is_multiple_of(64) && start.elapsed() > budget {
+                    complete = false;
+                    break;
+                }
+            }
+            Ok(None) => {}
+            Err(_) => {
+                complete = false;
+                break;
+            }
+        }
+    }
+    if complete {
+        if let Some(e) = p.finish() {
+            n += 1;
+            add(e, &mut sums);
+        }
+    }
+    Ok((sums.into_values().collect(), n, complete))
+}
+
+/// The user name for `uid`, or the number as text.
+pub fn user_name(uid: u32) -> String {
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map_or_else(|| uid.to_string(), |u| u.name)
+}
+
+/// Resolves a user name or numeric uid.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] naming the user when it is unknown.
+pub fn resolve_user(name: &str) -> Result<u32> {
+    if let Ok(uid) = name.parse::<u32>() {
+        return Ok(uid);
+    }
+    nix::unistd::User::from_name(name)
+        .ok()
+        .flatten()
+        .map(|u| u.uid.as_raw())
+        .ok_or_else(|| Error::InvalidArgument(format!("unknown user {name:?}")))
+}
+
+/// How rows are grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupBy {
+    /// One group per command name.
+    Command,
+    /// One group per user.
+    User,
+    /// One group per memory cgroup.
+    Cgroup,
+}
+
+/// Rows summed by a key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    /// The command name, user name or cgroup path.
+    pub key: String,
+    /// The container recognised from the cgroup path (cgroup grouping only).
+    pub container: Option<Container>,
+    /// Processes.
+    pub processes: u64,
+    /// Processes whose PSS/USS could not be read.
+    pub restricted: u64,
+    /// Summed RSS.
+    pub rss: u64,
+    /// Summed PSS.
+    pub pss: u64,
+    /// Summed USS.
+    pub uss: u64,
+    /// Summed swap.
+    pub swap: u64,
+    /// Summed SwapPss.
+    pub swap_pss: u64,
+    /// Summed threads.
+    pub threads: u64,
+    /// Largest mapping count of one process in the group.
+    pub max_mappings: u64,
+    /// The cgroup's own figures (cgroup grouping, when readable).
+    pub cgroup_memory: Option<cgroup::MemoryFigures>,
+    /// The cgroup (cgroup grouping only).
+    pub cgroup: Option<Cgroup>,
+}
+
+/// Groups rows; largest PSS first (then RSS, then key).
+pub fn group(rows: &[ProcessRow], by: GroupBy) -> Vec<Group> {
+    let mut map: HashMap<String, Group> = HashMap::new();
+    for r in rows {
+        let key = match by {
+            GroupBy::Command => r.name.clone(),
+            GroupBy::User => r.user.clone(),
+            GroupBy::Cgroup => r
+                .cgroup
+                .as_ref()
+                .map_or_else(|| "?".to_string(), |c| c.path.clone()),
+        };
+        let g = map.entry(key.clone()).or_insert_with(|| Group {
+            key,
+            container: None,
+            processes: 0,
+            restricted: 0,
+            rss: 0,
+            pss: 0,
+            uss: 0,
+            swap: 0,
+            swap_pss: 0,
+            threads: 0,
+            max_mappings: 0,
+            cgroup_memory: None,
+            cgroup: None,
+        });
+        if by == GroupBy::Cgroup {
+            g.container = r.container.clone();
+            g.cgroup = r.cgroup.clone();
+        }
+        g.processes += 1;
+        g.restricted += r.restricted as u64;
+        g.rss += r.rss;
+        g.pss += r.pss;
+        g.uss += r.uss;
+        g.swap += r.swap;
+        g.swap_pss += r.swap_pss;
+        g.threads += r.threads;
+        g.max_mappings = g.max_mappings.max(r.mappings.unwrap_or(0));
+    }
+    let mut v: Vec<Group> = map.into_values().collect();
+    v.sort_by(|a, b| {
+        b.pss
+            .cmp(&a.pss)
+            .then(b.rss.cmp(&a.rss))
+            .then(a.key.cmp(&b.key))
+    });
+    v
+}
+
+/// Fills in each cgroup group's own memory figures from the cgroup filesystem at `cgroup_root`
+/// (normally `/sys/fs/cgroup`).
+pub fn add_cgroup_memory(groups: &mut [Group], cgroup_root: &Path) {
+    let mounts = cgroup::Mounts::find(cgroup_root);
+    for g in groups {
+        if let Some(cg) = &g.cgroup {
+            g.cgroup_memory = Some(cgroup::read_memory(&mounts, cg));
+        }
+    }
+}
+
+/// Sums over rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Totals {
+    /// Processes.
+    pub processes: u64,
+    /// Restricted processes (their PSS/USS are not in the sums).
+    pub restricted: u64,
+    /// RSS.
+    pub rss: u64,
+    /// PSS.
+    pub pss: u64,
+    /// USS.
+    pub uss: u64,
+    /// Swap.
+    pub swap: u64,
+    /// SwapPss.
+    pub swap_pss: u64,
+    /// Threads.
+    pub threads: u64,
+    /// Mappings.
+    pub mappings: u64,
+}
+
+/// Sums every row.
+pub fn totals(rows: &[ProcessRow]) -> Totals {
+    rows.iter().fold(Totals::default(), |mut t, r| {
+        t.processes += 1;
+        t.restricted += r.restricted as u64;
+        t.rss += r.rss;
+        t.pss += r.pss;
+        t.uss += r.uss;
+        t.swap += r.swap;
+        t.swap_pss += r.swap_pss;
+        t.threads += r.threads;
+        t.mappings += r.mappings.unwrap_or(0);
+        t
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cgroup_prefix() {
+        assert!(cgroup_under("/a/b", "/a"));
+        assert!(cgroup_under("/a", "/a/"));
+        assert!(!cgroup_under("/ab", "/a"));
+        assert!(cgroup_under("/x", "/"));
+    }
+
+    #[test]
+    fn cmdline() {
+        assert_eq!(cmdline_text(b"sleep\x00100\x00"), "sleep 100");
+        assert_eq!(cmdline_text(b""), "");
+    }
+
+    #[test]
+    fn scans_self() {
+        let me = std::process::id();
+        let t = scan(&Options {
+            pids: Some(vec![me, 0x7fff_fff0]),
+            ..Options::default()
+        })
+        .unwrap();
+        assert_eq!(t.rows.len(), 1);
+        assert_eq!(t.exited, 1);
+        let r = &t.rows[0];
+        assert!(r.pss > 0 && r.uss > 0 && r.rss >= r.uss);
+        assert!(r.mappings.unwrap() > 5);
+        assert!(r.command.is_some());
+        let g = group(&t.rows, GroupBy::User);
+        assert_eq!(g.len(), 1);
+        assert_eq!(g[0].pss, r.pss);
+    }
+}
