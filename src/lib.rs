@@ -24,6 +24,7 @@ pub mod diff;
 #[cfg(target_os = "linux")]
 pub mod dump;
 pub mod error;
+#[cfg(target_os = "linux")]
 pub mod export;
 pub mod json;
 pub mod linker;
@@ -31,6 +32,7 @@ pub mod memory;
 pub mod platform;
 pub mod proc;
 pub mod process;
+#[cfg(target_os = "linux")]
 pub mod ps;
 #[cfg(target_os = "linux")]
 pub mod search;
