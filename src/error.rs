@@ -113,6 +113,20 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// A copy stopped part-way; exactly `copied` bytes from the start of the range arrived.
+    #[error("copy from process {source_pid} to process {target_pid} stopped after {copied} of {size} bytes: {cause}")]
+    PartialCopy {
+        /// The process read from.
+        source_pid: u32,
+        /// The process written to.
+        target_pid: u32,
+        /// Bytes copied, counted from the start of the range.
+        copied: u64,
+        /// Bytes asked for.
+        size: u64,
+        /// Why it stopped (names the address and the process).
+        cause: String,
+    },
 }
 
 impl Error {

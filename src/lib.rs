@@ -24,13 +24,16 @@ pub mod diff;
 #[cfg(target_os = "linux")]
 pub mod dump;
 pub mod error;
+#[cfg(target_os = "linux")]
 pub mod export;
 pub mod json;
+pub mod linker;
 pub mod map;
 pub mod memory;
 pub mod platform;
 pub mod proc;
 pub mod process;
+#[cfg(target_os = "linux")]
 pub mod ps;
 #[cfg(target_os = "linux")]
 pub mod search;
@@ -43,6 +46,7 @@ pub mod watch;
 
 pub use analyzer::MemoryAnalyzer;
 pub use error::{Error, Result};
+pub use linker::{LinkReport, LinkRequest, MemoryLinker};
 pub use memory::{MemoryRegion, Perms, RegionType, TypeReason, Usage};
 pub use process::ProcessInfo;
 pub use stats::MemoryStats;

@@ -7,9 +7,9 @@
 //! mapping count). Processes that exit meanwhile are skipped and counted; processes whose
 //! `smaps_rollup` may not be read are kept with what `status` shows and marked `restricted`.
 //!
-//! Cost per process is bounded by a time budget: the budget is checked after each file, and once
-//! it is spent the remaining optional files (command line, cgroup, mapping count, and for the
-//! mapping view the rest of `smaps`) are skipped and the row is marked `over_budget`. A single
+//! Cost per process is bounded by a time budget: the budget is checked before each optional file,
+//! and once it is spent the remaining optional files (cgroup, mapping count, and for the mapping
+//! view the rest of `smaps`) are skipped and the row is marked `over_budget`. A single
 //! read cannot be interrupted, so a row can overrun its budget by at most one file.
 
 use std::collections::HashMap;
@@ -160,6 +160,22 @@ enum Read1 {
     Filtered,
 }
 
+/// Reads a small procfs file with plain `read` calls: `std::fs::read`'s size probe (`statx` and
+/// `lseek`) would double the system calls per file, and procfs reports no size anyway.
+fn read_small(dir: &ProcDir, name: &str) -> std::io::Result<Vec<u8>> {
+    let mut f = dir.open_file(name)?;
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match f.read(&mut chunk) {
+            Ok(0) => return Ok(out),
+            Ok(n) => out.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 fn gone(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ESRCH))
 }
@@ -213,7 +229,7 @@ fn read_one(opts: &Options, pid: u32) -> Read1 {
     let Ok(dir) = ProcDir::open(&opts.root, pid) else {
         return Read1::Exited;
     };
-    let status = match dir.read("status") {
+    let status = match read_small(&dir, "status") {
         Ok(b) => match crate::proc::status::parse(&b) {
             Ok(s) => s,
             Err(_) => return Read1::Exited,
@@ -252,7 +268,7 @@ fn read_one(opts: &Options, pid: u32) -> Read1 {
         over_budget: false,
     };
     if opts.cmdline || opts.command.is_some() {
-        match dir.read("cmdline") {
+        match read_small(&dir, "cmdline") {
             Ok(b) => row.command = Some(cmdline_text(&b)),
             Err(e) if gone(&e) => return Read1::Exited,
             Err(_) => {}
@@ -264,7 +280,7 @@ fn read_one(opts: &Options, pid: u32) -> Read1 {
         }
     }
     if opts.cgroup.is_some() || opts.budget > start.elapsed() {
-        match dir.read("cgroup") {
+        match read_small(&dir, "cgroup") {
             Ok(b) => {
                 row.cgroup = cgroup::parse_proc_cgroup(&b);
                 row.container = row.cgroup.as_ref().and_then(|c| cgroup::recognise(&c.path));
@@ -284,8 +300,15 @@ fn read_one(opts: &Options, pid: u32) -> Read1 {
             return Read1::Filtered;
         }
     }
-    if opts.rollup {
-        match dir.read("smaps_rollup") {
+    // The rollup and the mapping count are independent: for a process with many mappings each
+    // is a long read, so an idle worker may take one while this one reads the other.
+    let count_maps = opts.mappings && !opts.per_mapping;
+    let (rollup, maps) = rayon::join(
+        || opts.rollup.then(|| read_small(&dir, "smaps_rollup")),
+        || (count_maps && start.elapsed() < opts.budget).then(|| count_lines(&dir, "maps")),
+    );
+    if let Some(res) = rollup {
+        match res {
             Ok(b) => match smaps::parse_rollup(&b) {
                 Ok(Some(r)) => {
                     row.rss = r.usage.rss;
@@ -301,6 +324,13 @@ fn read_one(opts: &Options, pid: u32) -> Read1 {
             Err(_) => row.restricted = true,
         }
     }
+    match maps {
+        Some(Ok(n)) => row.mappings = Some(n),
+        Some(Err(e)) if gone(&e) => return Read1::Exited,
+        Some(Err(_)) => {}
+        None if count_maps => row.over_budget = true,
+        None => {}
+    }
     let mut uses = Vec::new();
     if opts.per_mapping && !row.restricted {
         match read_mappings(&dir, start, opts.budget) {
@@ -311,16 +341,6 @@ fn read_one(opts: &Options, pid: u32) -> Read1 {
             }
             Err(e) if gone(&e) => return Read1::Exited,
             Err(_) => {}
-        }
-    } else if opts.mappings {
-        if start.elapsed() < opts.budget {
-            match count_lines(&dir, "maps") {
-                Ok(n) => row.mappings = Some(n),
-                Err(e) if gone(&e) => return Read1::Exited,
-                Err(_) => {}
-            }
-        } else {
-            row.over_budget = true;
         }
     }
     Read1::Row(Box::new(row), uses)

@@ -297,3 +297,125 @@ fn audit_region(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::{classify_all, Classifier};
+    use crate::process::ProcessInfo;
+    use crate::stats::MemoryStats;
+
+    fn snapshot(name: &str, maps_text: &str) -> Snapshot {
+        let lines = crate::proc::maps::parse(maps_text.as_bytes()).unwrap();
+        let regions = classify_all(&Classifier::default(), &lines);
+        Snapshot {
+            format: crate::snapshot::SNAPSHOT_FORMAT.into(),
+            version: crate::snapshot::SNAPSHOT_VERSION,
+            taken_at: 0,
+            process: ProcessInfo {
+                pid: 42,
+                name: name.into(),
+                state: 'S',
+                ppid: 1,
+                uid: 0,
+                threads: 1,
+                tracer_pid: 0,
+                ns_pid: 42,
+                kernel_thread: false,
+                start_time: 0,
+            },
+            stats: MemoryStats::from_regions(42, &regions),
+            regions,
+        }
+    }
+
+    fn kinds(f: &[Finding]) -> Vec<(Severity, &str, Option<&str>)> {
+        f.iter()
+            .map(|f| (f.severity, f.kind.as_str(), f.jit.as_deref()))
+            .collect()
+    }
+
+    const BASE: &str = "\
+55d000000000-55d000001000 r-xp 00001000 fe:00 100 /usr/bin/app
+7f0000000000-7f0000001000 rwxp 00000000 00:00 0
+7ffd00000000-7ffd00002000 r-xp 00000000 00:00 0 [vdso]
+ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0 [vsyscall]
+";
+
+    #[test]
+    fn rwx_is_high_without_a_jit_and_info_with_one() {
+        let s = snapshot("app", BASE);
+        assert_eq!(
+            kinds(&audit(&s, None)),
+            [(Severity::High, kind::WRITABLE_EXECUTABLE, None)]
+        );
+        let jvm = format!(
+            "{BASE}7f1000000000-7f1000100000 r-xp 00000000 fe:00 7 /usr/lib/jvm/lib/server/libjvm.so\n"
+        );
+        let f = audit(&snapshot("java", &jvm), None);
+        assert_eq!(
+            kinds(&f),
+            [(
+                Severity::Info,
+                kind::WRITABLE_EXECUTABLE,
+                Some("HotSpot (JVM)")
+            )]
+        );
+        assert!(f[0].reason.contains("expected for the HotSpot (JVM) JIT"));
+    }
+
+    #[test]
+    fn memfd_code_is_explained_only_for_dotnet() {
+        let m = "7f2000000000-7f2000001000 r-xp 00000000 00:01 9 /memfd:doublemapper (deleted)\n";
+        let f = audit(&snapshot("app", m), None);
+        assert_eq!(kinds(&f), [(Severity::High, kind::FILELESS_CODE, None)]);
+        let dotnet = format!(
+            "{m}7f3000000000-7f3000100000 r-xp 00000000 fe:00 8 /usr/share/dotnet/shared/libcoreclr.so\n"
+        );
+        let f = audit(&snapshot("dotnet", &dotnet), None);
+        assert_eq!(
+            kinds(&f),
+            [(Severity::Info, kind::FILELESS_CODE, Some(".NET CoreCLR"))]
+        );
+    }
+
+    #[test]
+    fn elf_header_and_executable_stack_are_never_explained_away() {
+        let m = "\
+7f0000000000-7f0000001000 r-xp 00000000 00:00 0
+7f4000000000-7f4000100000 r-xp 00000000 fe:00 7 /usr/lib/libluajit-5.1.so.2
+7ffc00000000-7ffc00021000 rwxp 00000000 00:00 0 [stack]
+";
+        let read = |addr: u64, buf: &mut [u8]| -> Result<usize> {
+            assert_eq!(addr, 0x7f00_0000_0000);
+            buf.copy_from_slice(b"\x7fELF");
+            Ok(4)
+        };
+        let f = audit(&snapshot("luajit", m), Some(&read));
+        assert_eq!(
+            kinds(&f),
+            [
+                (Severity::Critical, kind::ELF_IN_ANONYMOUS, None),
+                (Severity::High, kind::EXECUTABLE_STACK, None),
+                (Severity::Info, kind::ANONYMOUS_EXECUTABLE, Some("LuaJIT")),
+            ]
+        );
+    }
+
+    #[test]
+    fn dirty_code_pages_are_modified_code() {
+        let mut s = snapshot(
+            "app",
+            "55d000000000-55d000002000 r-xp 00001000 fe:00 100 /usr/lib/libfoo.so\n",
+        );
+        assert!(audit(&s, None).is_empty());
+        s.regions[0].usage = Some(crate::memory::Usage {
+            private_dirty: 4096,
+            ..Default::default()
+        });
+        let f = audit(&s, None);
+        assert_eq!(kinds(&f), [(Severity::High, kind::MODIFIED_CODE, None)]);
+        assert_eq!(f[0].path.as_deref(), Some("/usr/lib/libfoo.so"));
+        assert!(f[0].reason.starts_with("4.0KB of executable file pages"));
+    }
+}

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::diff::region_label;
 use crate::error::{Error, Result};
 use crate::memory::{MemoryRegion, RegionType};
+#[cfg(target_os = "linux")]
 use crate::platform::linux::ProcDir;
 use crate::proc::smaps;
 use crate::trend::{self, Thresholds};
@@ -256,7 +257,8 @@ fn suggestion(pid: u32, suspected: &[&str]) -> String {
     }
 }
 
-/// Samples one process.
+/// Samples one process (Linux: reads procfs).
+#[cfg(target_os = "linux")]
 #[derive(Debug)]
 pub struct Sampler {
     dir: ProcDir,
@@ -264,6 +266,7 @@ pub struct Sampler {
     pid: u32,
 }
 
+#[cfg(target_os = "linux")]
 impl Sampler {
     /// Opens process `pid` under procfs `root`.
     ///

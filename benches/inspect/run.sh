@@ -61,6 +61,10 @@ else
 fi
 read -r t_dump m_dump < <(best_of "$memlink" dump --pid "$tpid" --address "$rstart" --size 1GiB -o /dev/shm/memlink-bench.$$ --force)
 
+# The write ceiling of the dump's destination: zeros from the kernel into a new tmpfs file.
+read -r t_dd m_dd < <(best_of dd if=/dev/zero of=/dev/shm/memlink-bench.$$ bs=2M count=512)
+rm -f /dev/shm/memlink-bench.$$
+
 ratio() { awk "BEGIN{ if (\"$1\"==\"NA\") print \"NA\"; else printf \"%.2f\", $1/$2 }"; }
 rate() { awk "BEGIN{ printf \"%.2f\", $1/$2 }"; }
 raw_rate=$(rate "$gib" "$t_raw")
@@ -77,4 +81,5 @@ cat <<TABLE
 | dump 1 GiB to /dev/shm | wall s | GiB/s | vs raw floor throughput | peak RSS |
 | --- | ---: | ---: | ---: | ---: |
 | **memlink dump** | $t_dump | $dump_rate | $(awk "BEGIN{printf \"%.2f\", $dump_rate/$raw_rate}") | $((m_dump / 1024)) MiB |
+| ceiling: dd /dev/zero to a new /dev/shm file (no read at all) | $t_dd | $(rate 1 "$t_dd") | $(awk "BEGIN{printf \"%.2f\", 1/$t_dd/$raw_rate}") | $((m_dd / 1024)) MiB |
 TABLE

@@ -31,12 +31,10 @@ pub enum Command {
     Test(TestArgs),
     /// Draw a memory map: an HTML page, an SVG picture, or a compact map in the terminal.
     Map(MapArgs),
-    /// Search a process's memory for bytes, text or typed values (exit 0: found, 1: not found).
-    Search(Box<SearchArgs>),
-    /// Write a range of a process's memory to a file (mode 0600).
-    Dump(DumpArgs),
-    /// Look for suspicious memory protections and modified code (exit 1: findings at --fail-on).
-    Audit(AuditArgs),
+    /// Link a memory range of one process into another (shared pages, or a one-shot copy).
+    Link(LinkArgs),
+    /// Turn a linked (shared memfd) range back into private memory with the same content.
+    Unlink(UnlinkArgs),
     /// Every process with its memory (RSS, PSS, USS, swap), user, threads, mappings and cgroup.
     Ps(PsArgs),
     /// Sample a process's memory over time and judge whether it leaks.
@@ -47,6 +45,12 @@ pub enum Command {
     Diff(DiffArgs),
     /// Serve memory metrics for Prometheus (OpenMetrics), or write them to a file.
     Export(ExportArgs),
+    /// Search a process's memory for bytes, text or typed values (exit 0: found, 1: not found).
+    Search(Box<SearchArgs>),
+    /// Write a range of a process's memory to a file (mode 0600).
+    Dump(DumpArgs),
+    /// Look for suspicious memory protections and modified code (exit 1: findings at --fail-on).
+    Audit(AuditArgs),
 }
 
 /// Output formats shared by commands.
@@ -103,72 +107,6 @@ pub struct TestArgs {
     /// The test to run (as an option: `memlink test --test math`); all tests when omitted.
     #[arg(long = "test", value_name = "NAME")]
     pub test: Option<String>,
-}
-
-/// Output formats of `memlink map`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum MapFormat {
-    /// A self-contained interactive HTML page.
-    Html,
-    /// A static SVG picture.
-    Svg,
-    /// The JSON document the page draws from.
-    Json,
-    /// A compact map for the terminal.
-    Text,
-}
-
-/// When to colour terminal output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum ColorChoice {
-    /// When stdout is a terminal.
-    #[default]
-    Auto,
-    /// Always.
-    Always,
-    /// Never.
-    Never,
-}
-
-/// `memlink map`.
-#[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("input").required(true).args(["pid", "snapshot", "watch", "diff"])))]
-pub struct MapArgs {
-    /// Map a live process.
-    #[arg(long, value_parser = parse_pid)]
-    pub pid: Option<u32>,
-    /// Map a snapshot file (as written by `memlink snapshot`).
-    #[arg(long, value_name = "FILE")]
-    pub snapshot: Option<std::path::PathBuf>,
-    /// Draw memory growth over time from `memlink watch --format jsonl` output.
-    #[arg(long, value_name = "FILE.jsonl")]
-    pub watch: Option<std::path::PathBuf>,
-    /// Draw the difference between two snapshots.
-    #[arg(long, num_args = 2, value_names = ["A", "B"])]
-    pub diff: Option<Vec<std::path::PathBuf>>,
-    /// Write to FILE (created with mode 0600); the format follows its extension (.svg, .json,
-    /// otherwise HTML) unless --format says otherwise. Without it the map goes to stdout.
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<std::path::PathBuf>,
-    /// Output format [default: html with --output, text without].
-    #[arg(long, value_enum)]
-    pub format: Option<MapFormat>,
-    /// Replace an existing output file.
-    #[arg(long)]
-    pub force: bool,
-    /// Colour the terminal map.
-    #[arg(long, value_enum, default_value_t)]
-    pub color: ColorChoice,
-    /// Width of the terminal map in columns [default: $COLUMNS, else 100].
-    #[arg(long, value_name = "COLUMNS")]
-    pub width: Option<usize>,
-    /// Draw the address ranges listed in FILE (a JSON array of {start, end, severity, label})
-    /// over the map.
-    #[arg(long, value_name = "FILE")]
-    pub highlights: Option<std::path::PathBuf>,
-    /// Do not run the protection audit (`memlink audit`) to draw its findings over the map.
-    #[arg(long)]
-    pub no_audit: bool,
 }
 
 /// `memlink search`.
@@ -289,14 +227,75 @@ pub struct AuditArgs {
     pub format: Format,
 }
 
+/// Output formats of `memlink map`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MapFormat {
+    /// A self-contained interactive HTML page.
+    Html,
+    /// A static SVG picture.
+    Svg,
+    /// The JSON document the page draws from.
+    Json,
+    /// A compact map for the terminal.
+    Text,
+}
+
+/// When to colour terminal output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ColorChoice {
+    /// When stdout is a terminal.
+    #[default]
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// `memlink map`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["pid", "snapshot", "watch", "diff"])))]
+pub struct MapArgs {
+    /// Map a live process.
+    #[arg(long, value_parser = parse_pid)]
+    pub pid: Option<u32>,
+    /// Map a snapshot file (as written by `memlink snapshot`).
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: Option<std::path::PathBuf>,
+    /// Draw memory growth over time from `memlink watch --format jsonl` output.
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub watch: Option<std::path::PathBuf>,
+    /// Draw the difference between two snapshots.
+    #[arg(long, num_args = 2, value_names = ["A", "B"])]
+    pub diff: Option<Vec<std::path::PathBuf>>,
+    /// Write to FILE (created with mode 0600); the format follows its extension (.svg, .json,
+    /// otherwise HTML) unless --format says otherwise. Without it the map goes to stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+    /// Output format [default: html with --output, text without].
+    #[arg(long, value_enum)]
+    pub format: Option<MapFormat>,
+    /// Replace an existing output file.
+    #[arg(long)]
+    pub force: bool,
+    /// Colour the terminal map.
+    #[arg(long, value_enum, default_value_t)]
+    pub color: ColorChoice,
+    /// Width of the terminal map in columns [default: $COLUMNS, else 100].
+    #[arg(long, value_name = "COLUMNS")]
+    pub width: Option<usize>,
+    /// Draw the address ranges listed in FILE (a JSON array of {start, end, severity, label})
+    /// over the map.
+    #[arg(long, value_name = "FILE")]
+    pub highlights: Option<std::path::PathBuf>,
+    /// Do not run the protection audit (`memlink audit`) to draw its findings over the map.
+    #[arg(long)]
+    pub no_audit: bool,
+}
+
 /// Parses a PID: a positive decimal number.
 pub fn parse_pid(s: &str) -> Result<u32, String> {
     memlink::units::parse_pid(s).map_err(|e| e.to_string())
-}
-
-/// Parses a severity: info, low, medium, high or critical.
-pub fn parse_severity(s: &str) -> Result<memlink::security::Severity, String> {
-    s.parse().map_err(|e: memlink::Error| e.to_string())
 }
 
 /// Formats of `memlink ps`.
@@ -555,4 +554,80 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 /// Parses a size (4096, 1MiB, 0x1000).
 pub fn parse_size(s: &str) -> Result<u64, String> {
     memlink::units::parse_size(s).map_err(|e| e.to_string())
+}
+
+/// Parses a severity: info, low, medium, high or critical.
+pub fn parse_severity(s: &str) -> Result<memlink::security::Severity, String> {
+    s.parse().map_err(|e: memlink::Error| e.to_string())
+}
+
+/// How `memlink link` gives the target the memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ModeArg {
+    /// Both processes map the same pages afterwards.
+    #[default]
+    Share,
+    /// Copy the bytes once into the target's already-mapped writable range.
+    Copy,
+}
+
+/// `memlink link`.
+#[derive(Debug, Args)]
+pub struct LinkArgs {
+    /// Source process ID (its range becomes shared).
+    #[arg(long, value_parser = parse_pid)]
+    pub source: u32,
+    /// Target process ID (gets the mapping, or the copy).
+    #[arg(long, value_parser = parse_pid)]
+    pub target: u32,
+    /// Start of the range in the source, in hex (page-aligned).
+    #[arg(long, value_parser = parse_address)]
+    pub address: u64,
+    /// Size in bytes: decimal, 0x hex, or with a suffix (4KiB, 1MiB); page-aligned.
+    #[arg(long, value_parser = parse_size)]
+    pub size: u64,
+    /// Where the range appears in the target (default: the same address).
+    #[arg(long, value_parser = parse_address)]
+    pub target_address: Option<u64>,
+    /// share (default) or copy.
+    #[arg(long, value_enum, default_value_t)]
+    pub mode: ModeArg,
+    /// Hash both ranges afterwards and compare them with the source's content before.
+    #[arg(long)]
+    pub verify: bool,
+    /// Run the pre-flight checks only and say what would happen.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Link even if the source uses io_uring, AIO, RDMA or VFIO (writes by the device into the
+    /// old pages would be lost).
+    #[arg(long)]
+    pub allow_pinned: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// `memlink unlink`.
+#[derive(Debug, Args)]
+pub struct UnlinkArgs {
+    /// Process ID.
+    #[arg(long, value_parser = parse_pid)]
+    pub pid: u32,
+    /// Start of the linked range, in hex (page-aligned).
+    #[arg(long, value_parser = parse_address)]
+    pub address: u64,
+    /// Size: decimal, 0x hex, or with a suffix (4KiB); page-aligned.
+    #[arg(long, value_parser = parse_size)]
+    pub size: u64,
+    /// Run the pre-flight checks only.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// Parses an address (hex with or without 0x).
+pub fn parse_address(s: &str) -> Result<u64, String> {
+    memlink::units::parse_address(s).map_err(|e| e.to_string())
 }

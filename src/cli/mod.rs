@@ -19,7 +19,6 @@ pub enum Outcome {
     /// Exit 0.
     Success,
     /// Exit 1: a negative answer, not an error.
-    #[allow(dead_code)] // the answer of commands that search, audit or watch
     Negative,
 }
 

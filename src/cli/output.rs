@@ -15,13 +15,11 @@ pub fn stdout() -> io::BufWriter<io::StdoutLock<'static>> {
 }
 
 /// Streams a JSON array, one element per line.
-#[allow(dead_code)] // for commands whose results are not regions
 pub struct JsonArray<W: Write> {
     out: W,
     first: bool,
 }
 
-#[allow(dead_code)]
 impl<W: Write> JsonArray<W> {
     /// Starts the array.
     pub fn new(mut out: W) -> io::Result<Self> {

@@ -9,6 +9,7 @@
 use std::path::Path;
 
 use crate::error::Result;
+use crate::linker::{LinkPartners, LinkReport, LinkRequest, UnlinkReport, UnlinkRequest};
 #[cfg(not(target_os = "linux"))]
 use crate::memory::MemoryRegion;
 use crate::proc::smaps::Rollup;
@@ -35,6 +36,14 @@ trait Backend {
     fn rollup(root: &Path, pid: u32) -> Result<Rollup>;
     /// Facts about the process.
     fn process_info(root: &Path, pid: u32) -> Result<ProcessInfo>;
+    /// Checks a link request's arguments (page size and address-space bounds are per platform).
+    fn link_check_args(req: &LinkRequest) -> Result<()>;
+    /// Runs a link (or its pre-flight checks).
+    fn link(req: &LinkRequest) -> Result<LinkReport>;
+    /// Turns a linked range back into private memory.
+    fn unlink(req: &UnlinkRequest) -> Result<UnlinkReport>;
+    /// The shared memfd ranges of `pid` that other processes map too.
+    fn link_partners(pid: u32) -> Result<Vec<LinkPartners>>;
 }
 
 /// A stream of regions, in address order.
@@ -67,4 +76,24 @@ pub fn rollup_in(root: &Path, pid: u32) -> Result<Rollup> {
 /// Facts about process `pid`.
 pub fn process_info_in(root: &Path, pid: u32) -> Result<ProcessInfo> {
     Native::process_info(root, pid)
+}
+
+/// Checks a link request's arguments alone.
+pub fn link_check_args(req: &LinkRequest) -> Result<()> {
+    Native::link_check_args(req)
+}
+
+/// Runs a link request (see [`crate::linker::MemoryLinker::link`]).
+pub fn link(req: &LinkRequest) -> Result<LinkReport> {
+    Native::link(req)
+}
+
+/// Runs an unlink request (see [`crate::linker::MemoryLinker::unlink`]).
+pub fn unlink(req: &UnlinkRequest) -> Result<UnlinkReport> {
+    Native::unlink(req)
+}
+
+/// See [`crate::linker::link_partners`].
+pub fn link_partners(pid: u32) -> Result<Vec<LinkPartners>> {
+    Native::link_partners(pid)
 }

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::Backend;
 use crate::error::{Error, Result};
+use crate::linker::{LinkPartners, LinkReport, LinkRequest, UnlinkReport, UnlinkRequest};
 use crate::memory::MemoryRegion;
 use crate::proc::smaps::Rollup;
 use crate::process::ProcessInfo;
@@ -36,6 +37,31 @@ impl Backend for Native {
     fn process_info(_: &Path, _: u32) -> Result<ProcessInfo> {
         Err(Error::Unsupported {
             op: "reading process information",
+            platform: PLATFORM,
+        })
+    }
+
+    fn link_check_args(_: &LinkRequest) -> Result<()> {
+        Ok(())
+    }
+
+    fn link(_: &LinkRequest) -> Result<LinkReport> {
+        Err(Error::Unsupported {
+            op: "linking memory",
+            platform: PLATFORM,
+        })
+    }
+
+    fn unlink(_: &UnlinkRequest) -> Result<UnlinkReport> {
+        Err(Error::Unsupported {
+            op: "unlinking memory",
+            platform: PLATFORM,
+        })
+    }
+
+    fn link_partners(_: u32) -> Result<Vec<LinkPartners>> {
+        Err(Error::Unsupported {
+            op: "finding link partners",
             platform: PLATFORM,
         })
     }

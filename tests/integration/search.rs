@@ -178,6 +178,11 @@ fn resident_only_still_finds_touched_needles() {
         .into_iter()
         .collect();
     assert_eq!(got, planted(&f));
+    // Most of the 40 MiB region was never touched: it is skipped, not read.
+    let pid = f.pid_arg();
+    let r = run(&["search", "--pid", &pid, "--text", NEEDLE, "--resident-only"]);
+    let summary = r.ok().lines().last().unwrap().to_string();
+    assert!(summary.contains("not resident skipped"), "{summary}");
 }
 
 #[test]

@@ -73,6 +73,29 @@ fn render(
                 writeln!(out)?;
             }
             output::write_summary(&mut out, &stats.finish(pid))?;
+            // Shared memfd ranges (memlink links) of a live process and the other processes
+            // mapping them. A scan of every /proc/*/maps; unreadable processes are skipped.
+            let linked = match args.snapshot {
+                Some(_) => Ok(Vec::new()),
+                None => memlink::linker::link_partners(pid),
+            };
+            if let Ok(linked) = linked {
+                if !linked.is_empty() {
+                    writeln!(out)?;
+                    writeln!(out, "Linked ranges (same memfd mapped by other processes):")?;
+                    for l in linked {
+                        let pids: Vec<String> = l.partners.iter().map(u32::to_string).collect();
+                        writeln!(
+                            out,
+                            "{:#x}-{:#x}    {}    partners: {}",
+                            l.start,
+                            l.end,
+                            l.name,
+                            pids.join(", ")
+                        )?;
+                    }
+                }
+            }
         }
     }
     out.flush()?;

@@ -8,7 +8,6 @@ use anyhow::Context;
 use memlink::map::diffmap::DiffPicture;
 use memlink::map::watch::WatchLog;
 use memlink::map::{html, svg, term, Highlight, Layout, LayoutOptions, MapDocument};
-use memlink::platform::linux::mem::MemReader;
 use memlink::security;
 use memlink::snapshot::{create_private, Snapshot};
 use memlink::MemoryAnalyzer;
@@ -99,7 +98,7 @@ fn load_highlights(path: &Path) -> anyhow::Result<Vec<Highlight>> {
 }
 
 /// Runs `memlink map`.
-pub fn run(args: MapArgs) -> anyhow::Result<Outcome> {
+pub fn run(args: MapArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
     let format = format_of(&args);
     if let Some(pair) = &args.diff {
         return diff(&args, pair, format);
@@ -114,7 +113,7 @@ pub fn run(args: MapArgs) -> anyhow::Result<Outcome> {
     // Check the input before creating the output file, so that a bad PID or snapshot leaves
     // nothing behind.
     let (analyzer, loaded) = match (&args.pid, &args.snapshot) {
-        (Some(pid), _) => (Some(MemoryAnalyzer::new(*pid)?), None),
+        (Some(pid), _) => (Some(MemoryAnalyzer::with_proc_root(proc_root, *pid)?), None),
         (None, Some(path)) => (None, Some(Snapshot::load(path)?)),
         (None, None) => anyhow::bail!("one of --pid, --snapshot, --watch or --diff is required"),
     };
@@ -127,14 +126,9 @@ pub fn run(args: MapArgs) -> anyhow::Result<Outcome> {
     if !args.no_audit {
         // The audit's findings, drawn over the map. A live process also gets the check that
         // reads memory (ELF images in anonymous memory); a snapshot cannot.
-        let findings = match args.pid {
-            Some(pid) => {
-                let reader = MemReader::new(pid);
-                let read = |addr: u64, buf: &mut [u8]| reader.read(addr, buf);
-                security::audit(&snapshot, Some(&read))
-            }
-            None => security::audit(&snapshot, None),
-        };
+        // Memory is only read from the real /proc (not from a captured --proc-root).
+        let live = args.pid.filter(|_| proc_root == Path::new("/proc"));
+        let findings = audit(&snapshot, live);
         highlights.extend(findings.iter().map(Highlight::from));
     }
     let out = sink.writer();
@@ -230,4 +224,18 @@ fn diff(args: &MapArgs, pair: &[PathBuf], format: MapFormat) -> anyhow::Result<O
     }
     sink.finish()?;
     Ok(Outcome::Success)
+}
+
+/// The protection audit of a snapshot; with the PID of a live process (on Linux) it may also
+/// read memory (the ELF check).
+fn audit(snapshot: &Snapshot, pid: Option<u32>) -> Vec<security::Finding> {
+    #[cfg(target_os = "linux")]
+    if let Some(pid) = pid {
+        let reader = memlink::platform::linux::mem::MemReader::new(pid);
+        let read = |addr: u64, buf: &mut [u8]| reader.read(addr, buf);
+        return security::audit(snapshot, Some(&read));
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = pid;
+    security::audit(snapshot, None)
 }

@@ -2,16 +2,24 @@
 //! renders the result.
 
 mod analyze;
+#[cfg(target_os = "linux")]
 mod audit;
 mod diff;
+#[cfg(target_os = "linux")]
 mod dump;
+#[cfg(target_os = "linux")]
 mod export;
+mod link;
 mod list;
 mod map;
+#[cfg(target_os = "linux")]
 mod ps;
+#[cfg(target_os = "linux")]
 mod search;
 mod snapshot;
 mod test;
+mod unlink;
+#[cfg(target_os = "linux")]
 mod watch;
 
 use super::args::{Cli, Command};
@@ -23,14 +31,35 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::List(args) => list::run(args, &cli.proc_root),
         Command::Analyze(args) => analyze::run(args, &cli.proc_root),
         Command::Test(args) => test::run(args),
-        Command::Map(args) => map::run(args),
-        Command::Search(args) => search::run(*args),
-        Command::Dump(args) => dump::run(args),
-        Command::Audit(args) => audit::run(args),
+        Command::Map(args) => map::run(args, &cli.proc_root),
+        #[cfg(target_os = "linux")]
         Command::Ps(args) => ps::run(args, &cli.proc_root),
+        #[cfg(target_os = "linux")]
         Command::Watch(args) => watch::run(args, &cli.proc_root),
         Command::Snapshot(args) => snapshot::run(args, &cli.proc_root),
         Command::Diff(args) => diff::run(args, &cli.proc_root),
+        #[cfg(target_os = "linux")]
         Command::Export(args) => export::run(args, &cli.proc_root),
+        #[cfg(target_os = "linux")]
+        Command::Search(args) => search::run(*args),
+        #[cfg(target_os = "linux")]
+        Command::Dump(args) => dump::run(args),
+        #[cfg(target_os = "linux")]
+        Command::Audit(args) => audit::run(args),
+        // These read procfs or another process's memory directly; other platforms have no
+        // backend for them yet.
+        #[cfg(not(target_os = "linux"))]
+        Command::Ps(_)
+        | Command::Watch(_)
+        | Command::Export(_)
+        | Command::Search(_)
+        | Command::Dump(_)
+        | Command::Audit(_) => Err(memlink::Error::Unsupported {
+            op: "this command",
+            platform: std::env::consts::OS,
+        }
+        .into()),
+        Command::Link(args) => link::run(args),
+        Command::Unlink(args) => unlink::run(args),
     }
 }

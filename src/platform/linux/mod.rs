@@ -1,13 +1,16 @@
 //! The Linux backend: procfs for maps and figures.
 
+pub mod link;
 pub mod mem;
 pub mod procdir;
+pub mod ptrace;
 pub mod regions;
 
 use std::path::Path;
 
 use super::Backend;
 use crate::error::{Error, Result};
+use crate::linker::{LinkPartners, LinkReport, LinkRequest, UnlinkReport, UnlinkRequest};
 use crate::memory::escape_path;
 use crate::proc::smaps::{self, Rollup};
 use crate::process::ProcessInfo;
@@ -58,6 +61,22 @@ impl Backend for Native {
             kernel_thread: stat.is_kernel_thread(),
             start_time: stat.start_time,
         })
+    }
+
+    fn link_check_args(req: &LinkRequest) -> Result<()> {
+        link::check_args(req)
+    }
+
+    fn link(req: &LinkRequest) -> Result<LinkReport> {
+        link::link(req)
+    }
+
+    fn unlink(req: &UnlinkRequest) -> Result<UnlinkReport> {
+        link::unlink::unlink(req)
+    }
+
+    fn link_partners(pid: u32) -> Result<Vec<LinkPartners>> {
+        link::partners(pid)
     }
 }
 

@@ -1,0 +1,44 @@
+//! `memlink unlink`: turn a linked range back into private memory with the same content.
+
+use std::io::Write;
+
+use memlink::linker::{MemoryLinker, UnlinkRequest};
+use memlink::units::format_size;
+
+use crate::cli::args::{Format, UnlinkArgs};
+use crate::cli::output;
+use crate::cli::Outcome;
+
+/// Runs `memlink unlink`.
+pub fn run(args: UnlinkArgs) -> anyhow::Result<Outcome> {
+    let req = UnlinkRequest {
+        pid: args.pid,
+        address: args.address,
+        size: args.size,
+        dry_run: args.dry_run,
+        fault: super::link::test_fault()?,
+    };
+    let r = MemoryLinker::new().unlink(&req)?;
+    let mut out = output::stdout();
+    match args.format {
+        Format::Json => output::write_json(&mut out, &r)?,
+        Format::Text => {
+            let verb = if r.dry_run { "Would make" } else { "Made" };
+            writeln!(
+                out,
+                "{verb} {} at {:#x} of process {} private again",
+                format_size(r.size),
+                r.address,
+                r.pid
+            )?;
+            for p in &r.pieces {
+                writeln!(out, "piece:     {:#x}-{:#x} {}", p.start, p.end, p.perms)?;
+            }
+            if !r.dry_run {
+                writeln!(out, "copied:    {} bytes", r.bytes_copied)?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(Outcome::Success)
+}

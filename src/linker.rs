@@ -1,0 +1,335 @@
+//! `MemoryLinker`: sharing (or copying) a range of memory between two running processes, and
+//! turning a shared range back into private memory.
+//!
+//! A [`LinkRequest`] is validated (arguments alone) by [`LinkRequest::validate`] before anything
+//! is read; the pre-flight checks over `/proc` follow, before any process is stopped. Share mode
+//! replaces the source range with a memfd named `memlink-link:SRCPID:HEXADDR` and maps the same
+//! memfd in the target; copy mode copies once with `process_vm_readv`/`process_vm_writev`.
+//! The Linux implementation lives in `platform::linux::link`; elsewhere every operation returns
+//! [`Error::Unsupported`].
+//!
+//! ```no_run
+//! use memlink::linker::{LinkRequest, MemoryLinker};
+//! let req = LinkRequest::new(1234, 5678, 0x7f00_0000_0000, 4096);
+//! let report = MemoryLinker::new().link(&req)?;
+//! println!("linked {} bytes", report.size);
+//! # Ok::<(), memlink::Error>(())
+//! ```
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// How the target gets the source's memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkMode {
+    /// Both processes map the same pages afterwards (a memfd).
+    #[default]
+    Share,
+    /// The bytes are copied once into an already-mapped writable target range.
+    Copy,
+}
+
+impl fmt::Display for LinkMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LinkMode::Share => "share",
+            LinkMode::Copy => "copy",
+        })
+    }
+}
+
+/// The named steps of a share-mode link (and of an unlink), used by reports and by the
+/// test-only fault hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Step {
+    /// Processes stopped and range re-checked.
+    Stop,
+    /// Scratch page mapped in the source.
+    Scratch,
+    /// Memfd created in the source.
+    Memfd,
+    /// Memfd sized.
+    Truncate,
+    /// Source range copied into the memfd.
+    Copy,
+    /// Memfd obtained in the target.
+    TargetFd,
+    /// Memfd mapped in the target.
+    TargetMap,
+    /// Both processes checked alive (the point of no return follows).
+    Check,
+    /// Source range replaced by the memfd.
+    Remap,
+    /// Temporary fds and pages removed.
+    Cleanup,
+}
+
+impl Step {
+    /// Every step, in order.
+    pub const ALL: [Step; 10] = [
+        Step::Stop,
+        Step::Scratch,
+        Step::Memfd,
+        Step::Truncate,
+        Step::Copy,
+        Step::TargetFd,
+        Step::TargetMap,
+        Step::Check,
+        Step::Remap,
+        Step::Cleanup,
+    ];
+
+    /// The step's name, as used by `MEMLINK_TEST_FAULT`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Stop => "stop",
+            Step::Scratch => "scratch",
+            Step::Memfd => "memfd",
+            Step::Truncate => "truncate",
+            Step::Copy => "copy",
+            Step::TargetFd => "target-fd",
+            Step::TargetMap => "target-map",
+            Step::Check => "check",
+            Step::Remap => "remap",
+            Step::Cleanup => "cleanup",
+        }
+    }
+}
+
+/// What the test-only fault hook does after its step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultAction {
+    /// SIGKILL the source (or the unlinked process).
+    KillSource,
+    /// SIGKILL the target.
+    KillTarget,
+    /// Fail as if the next step had failed.
+    Fail,
+}
+
+/// A test-only fault: stop after `after` and do `action`, so that rollback tests are
+/// deterministic. The CLI builds it from `MEMLINK_TEST_FAULT=after:STEP:ACTION`; never set it
+/// in production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fault {
+    /// The step after which the fault fires.
+    pub after: Step,
+    /// What happens.
+    pub action: FaultAction,
+}
+
+impl Fault {
+    /// Parses `after:STEP:ACTION` with ACTION one of `kill-source`, `kill-target`, `fail`.
+    pub fn parse(s: &str) -> Result<Fault> {
+        let bad = || {
+            Error::InvalidArgument(format!(
+                "invalid test fault {s:?}: expected after:STEP:kill-source|kill-target|fail"
+            ))
+        };
+        let mut it = s.split(':');
+        if it.next() != Some("after") {
+            return Err(bad());
+        }
+        let step = it.next().ok_or_else(bad)?;
+        let after = *Step::ALL
+            .iter()
+            .find(|st| st.name() == step)
+            .ok_or_else(bad)?;
+        let action = match it.next() {
+            Some("kill-source") => FaultAction::KillSource,
+            Some("kill-target") => FaultAction::KillTarget,
+            Some("fail") => FaultAction::Fail,
+            _ => return Err(bad()),
+        };
+        if it.next().is_some() {
+            return Err(bad());
+        }
+        Ok(Fault { after, action })
+    }
+}
+
+/// A request to link `[address, address+size)` of `source` into `target`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkRequest {
+    /// The process whose memory is shared.
+    pub source: u32,
+    /// The process that gets the mapping.
+    pub target: u32,
+    /// First address of the source range (page-aligned).
+    pub address: u64,
+    /// Length in bytes (page-aligned, not 0).
+    pub size: u64,
+    /// Where the range appears in the target; `None` means at `address`.
+    pub target_address: Option<u64>,
+    /// Share or copy.
+    pub mode: LinkMode,
+    /// Hash both ranges afterwards and compare with the source's content before the link.
+    pub verify: bool,
+    /// Run the pre-flight checks only.
+    pub dry_run: bool,
+    /// Link even when the source uses io_uring, AIO, RDMA or VFIO.
+    pub allow_pinned: bool,
+    /// Test-only fault injection (see [`Fault`]).
+    pub fault: Option<Fault>,
+}
+
+impl LinkRequest {
+    /// A share-mode request with every option off.
+    pub fn new(source: u32, target: u32, address: u64, size: u64) -> LinkRequest {
+        LinkRequest {
+            source,
+            target,
+            address,
+            size,
+            target_address: None,
+            mode: LinkMode::Share,
+            verify: false,
+            dry_run: false,
+            allow_pinned: false,
+            fault: None,
+        }
+    }
+
+    /// The target address (`address` unless one was given).
+    pub fn target_address(&self) -> u64 {
+        self.target_address.unwrap_or(self.address)
+    }
+
+    /// Checks the arguments alone: size not 0, page alignment, user-space bounds, two distinct
+    /// processes, neither memlink itself.
+    pub fn validate(&self) -> Result<()> {
+        crate::platform::link_check_args(self)
+    }
+}
+
+/// One source VMA piece of the linked range.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LinkedPiece {
+    /// First source address.
+    pub start: u64,
+    /// One past the last source address.
+    pub end: u64,
+    /// Protection, as in `/proc/PID/maps` (`rw-`).
+    pub perms: String,
+}
+
+/// What a link did (or, for a dry run, would do).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LinkReport {
+    /// Source PID.
+    pub source: u32,
+    /// Target PID.
+    pub target: u32,
+    /// Source address.
+    pub address: u64,
+    /// Target address.
+    pub target_address: u64,
+    /// Length in bytes.
+    pub size: u64,
+    /// Share or copy.
+    pub mode: LinkMode,
+    /// True when only the checks ran.
+    pub dry_run: bool,
+    /// The memfd's name (share mode).
+    pub memfd_name: Option<String>,
+    /// How the target obtained the memfd (`pidfd`).
+    pub fd_method: Option<String>,
+    /// The source pieces and their protections.
+    pub pieces: Vec<LinkedPiece>,
+    /// Bytes copied (into the memfd, or into the target in copy mode).
+    pub bytes_copied: u64,
+    /// `Some(true)` when `--verify` found identical content in both ranges.
+    pub verified: Option<bool>,
+    /// Steps completed, in order.
+    pub steps: Vec<Step>,
+    /// Things the user should know (state lost by the source range, leaked fds).
+    pub warnings: Vec<String>,
+    /// Wall time in microseconds.
+    pub elapsed_us: u64,
+}
+
+/// A request to turn a linked (shared memfd) range back into private memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnlinkRequest {
+    /// The process.
+    pub pid: u32,
+    /// First address (page-aligned).
+    pub address: u64,
+    /// Length (page-aligned, not 0).
+    pub size: u64,
+    /// Run the pre-flight checks only.
+    pub dry_run: bool,
+    /// Test-only fault injection (`kill-source` kills `pid`).
+    pub fault: Option<Fault>,
+}
+
+/// What an unlink did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnlinkReport {
+    /// The process.
+    pub pid: u32,
+    /// First address.
+    pub address: u64,
+    /// Length.
+    pub size: u64,
+    /// True when only the checks ran.
+    pub dry_run: bool,
+    /// The pieces made private, with their protections.
+    pub pieces: Vec<LinkedPiece>,
+    /// Bytes copied into the new private memory.
+    pub bytes_copied: u64,
+    /// Wall time in microseconds.
+    pub elapsed_us: u64,
+}
+
+/// A shared memfd range of a process and the other processes that map the same memfd.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LinkPartners {
+    /// Start of the range in the process.
+    pub start: u64,
+    /// One past its end.
+    pub end: u64,
+    /// The memfd's name as `maps` shows it.
+    pub name: String,
+    /// Other PIDs mapping the same inode (sorted).
+    pub partners: Vec<u32>,
+}
+
+/// Links memory between processes (the seed's API).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct MemoryLinker;
+
+impl MemoryLinker {
+    /// A linker.
+    pub fn new() -> MemoryLinker {
+        MemoryLinker
+    }
+
+    /// Runs `req`: validation, pre-flight checks, then the link (unless `dry_run`).
+    ///
+    /// # Errors
+    /// Every refusal of the pre-flight checks ([`Error::InvalidArgument`], [`Error::Refused`],
+    /// [`Error::Unmapped`], [`Error::NoSuchProcess`], [`Error::Zombie`], [`Error::KernelThread`],
+    /// [`Error::PermissionDenied`]); [`Error::ProcessExited`] when a process dies during the
+    /// link (the survivor is rolled back); [`Error::Unsupported`] off Linux/x86_64.
+    pub fn link(&self, req: &LinkRequest) -> Result<LinkReport> {
+        req.validate()?;
+        crate::platform::link(req)
+    }
+
+    /// Runs `req`: turns a shared memfd range back into private memory with the same content.
+    pub fn unlink(&self, req: &UnlinkRequest) -> Result<UnlinkReport> {
+        crate::platform::unlink(req)
+    }
+}
+
+/// The shared memfd ranges of `pid` that other processes map too (same device and inode),
+/// found by scanning every readable `/proc/*/maps`.
+pub fn link_partners(pid: u32) -> Result<Vec<LinkPartners>> {
+    crate::platform::link_partners(pid)
+}

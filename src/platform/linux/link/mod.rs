@@ -1,0 +1,268 @@
+//! Linking memory between processes on Linux: the pre-flight checks ([`preflight`], pure), the
+//! share-mode sequence ([`share`]), copy mode ([`copy`]) and unlink ([`unlink`]).
+//!
+//! Everything a refusal needs is read from `/proc` before any process is stopped.
+
+pub mod copy;
+pub mod preflight;
+pub mod share;
+pub mod unlink;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Instant;
+
+use nix::sys::uio::{process_vm_readv, RemoteIoVec};
+use nix::unistd::Pid;
+
+use crate::error::{Error, Result};
+use crate::linker::{LinkMode, LinkPartners, LinkReport, LinkRequest, LinkedPiece};
+use crate::platform::linux::procdir::ProcDir;
+use crate::proc::smaps::{self, SmapsEntry};
+use crate::proc::stat::Stat;
+use crate::proc::status::Status;
+
+use preflight::Piece;
+
+/// The page size.
+pub fn page_size() -> u64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .map_or(4096, |v| v as u64)
+}
+
+/// Checks a request's arguments alone.
+pub fn check_args(req: &LinkRequest) -> Result<()> {
+    preflight::check_args(
+        req.source,
+        req.target,
+        req.address,
+        req.target_address(),
+        req.size,
+        page_size(),
+        std::process::id(),
+    )
+}
+
+/// What the checks need to know about one process.
+#[derive(Debug)]
+pub struct Facts {
+    /// `stat`.
+    pub stat: Stat,
+    /// `status`.
+    pub status: Status,
+    /// `smaps`.
+    pub smaps: Vec<SmapsEntry>,
+}
+
+/// Reads `stat`, `smaps` and `status` of `pid`, in the order that names the real cause of a
+/// refusal: missing, zombie, kernel thread, unreadable map, then the status checks.
+pub fn gather(pid: u32, can_suspend_seccomp: bool) -> Result<Facts> {
+    gather_with(pid, can_suspend_seccomp, true)
+}
+
+/// Like [`gather`]; `flags` reads `smaps` (for `VmFlags`), otherwise the cheaper `maps`.
+pub fn gather_with(pid: u32, can_suspend_seccomp: bool, flags: bool) -> Result<Facts> {
+    let dir = ProcDir::open(Path::new("/proc"), pid)?;
+    let stat = dir.stat()?;
+    if stat.is_zombie() {
+        return Err(Error::Zombie { pid });
+    }
+    if stat.is_kernel_thread() {
+        return Err(Error::KernelThread { pid });
+    }
+    let bytes = dir.read_for(
+        if flags { "smaps" } else { "maps" },
+        "read the memory map of",
+    )?;
+    let status = dir.status()?;
+    preflight::check_process(pid, &stat, &status, can_suspend_seccomp)?;
+    let smaps = if flags {
+        smaps::parse(&bytes)?
+    } else {
+        maps_entries(&bytes)?
+    };
+    Ok(Facts {
+        stat,
+        status,
+        smaps,
+    })
+}
+
+/// The mappings of `pid` from `maps` (no figures, no `VmFlags`: much cheaper than `smaps`),
+/// without the process checks. Used for the target and for the re-checks once memlink
+/// traces the processes.
+pub fn smaps_of(pid: u32) -> Result<Vec<SmapsEntry>> {
+    let dir = ProcDir::open(Path::new("/proc"), pid)?;
+    maps_entries(&dir.read_for("maps", "read the memory map of")?)
+}
+
+/// `maps` lines as entries without figures or flags.
+fn maps_entries(bytes: &[u8]) -> Result<Vec<SmapsEntry>> {
+    Ok(crate::proc::maps::parse(bytes)?
+        .iter()
+        .map(|l| SmapsEntry {
+            start: l.start,
+            end: l.end,
+            perms: l.perms,
+            offset: l.offset,
+            device: l.device,
+            inode: l.inode,
+            pathname: l.pathname.to_vec(),
+            usage: Default::default(),
+            vm_flags: Vec::new(),
+        })
+        .collect())
+}
+
+/// The targets of `/proc/PID/fd/*` (unreadable entries are skipped).
+pub fn fd_links(pid: u32) -> Vec<Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(rd) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    rd.filter_map(|e| e.ok())
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .map(|p| p.as_os_str().as_bytes().to_vec())
+        .collect()
+}
+
+/// True when memlink has `CAP_SYS_ADMIN` (needed for `PTRACE_O_SUSPEND_SECCOMP`).
+pub fn has_cap_sys_admin() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let l = s.lines().find(|l| l.starts_with("CapEff:"))?;
+            u64::from_str_radix(l.split_whitespace().nth(1)?, 16).ok()
+        })
+        .is_some_and(|caps| caps & (1 << 21) != 0)
+}
+
+pub(crate) fn report_pieces(pieces: &[Piece]) -> Vec<LinkedPiece> {
+    pieces
+        .iter()
+        .map(|p| LinkedPiece {
+            start: p.start,
+            end: p.end,
+            perms: String::from_utf8_lossy(&p.perms.as_bytes()[..3]).into_owned(),
+        })
+        .collect()
+}
+
+/// Runs a link request (already validated).
+pub fn link(req: &LinkRequest) -> Result<LinkReport> {
+    let started = Instant::now();
+    let suspend = has_cap_sys_admin();
+    match req.mode {
+        LinkMode::Copy => copy::copy(req, started),
+        LinkMode::Share => {
+            if !cfg!(target_arch = "x86_64") {
+                return Err(Error::Unsupported {
+                    op: "share-mode linking",
+                    platform: std::env::consts::ARCH,
+                });
+            }
+            let plan = share::plan(req, suspend)?;
+            if req.dry_run {
+                return Ok(share::dry_report(req, &plan, started));
+            }
+            share::run(req, plan, suspend, started)
+        }
+    }
+}
+
+/// A hash of `[address, address+size)` of `pid`, read in 8 MiB chunks.
+pub fn hash_range(pid: u32, address: u64, size: u64) -> Result<u64> {
+    const CHUNK: u64 = 8 << 20;
+    let mut buf = vec![0u8; CHUNK.min(size) as usize];
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut off = 0;
+    while off < size {
+        let len = CHUNK.min(size - off) as usize;
+        let n = process_vm_readv(
+            Pid::from_raw(pid as i32),
+            &mut [std::io::IoSliceMut::new(&mut buf[..len])],
+            &[RemoteIoVec {
+                base: (address + off) as usize,
+                len,
+            }],
+        )
+        .map_err(|e| Error::from_errno(pid, "read the memory of", e.into()))?;
+        if n != len {
+            return Err(Error::Unmapped {
+                pid,
+                start: address + off + n as u64,
+                end: address + size,
+            });
+        }
+        for w in buf[..len].chunks(8) {
+            let mut v = [0u8; 8];
+            v[..w.len()].copy_from_slice(w);
+            h = (h ^ u64::from_le_bytes(v)).wrapping_mul(0x100_0000_01b3);
+            h ^= h >> 29;
+        }
+        off += len as u64;
+    }
+    Ok(h)
+}
+
+/// See [`crate::linker::link_partners`].
+pub fn partners(pid: u32) -> Result<Vec<LinkPartners>> {
+    let dir = ProcDir::open_live(Path::new("/proc"), pid)?;
+    let own = dir.read_for("maps", "read the memory map of")?;
+    let own = crate::proc::maps::parse(&own)?;
+    let mut wanted: HashMap<(u32, u32, u64), Vec<usize>> = HashMap::new();
+    let mut out: Vec<LinkPartners> = Vec::new();
+    for l in own.iter().filter(|l| {
+        l.perms.contains(crate::memory::Perms::SHARED) && l.pathname.starts_with(b"/memfd:")
+    }) {
+        wanted
+            .entry((l.device.major, l.device.minor, l.inode))
+            .or_default()
+            .push(out.len());
+        out.push(LinkPartners {
+            start: l.start,
+            end: l.end,
+            name: String::from_utf8_lossy(l.pathname).into_owned(),
+            partners: Vec::new(),
+        });
+    }
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rd = std::fs::read_dir("/proc").map_err(|e| Error::File {
+        path: "/proc".into(),
+        source: e,
+    })?;
+    for e in rd.filter_map(|e| e.ok()) {
+        let Some(other) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        if other == pid {
+            continue;
+        }
+        let Ok(bytes) = std::fs::read(format!("/proc/{other}/maps")) else {
+            continue;
+        };
+        let Ok(lines) = crate::proc::maps::parse(&bytes) else {
+            continue;
+        };
+        for l in lines {
+            if let Some(idx) = wanted.get(&(l.device.major, l.device.minor, l.inode)) {
+                if l.pathname.starts_with(b"/memfd:") {
+                    for &i in idx {
+                        if !out[i].partners.contains(&other) {
+                            out[i].partners.push(other);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out.retain(|p| !p.partners.is_empty());
+    for p in &mut out {
+        p.partners.sort_unstable();
+    }
+    Ok(out)
+}

@@ -1,0 +1,471 @@
+//! Running one system call inside a stopped tracee, without writing any code into it.
+//!
+//! The `syscall` instruction comes from the tracee's own vDSO (`0f 05`). The injection thread's
+//! registers and signal mask are saved once; the *resume* registers are computed from them so
+//! that a thread stopped inside a restartable system call re-issues it (or `restart_syscall`)
+//! after we detach, and `orig_rax = -1` tells the kernel to do no restart processing of its own
+//! on registers we already fixed. Signals are blocked only while one injected call is in
+//! flight; after every call the resume registers and the original mask are written back at
+//! once, so that if memlink dies between calls the thread carries on unchanged.
+//!
+//! x86_64 only; on other architectures [`Session::prepare`] returns `Unsupported`.
+
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::ptrace;
+use nix::sys::signal::Signal;
+use nix::sys::uio::{process_vm_readv, RemoteIoVec};
+use nix::sys::wait::WaitStatus;
+use nix::unistd::Pid;
+
+use crate::error::{Error, Result};
+
+use super::sys;
+use super::tracee::{Event, ProcId, Session, PTRACE_EVENT_STOP};
+
+/// Linux restart codes seen in `rax` of a thread stopped inside a system call.
+const ERESTARTSYS: i64 = -512;
+const ERESTARTNOINTR: i64 = -513;
+const ERESTARTNOHAND: i64 = -514;
+const ERESTART_RESTARTBLOCK: i64 = -516;
+
+/// System call numbers used by the link sequence.
+#[allow(missing_docs)]
+pub mod nr {
+    pub const READ: u64 = 0;
+    pub const CLOSE: u64 = 3;
+    pub const MMAP: u64 = 9;
+    pub const MPROTECT: u64 = 10;
+    pub const MUNMAP: u64 = 11;
+    pub const PREAD64: u64 = 17;
+    pub const PWRITE64: u64 = 18;
+    pub const MREMAP: u64 = 25;
+    pub const GETPID: u64 = 39;
+    pub const RECVMSG: u64 = 47;
+    pub const SOCKETPAIR: u64 = 53;
+    pub const FTRUNCATE: u64 = 77;
+    pub const RESTART_SYSCALL: u64 = 219;
+    pub const MEMFD_CREATE: u64 = 319;
+    pub const PIDFD_OPEN: u64 = 434;
+    pub const PIDFD_GETFD: u64 = 438;
+}
+
+/// The injection thread of one process: its saved state and the gadget address.
+#[derive(Debug, Clone)]
+pub struct Injector {
+    /// The thread.
+    pub tid: i32,
+    /// Address of a `syscall` instruction in the tracee.
+    pub gadget: u64,
+    #[cfg(target_arch = "x86_64")]
+    resume: libc::user_regs_struct,
+    mask: u64,
+    /// Whether a seccomp filter may reject our calls (SIGSYS is checked after each call only
+    /// then: without a filter no SIGSYS can come from seccomp).
+    seccomp: bool,
+}
+
+/// The resume registers for a thread stopped with `saved` (see the design table):
+/// re-issue an interrupted restartable call, or `restart_syscall` for `-ERESTART_RESTARTBLOCK`.
+#[cfg(target_arch = "x86_64")]
+pub fn resume_regs(saved: &libc::user_regs_struct) -> libc::user_regs_struct {
+    let mut r = *saved;
+    if (saved.orig_rax as i64) >= 0 {
+        match saved.rax as i64 {
+            ERESTARTSYS | ERESTARTNOINTR | ERESTARTNOHAND => {
+                r.rax = saved.orig_rax;
+                r.rip = saved.rip.wrapping_sub(2);
+            }
+            ERESTART_RESTARTBLOCK => {
+                r.rax = nr::RESTART_SYSCALL;
+                r.rip = saved.rip.wrapping_sub(2);
+            }
+            _ => {}
+        }
+    }
+    r.orig_rax = u64::MAX;
+    r
+}
+
+/// Finds a `syscall` instruction (`0f 05`) in a code image.
+pub fn find_gadget(code: &[u8]) -> Option<usize> {
+    code.windows(2).position(|w| w == [0x0f, 0x05])
+}
+
+/// Reads `len` bytes at `addr` of process `pid`.
+pub fn read_remote(pid: u32, addr: u64, len: usize) -> std::io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; len];
+    let n = process_vm_readv(
+        Pid::from_raw(pid as i32),
+        &mut [std::io::IoSliceMut::new(&mut buf)],
+        &[RemoteIoVec {
+            base: addr as usize,
+            len,
+        }],
+    )?;
+    buf.truncate(n);
+    Ok(buf)
+}
+
+impl Injector {
+    /// Writes the resume registers and the original signal mask back. Errors are ignored: this
+    /// runs on paths that are already failing, and a vanished thread needs nothing.
+    pub fn restore(&self) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let _ = ptrace::setregs(Pid::from_raw(self.tid), self.resume);
+            let _ = sys::set_sigmask(self.tid, self.mask);
+        }
+    }
+}
+
+impl Session {
+    /// Chooses the injection thread of process `id` (the first stopped thread), saves its
+    /// registers and mask, and finds a `syscall` gadget.
+    ///
+    /// # Errors
+    /// `Unsupported` off x86_64 and for 32-bit tracees; `ENOEXEC` when no gadget is found.
+    pub fn prepare(&mut self, id: ProcId) -> Result<()> {
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = id;
+            return Err(Error::Unsupported {
+                op: "injecting system calls",
+                platform: std::env::consts::ARCH,
+            });
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            let pid = self.proc(id).pid;
+            let tid = *self.proc(id).threads.first().ok_or(Error::ProcessExited {
+                pid,
+                during: "being stopped".into(),
+            })?;
+            let saved = match ptrace::getregs(Pid::from_raw(tid)) {
+                Ok(r) => r,
+                Err(e) => return self.thread_error(id, tid, e, "reading its registers"),
+            };
+            if saved.cs == 0x23 {
+                return Err(Error::Unsupported {
+                    op: "linking memory of a 32-bit process",
+                    platform: "x86_64 (ia32 tracee)",
+                });
+            }
+            let mask = match sys::get_sigmask(tid) {
+                Ok(m) => m,
+                Err(e) => return self.thread_error(id, tid, errno(&e), "reading its signal mask"),
+            };
+            let gadget = find_vdso_gadget(pid)
+                .or_else(|| {
+                    // Fallback: the instruction the thread is stopped after.
+                    let ip = saved.rip.checked_sub(2)?;
+                    let b = read_remote(pid, ip, 2).ok()?;
+                    (b == [0x0f, 0x05]).then_some(ip)
+                })
+                .ok_or_else(|| Error::Os {
+                    op: format!("process {pid}: no syscall instruction found"),
+                    source: std::io::Error::from_raw_os_error(libc::ENOEXEC),
+                })?;
+            let seccomp = std::fs::read(format!("/proc/{pid}/status"))
+                .ok()
+                .and_then(|b| crate::proc::status::parse(&b).ok())
+                .is_none_or(|s| s.seccomp != 0);
+            self.proc_mut(id).injector = Some(Injector {
+                tid,
+                gadget,
+                resume: resume_regs(&saved),
+                mask,
+                seccomp,
+            });
+            Ok(())
+        }
+    }
+
+    /// Runs system call `nr` with `args` in process `id`'s injection thread and returns the raw
+    /// result (a negative errno on failure). Interrupted calls (`-512..-516`) are issued again.
+    ///
+    /// # Errors
+    /// `ProcessExited` when the process dies (it is then marked dead), `ETIMEDOUT` after
+    /// `timeout`, `EPERM` when seccomp rejected the call with SIGSYS or another signal was forced.
+    pub fn remote_syscall(
+        &mut self,
+        id: ProcId,
+        nr: u64,
+        args: [u64; 6],
+        timeout: Duration,
+    ) -> Result<i64> {
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = (id, nr, args, timeout);
+            return Err(Error::Unsupported {
+                op: "injecting system calls",
+                platform: std::env::consts::ARCH,
+            });
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            let pid = self.proc(id).pid;
+            if self.proc(id).dead {
+                return Err(Error::ProcessExited {
+                    pid,
+                    during: "the link".into(),
+                });
+            }
+            let inj = self
+                .proc(id)
+                .injector
+                .clone()
+                .ok_or(Error::InvalidArgument(
+                    "internal: no injection thread prepared".into(),
+                ))?;
+            for _attempt in 0..8 {
+                let r = self.one_call(id, &inj, nr, args, timeout);
+                // Whatever happened, put the thread back first (rule: borrowed state only while
+                // one call is in flight).
+                if !self.proc(id).dead {
+                    inj.restore();
+                }
+                let ret = r?;
+                if (-516..=-512).contains(&ret) {
+                    continue;
+                }
+                if inj.seccomp {
+                    self.check_sigsys(id, inj.tid)?;
+                }
+                if ret == nr as i64 && nr >= 8 {
+                    // A rejected call in seccomp's dead mode leaves rax unchanged (P9).
+                    self.mark_dead(id);
+                    return Err(Error::Refused {
+                        pid,
+                        reason: format!("injected system call {nr} was not executed (seccomp?)"),
+                    });
+                }
+                return Ok(ret);
+            }
+            Err(Error::Os {
+                op: format!("process {pid}: system call {nr} kept being interrupted"),
+                source: std::io::Error::from_raw_os_error(libc::EINTR),
+            })
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    fn one_call(
+        &mut self,
+        id: ProcId,
+        inj: &Injector,
+        nr: u64,
+        args: [u64; 6],
+        timeout: Duration,
+    ) -> Result<i64> {
+        let tid = inj.tid;
+        let t = Pid::from_raw(tid);
+        let mut regs = inj.resume;
+        regs.rax = nr;
+        regs.orig_rax = u64::MAX;
+        regs.rdi = args[0];
+        regs.rsi = args[1];
+        regs.rdx = args[2];
+        regs.r10 = args[3];
+        regs.r8 = args[4];
+        regs.r9 = args[5];
+        regs.rip = inj.gadget;
+        if let Err(e) = ptrace::setregs(t, regs) {
+            return self.thread_error(id, tid, e, "an injected system call");
+        }
+        if let Err(e) = sys::set_sigmask(tid, u64::MAX) {
+            return self.thread_error(id, tid, errno(&e), "an injected system call");
+        }
+        if let Err(e) = ptrace::syscall(t, None) {
+            return self.thread_error(id, tid, e, "an injected system call");
+        }
+        let deadline = Instant::now() + timeout;
+        let mut entered = false;
+        let mut forced: Option<Signal> = None;
+        let mut timed_out = false;
+        loop {
+            let ev = match self.wait(tid, deadline) {
+                Ok(ev) => ev,
+                Err(_) if !timed_out => {
+                    // Make an interruptible sleep return, then collect the exit stop.
+                    timed_out = true;
+                    let _ = ptrace::interrupt(t);
+                    self.wait(tid, Instant::now() + Duration::from_secs(2))?
+                }
+                Err(e) => return Err(e),
+            };
+            let resume_sig = match ev {
+                Event::Gone => {
+                    self.mark_dead(id);
+                    return Err(Error::ProcessExited {
+                        pid: self.proc(id).pid,
+                        during: "an injected system call ran".into(),
+                    });
+                }
+                Event::Stop(WaitStatus::PtraceSyscall(_)) => {
+                    if entered {
+                        break;
+                    }
+                    entered = true;
+                    None
+                }
+                Event::Stop(WaitStatus::PtraceEvent(_, _, PTRACE_EVENT_STOP)) => {
+                    if timed_out && entered {
+                        break;
+                    }
+                    None
+                }
+                Event::Stop(WaitStatus::Stopped(_, Signal::SIGSTOP)) => Some(Signal::SIGSTOP),
+                Event::Stop(WaitStatus::Stopped(_, sig)) => {
+                    forced = Some(sig);
+                    None
+                }
+                Event::Stop(_) => None,
+            };
+            if let Err(e) = ptrace::syscall(t, resume_sig) {
+                return self.thread_error(id, tid, e, "an injected system call");
+            }
+        }
+        let pid = self.proc(id).pid;
+        if timed_out {
+            return Err(Error::Os {
+                op: format!("process {pid}: injected system call {nr}"),
+                source: std::io::Error::from_raw_os_error(libc::ETIMEDOUT),
+            });
+        }
+        let after = match ptrace::getregs(t) {
+            Ok(r) => r,
+            Err(e) => return self.thread_error(id, tid, e, "an injected system call"),
+        };
+        if let Some(sig) = forced {
+            return Err(Error::Refused {
+                pid,
+                reason: format!("injected system call {nr} raised {sig}"),
+            });
+        }
+        Ok(after.rax as i64)
+    }
+
+    /// Fails (and marks the process dead) when SIGSYS is pending on the thread: seccomp
+    /// rejected the call and the process will die.
+    fn check_sigsys(&mut self, id: ProcId, tid: i32) -> Result<()> {
+        let pid = self.proc(id).pid;
+        let path = format!("/proc/{pid}/task/{tid}/status");
+        let pending = std::fs::read(path)
+            .ok()
+            .and_then(|b| crate::proc::status::parse(&b).ok())
+            .map(|s| s.sig_pnd)
+            .unwrap_or(0);
+        if sigsys_pending(pending) {
+            self.mark_dead(id);
+            return Err(Error::Refused {
+                pid,
+                reason: "seccomp rejected an injected system call (SIGSYS pending)".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// True when SIGSYS is set in a `SigPnd` mask (bit n-1 stands for signal n).
+pub fn sigsys_pending(sig_pnd: u64) -> bool {
+    sig_pnd & (1 << (libc::SIGSYS - 1)) != 0
+}
+
+fn errno(e: &std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+/// The address of a `syscall` instruction in the `[vdso]` of `pid`.
+fn find_vdso_gadget(pid: u32) -> Option<u64> {
+    let maps = std::fs::read(format!("/proc/{pid}/maps")).ok()?;
+    let lines = crate::proc::maps::parse(&maps).ok()?;
+    let vdso = lines.iter().find(|l| l.pathname == b"[vdso]")?;
+    let code = read_remote(pid, vdso.start, (vdso.end - vdso.start) as usize).ok()?;
+    find_gadget(&code).map(|off| vdso.start + off as u64)
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+
+    fn regs(orig: i64, rax: i64, rip: u64) -> libc::user_regs_struct {
+        let mut r: libc::user_regs_struct = zeroed_regs();
+        r.orig_rax = orig as u64;
+        r.rax = rax as u64;
+        r.rip = rip;
+        r
+    }
+
+    fn zeroed_regs() -> libc::user_regs_struct {
+        libc::user_regs_struct {
+            r15: 0,
+            r14: 0,
+            r13: 0,
+            r12: 0,
+            rbp: 0,
+            rbx: 0,
+            r11: 0,
+            r10: 0,
+            r9: 0,
+            r8: 0,
+            rax: 0,
+            rcx: 0,
+            rdx: 0,
+            rsi: 0,
+            rdi: 0,
+            orig_rax: 0,
+            rip: 0,
+            cs: 0,
+            eflags: 0,
+            rsp: 0,
+            ss: 0,
+            fs_base: 0,
+            gs_base: 0,
+            ds: 0,
+            es: 0,
+            fs: 0,
+            gs: 0,
+        }
+    }
+
+    #[test]
+    fn resume_table() {
+        // read(2) interrupted: re-issue read.
+        let r = resume_regs(&regs(0, -512, 0x1002));
+        assert_eq!((r.rax, r.rip, r.orig_rax as i64), (0, 0x1000, -1));
+        // ppoll with a temporary mask.
+        let r = resume_regs(&regs(271, -514, 0x1002));
+        assert_eq!((r.rax, r.rip), (271, 0x1000));
+        // clock_nanosleep: restart_syscall.
+        let r = resume_regs(&regs(230, -516, 0x1002));
+        assert_eq!((r.rax, r.rip), (219, 0x1000));
+        // epoll_wait returned -EINTR: unchanged.
+        let r = resume_regs(&regs(232, -4, 0x1002));
+        assert_eq!((r.rax as i64, r.rip), (-4, 0x1002));
+        // user space.
+        let r = resume_regs(&regs(-1, 42, 0x1002));
+        assert_eq!((r.rax, r.rip, r.orig_rax as i64), (42, 0x1002, -1));
+        // 515 is not a restart code.
+        let r = resume_regs(&regs(0, -515, 0x1002));
+        assert_eq!(r.rip, 0x1002);
+    }
+
+    #[test]
+    fn sigsys_from_captured_status() {
+        // SigPnd of a thread whose injected call a RET_TRAP seccomp filter rejected.
+        let st = crate::proc::status::parse(
+            b"Name:\tx\nTgid:\t7\nSigPnd:\t0000000040000000\nShdPnd:\t0000000000000000\n",
+        )
+        .unwrap();
+        assert!(sigsys_pending(st.sig_pnd));
+        assert!(!sigsys_pending(0x100)); // SIGUSR1 only
+    }
+
+    #[test]
+    fn gadget() {
+        assert_eq!(find_gadget(&[0x90, 0x0f, 0x05, 0xc3]), Some(1));
+        assert_eq!(find_gadget(&[0x0f, 0x90, 0x05]), None);
+    }
+}
