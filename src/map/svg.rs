@@ -14,6 +14,7 @@ use crate::units::format_size;
 use super::diffmap::{Change, DiffPicture};
 use super::layout::{Cell, CellKind, Layout};
 use super::palette;
+use super::watch::{Sample, WatchLog};
 use super::Highlight;
 
 const LEFT: f64 = 112.0;
@@ -210,6 +211,154 @@ pub fn render_diff(a: &Snapshot, b: &Snapshot, picture: &DiffPicture) -> String 
         &sub,
         layout.width,
         y,
+        &body,
+    )
+}
+
+/// Renders a growth picture from `memlink watch --format jsonl` output: RSS and each component
+/// over time, the verdict's fitted slopes as dashed lines, and the verdict.
+pub fn render_watch(log: &WatchLog) -> String {
+    const W: f64 = 1000.0;
+    const H: f64 = 300.0;
+    let samples = &log.samples;
+    let mut body = String::new();
+    let top = 62.0;
+    let tmax = samples.last().map_or(1.0, |s| s.t).max(1e-9);
+    type Get = fn(&Sample) -> Option<u64>;
+    let series: [(&str, &str, Get); 5] = [
+        ("rss", "#1b1b1b", |s| Some(s.rss)),
+        ("anon", "#54a24b", |s| Some(s.anon)),
+        ("file", "#72b7b2", |s| Some(s.file)),
+        ("shmem", "#b279a2", |s| Some(s.shmem)),
+        ("stacks", "#eeca3b", |s| s.stacks),
+    ];
+    let ymax = samples
+        .iter()
+        .flat_map(|s| series.iter().filter_map(move |(_, _, g)| g(s)))
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64
+        * 1.08;
+    let x = |t: f64| LEFT + W * t / tmax;
+    let y = |v: f64| top + H * (1.0 - v / ymax);
+    for i in 0..=4 {
+        let v = ymax * i as f64 / 4.0;
+        let t = tmax * i as f64 / 4.0;
+        let _ = writeln!(
+            body,
+            "<line x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#e6e9ed\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" class=\"addr\">{}</text><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" class=\"addr\">{:.0} s</text>",
+            LEFT + W,
+            y(v),
+            y(v),
+            LEFT - 6.0,
+            y(v) + 3.0,
+            format_size(v as u64),
+            x(t),
+            top + H + 14.0,
+            t
+        );
+    }
+    let slope = |name: &str| {
+        log.verdict
+            .as_ref()
+            .and_then(|v| v.components.iter().find(|c| c.name == name))
+            .map(|c| c.slope_per_min)
+    };
+    for (name, color, get) in series {
+        let pts: Vec<(f64, f64)> = samples
+            .iter()
+            .filter_map(|s| get(s).map(|v| (s.t, v as f64)))
+            .collect();
+        if pts.is_empty() {
+            continue;
+        }
+        let line: Vec<String> = pts
+            .iter()
+            .map(|(t, v)| format!("{:.1},{:.1}", x(*t), y(*v)))
+            .collect();
+        let _ = writeln!(
+            body,
+            "<polyline class=\"series\" data-series=\"{name}\" points=\"{}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"/>",
+            line.join(" ")
+        );
+        if let (Some(per_min), true) = (slope(name), pts.len() > 1) {
+            // The least-squares line passes through the mean point.
+            let n = pts.len() as f64;
+            let mt = pts.iter().map(|p| p.0).sum::<f64>() / n;
+            let mv = pts.iter().map(|p| p.1).sum::<f64>() / n;
+            let (t0, t1) = (pts[0].0, pts[pts.len() - 1].0);
+            let at = |t: f64| mv + per_min / 60.0 * (t - mt);
+            let _ = writeln!(
+                body,
+                "<line class=\"fit\" data-fit=\"{name}\" x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"{color}\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>",
+                x(t0),
+                y(at(t0)),
+                x(t1),
+                y(at(t1))
+            );
+        }
+    }
+    let mut ly = top + H + 40.0;
+    let mut lx = LEFT;
+    for (name, color, _) in series {
+        let text = match slope(name) {
+            Some(s) => format!(
+                "{name} (fit {}/min, dashed)",
+                format_size(s.max(0.0) as u64)
+            ),
+            None => name.to_string(),
+        };
+        let _ = writeln!(
+            body,
+            "<rect x=\"{lx:.1}\" y=\"{:.1}\" width=\"12\" height=\"12\" fill=\"{color}\"/><text x=\"{:.1}\" y=\"{ly:.1}\" class=\"small\">{}</text>",
+            ly - 10.0,
+            lx + 17.0,
+            escape(&text)
+        );
+        lx += 30.0 + text.chars().count() as f64 * 6.0;
+    }
+    if let Some(v) = &log.verdict {
+        ly += 24.0;
+        let _ = writeln!(
+            body,
+            "<text x=\"{LEFT}\" y=\"{ly:.1}\" class=\"head\" fill=\"{}\">{}</text>",
+            if v.leak_suspected {
+                "#c00000"
+            } else {
+                "#2e7d32"
+            },
+            if v.leak_suspected {
+                "Leak suspected"
+            } else {
+                "No leak suspected"
+            }
+        );
+        if !v.suggestion.is_empty() {
+            ly += 18.0;
+            let _ = writeln!(
+                body,
+                "<text x=\"{LEFT}\" y=\"{ly:.1}\" class=\"small\">{}</text>",
+                escape(&v.suggestion)
+            );
+        }
+    }
+    let (first, last) = (samples.first(), samples.last());
+    let sub = match (first, last) {
+        (Some(f), Some(l)) => format!(
+            "{} samples over {:.1} s from {}; RSS {} to {}",
+            samples.len(),
+            l.t,
+            utc(f.time as u64),
+            format_size(f.rss),
+            format_size(l.rss)
+        ),
+        _ => String::new(),
+    };
+    document(
+        &format!("Memory of PID {} over time", first.map_or(0, |s| s.pid)),
+        &sub,
+        W,
+        ly,
         &body,
     )
 }

@@ -524,6 +524,21 @@ fn watch_growth_page() {
     run(&["map", "--watch", &log, "-o", &page.to_string_lossy()]).ok();
     let html = std::fs::read_to_string(&page).unwrap();
     assert_eq!(embedded(&html), json);
+    let svg = run(&["map", "--watch", &log, "--format", "svg"]);
+    let svg = svg.ok();
+    golden("watch.svg", svg);
+    for series in ["rss", "anon", "file", "shmem", "stacks"] {
+        assert!(
+            svg.contains(&format!("data-series=\"{series}\"")),
+            "{series} drawn"
+        );
+    }
+    assert_eq!(
+        svg.matches("class=\"fit\"").count(),
+        4,
+        "a fitted line per component"
+    );
+    assert!(svg.contains("Leak suspected"));
     if !require(
         "chromium",
         "the growth page is checked in a headless browser",
@@ -616,7 +631,7 @@ fn bad_input() {
     run(&["map", "--watch", &garbage.to_string_lossy()]).assert_error(&["garbage.json", "line 1"]);
     run(&["map", "--watch", &missing.to_string_lossy()]).assert_error(&["missing.json"]);
     let log = fixture_file("watch.jsonl");
-    run(&["map", "--watch", &log, "--format", "svg"]).assert_error(&["not implemented yet"]);
+    run(&["map", "--watch", &log, "--format", "text"]).assert_error(&["not implemented yet"]);
     run(&["map", "--snapshot", &snap, "--color", "sometimes"]).assert_error(&["sometimes"]);
 }
 

@@ -173,15 +173,8 @@ pub fn run(args: MapArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
 }
 
 fn watch(args: &MapArgs, path: &Path, format: MapFormat) -> anyhow::Result<Outcome> {
-    if matches!(format, MapFormat::Svg | MapFormat::Text) {
-        anyhow::bail!(
-            "map --watch draws HTML or JSON only; --format {} is not implemented yet",
-            if format == MapFormat::Svg {
-                "svg"
-            } else {
-                "text"
-            }
-        );
+    if format == MapFormat::Text {
+        anyhow::bail!("map --watch draws HTML, SVG or JSON; --format text is not implemented yet");
     }
     let bytes = std::fs::read(path).map_err(|source| memlink::Error::File {
         path: path.to_path_buf(),
@@ -191,11 +184,13 @@ fn watch(args: &MapArgs, path: &Path, format: MapFormat) -> anyhow::Result<Outco
     let mut sink = Sink::open(args.output.as_deref(), args.force)?;
     let doc = MapDocument::watch(&log);
     let out = sink.writer();
-    if format == MapFormat::Json {
-        doc.write_json(out)?;
-        out.write_all(b"\n")?;
-    } else {
-        html::write(&doc, out)?;
+    match format {
+        MapFormat::Json => {
+            doc.write_json(out)?;
+            out.write_all(b"\n")?;
+        }
+        MapFormat::Svg => out.write_all(svg::render_watch(&log).as_bytes())?,
+        _ => html::write(&doc, out)?,
     }
     sink.finish()?;
     Ok(Outcome::Success)
