@@ -89,7 +89,7 @@ pub mod kind {
     pub const ANONYMOUS_EXECUTABLE: &str = "anonymous_executable";
     /// Executable memory backed by a deleted file or a memfd.
     pub const FILELESS_CODE: &str = "fileless_code";
-    /// Executable file pages that differ from the file (`Private_Dirty` > 0).
+    /// Executable file pages that differ from the file (copied on write: `Anonymous` > 0).
     pub const MODIFIED_CODE: &str = "modified_code";
     /// An executable stack.
     pub const EXECUTABLE_STACK: &str = "executable_stack";
@@ -278,7 +278,10 @@ fn audit_region(
         ));
         return;
     }
-    let dirty = r.usage.map_or(0, |u| u.private_dirty);
+    // A page written through a private file mapping is copied on write and then counts as
+    // `Anonymous`. `Private_Dirty` alone is not proof: a binary written to disk moments ago
+    // has dirty page-cache pages that were never modified in memory.
+    let dirty = r.usage.map_or(0, |u| u.anonymous.min(u.private_dirty));
     if dirty > 0 {
         let what = format!(
             "{} of executable file pages differ from the file (patched code, breakpoints or hooks)",
@@ -409,8 +412,16 @@ ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0 [vsyscall]
             "55d000000000-55d000002000 r-xp 00001000 fe:00 100 /usr/lib/libfoo.so\n",
         );
         assert!(audit(&s, None).is_empty());
+        // Dirty page cache of a freshly written file: not modified in memory.
         s.regions[0].usage = Some(crate::memory::Usage {
             private_dirty: 4096,
+            ..Default::default()
+        });
+        assert!(audit(&s, None).is_empty());
+        // Copied on write: the page differs from the file.
+        s.regions[0].usage = Some(crate::memory::Usage {
+            private_dirty: 4096,
+            anonymous: 4096,
             ..Default::default()
         });
         let f = audit(&s, None);
