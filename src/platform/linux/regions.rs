@@ -222,14 +222,20 @@ fn parse_stage(
 pub struct RegionStream {
     dir: ProcDir,
     batches: Receiver<Result<Vec<SmapsEntry>, StageError>>,
-    batch: std::vec::IntoIter<SmapsEntry>,
     parser: Option<JoinHandle<()>>,
     detailed: bool,
     classifier: Classifier,
-    prev: Option<SmapsEntry>,
-    cur: Option<SmapsEntry>,
-    next: Option<SmapsEntry>,
-    started: bool,
+    /// The batch being consumed; entries are classified where they lie, by index, so that
+    /// they are never moved (each carries a few hundred bytes of figures).
+    batch: Vec<SmapsEntry>,
+    /// Index in `batch` of the next entry to classify.
+    idx: usize,
+    /// The entry just before `batch[0]` (the last one of the previous batch).
+    before: Option<SmapsEntry>,
+    /// The batch after `batch`, received early to see the neighbour of `batch`'s last entry.
+    after: Option<Vec<SmapsEntry>>,
+    /// No more batches will come.
+    drained: bool,
     finished: bool,
 }
 
@@ -253,14 +259,14 @@ impl RegionStream {
         Ok(RegionStream {
             dir,
             batches,
-            batch: Vec::new().into_iter(),
             parser: Some(parser),
             detailed,
             classifier: Classifier::new(stacks),
-            prev: None,
-            cur: None,
-            next: None,
-            started: false,
+            batch: Vec::new(),
+            idx: 0,
+            before: None,
+            after: None,
+            drained: false,
             finished: false,
         })
     }
@@ -274,59 +280,65 @@ impl RegionStream {
         self.dir.error("read the memory map of", e)
     }
 
-    /// Pulls the next raw entry from the parser thread.
-    fn pull(&mut self) -> Result<Option<SmapsEntry>> {
-        loop {
-            if let Some(e) = self.batch.next() {
-                return Ok(Some(e));
-            }
+    /// Receives the next non-empty batch, or `None` at the end of input.
+    fn recv_batch(&mut self) -> Result<Option<Vec<SmapsEntry>>> {
+        while !self.drained {
             match self.batches.recv() {
-                Ok(Ok(batch)) => self.batch = batch.into_iter(),
+                Ok(Ok(batch)) if batch.is_empty() => {}
+                Ok(Ok(batch)) => return Ok(Some(batch)),
                 Ok(Err(StageError::Io(e))) => return Err(self.read_error(e)),
                 Ok(Err(StageError::Parse(e))) => return Err(e),
-                Err(_) => return Ok(None),
+                Err(_) => self.drained = true,
             }
         }
+        Ok(None)
     }
 
     fn step(&mut self) -> Result<Option<MemoryRegion>> {
-        if !self.started {
-            self.started = true;
-            self.cur = self.pull()?;
-            self.next = if self.cur.is_some() {
-                self.pull()?
-            } else {
-                None
+        if self.idx >= self.batch.len() {
+            // Move on to the next batch, keeping the last entry as the left neighbour.
+            let next = match self.after.take() {
+                Some(b) => Some(b),
+                None => self.recv_batch()?,
             };
-            if self.cur.is_none() {
-                return self.end_of_input().map(|_| None);
-            }
+            let Some(next) = next else {
+                self.end_of_input()?;
+                return Ok(None);
+            };
+            self.before = self.batch.pop();
+            self.batch = next;
+            self.idx = 0;
         }
-        let Some(mut cur) = self.cur.take() else {
-            return Ok(None);
-        };
-        let detailed = self.detailed;
-        let region = {
-            let prev = self.prev.as_ref().map(SmapsEntry::as_maps_line);
-            let next = self.next.as_ref().map(SmapsEntry::as_maps_line);
-            let (usage, flags) = if detailed {
-                (Some(cur.usage), Some(std::mem::take(&mut cur.vm_flags)))
-            } else {
-                (None, None)
-            };
-            self.classifier.region(
-                prev.as_ref(),
-                &cur.as_maps_line(),
-                next.as_ref(),
-                usage,
-                flags,
-            )
-        };
-        self.prev = Some(cur);
-        self.cur = self.next.take();
-        if self.cur.is_some() {
-            self.next = self.pull()?;
+        let i = self.idx;
+        if i + 1 == self.batch.len() && self.after.is_none() {
+            self.after = self.recv_batch()?;
+        }
+        let (usage, flags) = if self.detailed {
+            let e = &mut self.batch[i];
+            (Some(e.usage), Some(std::mem::take(&mut e.vm_flags)))
         } else {
+            (None, None)
+        };
+        let prev = match i {
+            0 => self.before.as_ref(),
+            _ => self.batch.get(i - 1),
+        }
+        .map(SmapsEntry::as_maps_line);
+        let next = self
+            .batch
+            .get(i + 1)
+            .or_else(|| self.after.as_ref().and_then(|b| b.first()))
+            .map(SmapsEntry::as_maps_line);
+        let region = self.classifier.region(
+            prev.as_ref(),
+            &self.batch[i].as_maps_line(),
+            next.as_ref(),
+            usage,
+            flags,
+        );
+        self.idx += 1;
+        if self.idx == self.batch.len() && self.after.is_none() {
+            // That was the last region: check the process is still alive.
             self.end_of_input()?;
         }
         Ok(Some(region))
@@ -334,6 +346,9 @@ impl RegionStream {
 
     /// At the end of the file: a process that died meanwhile gives a truncated list, so say so.
     fn end_of_input(&mut self) -> Result<()> {
+        if self.finished {
+            return Ok(());
+        }
         self.finished = true;
         if let Some(h) = self.parser.take() {
             let _ = h.join();
@@ -352,7 +367,7 @@ impl Iterator for RegionStream {
     type Item = Result<MemoryRegion>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.finished && self.cur.is_none() {
+        if self.finished && self.idx >= self.batch.len() {
             return None;
         }
         match self.step() {
@@ -360,7 +375,7 @@ impl Iterator for RegionStream {
             Ok(None) => None,
             Err(e) => {
                 self.finished = true;
-                self.cur = None;
+                self.idx = self.batch.len();
                 Some(Err(e))
             }
         }
