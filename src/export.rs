@@ -265,7 +265,7 @@ pub fn render(s: &Scrape, opts: &Options, format: Format) -> String {
                 o.sample(
                     "memlink_watch_slope_per_minute",
                     &[("pid", &pid), ("command", &w.name), ("component", &c.name)],
-                    c.slope_per_min,
+                    c.fit.slope_per_min,
                 );
             }
         }
@@ -280,7 +280,7 @@ pub fn render(s: &Scrape, opts: &Options, format: Format) -> String {
                 o.sample(
                     "memlink_watch_r2",
                     &[("pid", &pid), ("command", &w.name), ("component", &c.name)],
-                    c.r2,
+                    c.fit.r2,
                 );
             }
         }

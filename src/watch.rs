@@ -51,23 +51,15 @@ pub struct Sample {
     pub mappings: u64,
 }
 
-/// The verdict on one component.
+/// The verdict on one component: its name and the fit (flattened in JSON:
+/// `slope_per_min`, `r2`, `growth`, `span_s`, `suspected`, `reason`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Component {
     /// `anon`, `file`, `shmem`, `stacks` or `mappings`.
     pub name: String,
-    /// Least-squares slope per minute (bytes, or mappings).
-    pub slope_per_min: f64,
-    /// r² of the fit.
-    pub r2: f64,
-    /// Growth from the first to the last judged sample.
-    pub growth: f64,
-    /// Seconds covered by the judged samples.
-    pub span_s: f64,
-    /// Every threshold held.
-    pub suspected: bool,
-    /// Why.
-    pub reason: String,
+    /// The least-squares fit and the leak rule's judgement of it.
+    #[serde(flatten)]
+    pub fit: trend::Judgement,
 }
 
 /// A region, file or type that grew between the first and last per-region views.
@@ -191,17 +183,9 @@ pub fn verdict(
     ];
     let components: Vec<Component> = defs
         .into_iter()
-        .map(|(name, pts, th, unit)| {
-            let j = trend::judge(&pts, th, unit);
-            Component {
-                name: name.to_string(),
-                slope_per_min: j.slope_per_min,
-                r2: j.r2,
-                growth: j.growth,
-                span_s: j.span_s,
-                suspected: j.suspected,
-                reason: j.reason,
-            }
+        .map(|(name, pts, th, unit)| Component {
+            name: name.to_string(),
+            fit: trend::judge(&pts, th, unit),
         })
         .collect();
     let mut grew: Vec<Grew> = match (first, last) {
@@ -219,7 +203,7 @@ pub fn verdict(
     grew.truncate(10);
     let suspected: Vec<&str> = components
         .iter()
-        .filter(|c| c.suspected)
+        .filter(|c| c.fit.suspected)
         .map(|c| c.name.as_str())
         .collect();
     let suggestion = suggestion(pid, &suspected);
@@ -404,7 +388,7 @@ mod tests {
         let suspected: Vec<&str> = v
             .components
             .iter()
-            .filter(|c| c.suspected)
+            .filter(|c| c.fit.suspected)
             .map(|c| c.name.as_str())
             .collect();
         assert_eq!(suspected, ["anon"]);

@@ -262,7 +262,7 @@ pub fn render_watch(log: &WatchLog) -> String {
         log.verdict
             .as_ref()
             .and_then(|v| v.components.iter().find(|c| c.name == name))
-            .map(|c| c.slope_per_min)
+            .map(|c| c.fit.slope_per_min)
     };
     for (name, color, get) in series {
         let pts: Vec<(f64, f64)> = samples

@@ -82,7 +82,7 @@ mod tests {
         assert_eq!(log.samples[1].anon, 150);
         let v = log.verdict.unwrap();
         assert!(v.leak_suspected);
-        assert_eq!(v.components[0].slope_per_min, 6000.0);
+        assert_eq!(v.components[0].fit.slope_per_min, 6000.0);
         assert_eq!(v.grew[0].delta, 100);
     }
 

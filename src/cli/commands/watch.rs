@@ -195,19 +195,22 @@ fn print_verdict(out: &mut impl Write, f: WatchFormat, v: &Verdict) -> anyhow::R
             )?;
             for c in &v.components {
                 let per_min = if c.name == "mappings" {
-                    format!("{:+.1}/min", c.slope_per_min)
+                    format!("{:+.1}/min", c.fit.slope_per_min)
                 } else {
-                    let s = format_size(c.slope_per_min.abs() as u64);
-                    format!("{}{s}/min", if c.slope_per_min < 0.0 { "-" } else { "+" })
+                    let s = format_size(c.fit.slope_per_min.abs() as u64);
+                    format!(
+                        "{}{s}/min",
+                        if c.fit.slope_per_min < 0.0 { "-" } else { "+" }
+                    )
                 };
                 writeln!(
                     out,
                     "  {} {:<9} {:>14}  r² {:.2}  {}",
-                    if c.suspected { "!" } else { " " },
+                    if c.fit.suspected { "!" } else { " " },
                     c.name,
                     per_min,
-                    c.r2,
-                    c.reason
+                    c.fit.r2,
+                    c.fit.reason
                 )?;
             }
             if !v.grew.is_empty() {
