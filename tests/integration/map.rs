@@ -474,14 +474,8 @@ fn many_mappings_are_aggregated() {
             let _ = self.0.wait();
         }
     }
-    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let _out = crate::support::wait_ready(&mut child);
     let child = Kill(child);
-    let mut line = String::new();
-    while line.trim() != "ready" {
-        line.clear();
-        use std::io::BufRead;
-        assert!(out.read_line(&mut line).unwrap() > 0, "manymaps exited");
-    }
     let pid = child.0.id().to_string();
     let page = dir.path().join("many.html");
     run(&["map", "--pid", &pid, "-o", &page.to_string_lossy()]).ok();

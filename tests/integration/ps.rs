@@ -2,10 +2,9 @@
 
 use serde_json::Value;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use crate::support::{build_c, run, signal, Fixture};
+use crate::support::{build_c, run, signal, wait_ready, Fixture};
 
 /// A statically linked `steady` fixture, killed and reaped on drop. Static linking matters: a
 /// dynamically linked fixture shares libc pages with memlink, so memlink's own start lowers the
@@ -21,12 +20,7 @@ impl Static {
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        while line.trim() != "ready" {
-            line.clear();
-            assert!(out.read_line(&mut line).unwrap() > 0, "fixture exited");
-        }
+        wait_ready(&mut child);
         Static(child)
     }
 }
@@ -329,12 +323,7 @@ fn pid_inside_its_own_namespace() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    while line.trim() != "ready" {
-        line.clear();
-        assert!(out.read_line(&mut line).unwrap() > 0, "fixture exited");
-    }
+    wait_ready(&mut child);
     let u = child.id();
     let host_pid: u32 = std::fs::read_to_string(format!("/proc/{u}/task/{u}/children"))
         .unwrap()

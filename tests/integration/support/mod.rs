@@ -302,6 +302,22 @@ impl Fixture {
     }
 }
 
+/// Takes the child's stdout and reads it until a `ready` line (for programs started without
+/// [`Fixture`], e.g. built with other flags or run under a wrapper). Panics if it exits first.
+#[track_caller]
+pub fn wait_ready(child: &mut Child) -> BufReader<ChildStdout> {
+    let mut out = BufReader::new(child.stdout.take().expect("child stdout piped"));
+    let mut line = String::new();
+    while line.trim() != "ready" {
+        line.clear();
+        assert!(
+            out.read_line(&mut line).expect("read child output") > 0,
+            "child exited before ready"
+        );
+    }
+    out
+}
+
 /// Sends a signal by name with kill(1).
 pub fn signal(pid: u32, sig: &str) {
     let _ = Command::new("kill")
