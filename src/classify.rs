@@ -5,13 +5,9 @@
 //! context: the stack pointers of the process's blocked threads ([`ThreadStacks`]) and the
 //! neighbouring regions. Classification is pure, so it is tested on captured `/proc` files.
 
-use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
-
-use crate::memory::{
-    escape_path, MemoryRegion, Perms, RegionType, ShmKind, TypeReason, Usage, VmFlag,
-};
+use crate::memory::{MemoryRegion, Perms, RegionType, ShmKind, TypeReason, Usage, VmFlag};
 use crate::proc::maps::MapsLine;
+use crate::view::RegionView;
 
 /// An inaccessible region next to a stack or the heap is a guard up to this size.
 pub const GUARD_NEXT_TO_STACK_MAX: u64 = 1 << 20;
@@ -230,42 +226,41 @@ impl Classifier {
         usage: Option<Usage>,
         vm_flags: Option<Vec<VmFlag>>,
     ) -> MemoryRegion {
-        let (region_type, type_reason) = self.classify(prev, cur, next);
-        build_region(cur, region_type, type_reason, usage, vm_flags)
+        let mut r = self.view(prev, cur, next, usage.as_ref(), None).to_region();
+        r.vm_flags = vm_flags;
+        r
     }
-}
 
-/// Assembles a [`MemoryRegion`] from a parsed line and its classification.
-pub fn build_region(
-    line: &MapsLine<'_>,
-    region_type: RegionType,
-    type_reason: TypeReason,
-    usage: Option<Usage>,
-    vm_flags: Option<Vec<VmFlag>>,
-) -> MemoryRegion {
-    let (path, name, deleted) = match backing(line) {
-        Backing::Anonymous => (None, None, false),
-        Backing::Pseudo(n) => (None, Some(String::from_utf8_lossy(n).into_owned()), false),
-        Backing::File { path, deleted } => (Some(path), None, deleted),
-    };
-    let perms = line.perms;
-    MemoryRegion {
-        base_address: line.start as usize,
-        size: (line.end - line.start) as usize,
-        protection: String::from_utf8_lossy(&perms.as_bytes()).into_owned(),
-        region_type,
-        state: "active".to_string(),
-        mapped_file: path.map(escape_path),
-        perms,
-        offset: line.offset,
-        device: line.device,
-        inode: line.inode,
-        path: path.map(|p| PathBuf::from(std::ffi::OsStr::from_bytes(p))),
-        name,
-        deleted,
-        type_reason,
-        usage,
-        vm_flags,
+    /// Classifies `cur` and returns it as a view borrowing the line and the figures.
+    pub fn view<'a>(
+        &self,
+        prev: Option<&MapsLine<'_>>,
+        cur: &MapsLine<'a>,
+        next: Option<&MapsLine<'_>>,
+        usage: Option<&'a Usage>,
+        vm_flags: Option<&'a [VmFlag]>,
+    ) -> RegionView<'a> {
+        let (region_type, type_reason) = self.classify(prev, cur, next);
+        let (path, name, deleted) = match backing(cur) {
+            Backing::Anonymous => (None, None, false),
+            Backing::Pseudo(n) => (None, Some(n), false),
+            Backing::File { path, deleted } => (Some(path), None, deleted),
+        };
+        RegionView {
+            base_address: cur.start as usize,
+            size: (cur.end - cur.start) as usize,
+            perms: cur.perms,
+            region_type,
+            type_reason,
+            offset: cur.offset,
+            device: cur.device,
+            inode: cur.inode,
+            path,
+            name,
+            deleted,
+            usage,
+            vm_flags,
+        }
     }
 }
 

@@ -3,13 +3,36 @@
 //! `serde_json` spends most of its time escaping keys and formatting through `fmt`; listing a
 //! process with 100,000 mappings is dominated by it. [`write_region`] writes exactly what the
 //! `Serialize` implementation of [`MemoryRegion`] writes (a test checks the two agree), with
-//! integers through `itoa` and only the path-like strings escaped.
+//! integers through `itoa` and only the path-like strings escaped; [`write_view`] writes the same
+//! for a borrowed [`RegionView`], escaping its path bytes on the way out.
 
 use crate::memory::{MemoryRegion, Usage};
+use crate::view::RegionView;
 
 /// Appends `s` as a JSON string (quoted, escaped).
 pub fn push_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
+    push_str_body(out, s);
+    out.push(b'"');
+}
+
+/// Appends path bytes as the JSON string of their [`escape_path`](crate::memory::escape_path)
+/// form (bytes that are not UTF-8 as `\xNN`), without building that string first.
+pub fn push_path(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(b'"');
+    for chunk in bytes.utf8_chunks() {
+        push_str_body(out, chunk.valid());
+        for &b in chunk.invalid() {
+            // The escape's backslash is itself escaped in JSON.
+            out.extend_from_slice(b"\\\\x");
+            out.push(HEX[(b >> 4) as usize]);
+            out.push(HEX[(b & 0xf) as usize]);
+        }
+    }
+    out.push(b'"');
+}
+
+fn push_str_body(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
@@ -36,7 +59,6 @@ pub fn push_str(out: &mut Vec<u8>, s: &str) {
         start = i + 1;
     }
     out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -48,22 +70,27 @@ pub fn push_u64(out: &mut Vec<u8>, v: u64) {
 
 /// Appends `0x` and the lowercase hex digits of `v` (no padding), as `{:#x}` does.
 pub fn push_hex(out: &mut Vec<u8>, v: u64) {
-    out.extend_from_slice(b"0x");
-    let digits = if v == 0 {
-        1
-    } else {
-        16 - (v.leading_zeros() as usize / 4)
-    };
-    for i in (0..digits).rev() {
-        out.push(HEX[((v >> (i * 4)) & 0xf) as usize]);
-    }
+    let digits = hex_digits(v);
+    let mut buf = [0u8; 18];
+    buf[0] = b'0';
+    buf[1] = b'x';
+    buf[2..2 + digits].copy_from_slice(&hex16(v)[16 - digits..]);
+    out.extend_from_slice(&buf[..2 + digits]);
 }
 
-fn opt_str(out: &mut Vec<u8>, v: Option<&str>) {
-    match v {
-        Some(s) => push_str(out, s),
-        None => out.extend_from_slice(b"null"),
+/// The number of hex digits of `v` without leading zeros (1 for zero).
+fn hex_digits(v: u64) -> usize {
+    (16 - (v.leading_zeros() as usize / 4)).max(1)
+}
+
+/// All sixteen hex digits of `v`: a fixed-length loop the compiler unrolls, where a loop over
+/// the significant digits pushing one byte at a time costs a bounds check and a branch each.
+fn hex16(v: u64) -> [u8; 16] {
+    let mut d = [0u8; 16];
+    for (i, c) in d.iter_mut().enumerate() {
+        *c = HEX[((v >> ((15 - i) * 4)) & 0xf) as usize];
     }
+    d
 }
 
 fn usage(out: &mut Vec<u8>, u: &Usage) {
@@ -113,24 +140,72 @@ fn usage(out: &mut Vec<u8>, u: &Usage) {
 
 /// Appends the JSON object of `r`, identical to `serde_json::to_writer(r)`.
 pub fn write_region(out: &mut Vec<u8>, r: &MemoryRegion) {
+    let file = match &r.mapped_file {
+        Some(f) => Text::Escaped(f),
+        None => Text::Null,
+    };
+    write_object(out, &r.view(), r.protection.as_bytes(), &r.state, file);
+}
+
+/// Appends the JSON object of `v`, identical to what [`write_region`] writes for
+/// `v.to_region()`.
+pub fn write_view(out: &mut Vec<u8>, v: &RegionView<'_>) {
+    let file = match v.path {
+        Some(p) => Text::Path(p),
+        None => Text::Null,
+    };
+    write_object(out, v, &v.perms.as_bytes(), "active", file);
+}
+
+/// A string field: already escaped text, path bytes to escape, or `null`.
+enum Text<'a> {
+    Escaped(&'a str),
+    Path(&'a [u8]),
+    Null,
+}
+
+fn write_object(
+    out: &mut Vec<u8>,
+    r: &RegionView<'_>,
+    protection: &[u8],
+    state: &str,
+    mapped_file: Text<'_>,
+) {
     out.extend_from_slice(b"{\"base_address\":");
     push_u64(out, r.base_address as u64);
     out.extend_from_slice(b",\"size\":");
     push_u64(out, r.size as u64);
     out.extend_from_slice(b",\"protection\":");
-    push_str(out, &r.protection);
+    match protection {
+        // The kernel's four letters need no escaping.
+        [a, b, c, d]
+            if protection
+                .iter()
+                .all(|c| c.is_ascii_lowercase() || *c == b'-') =>
+        {
+            out.extend_from_slice(&[b'"', *a, *b, *c, *d, b'"'])
+        }
+        _ => push_str(out, &String::from_utf8_lossy(protection)),
+    }
     out.extend_from_slice(b",\"region_type\":\"");
     out.extend_from_slice(r.region_type.name().as_bytes());
     out.extend_from_slice(b"\",\"state\":");
-    push_str(out, &r.state);
+    push_str(out, state);
     out.extend_from_slice(b",\"mapped_file\":");
-    opt_str(out, r.mapped_file.as_deref());
+    match mapped_file {
+        Text::Escaped(s) => push_str(out, s),
+        Text::Path(p) => push_path(out, p),
+        Text::Null => out.extend_from_slice(b"null"),
+    }
     out.extend_from_slice(b",\"address_hex\":\"");
     push_hex(out, r.base_address as u64);
     out.extend_from_slice(b"\",\"end_address_hex\":\"");
     push_hex(out, r.end_address() as u64);
     out.extend_from_slice(b"\",\"name\":");
-    opt_str(out, r.name.as_deref());
+    match r.name {
+        Some(n) => push_str(out, &String::from_utf8_lossy(n)),
+        None => out.extend_from_slice(b"null"),
+    }
     out.extend_from_slice(b",\"offset\":");
     push_u64(out, r.offset);
     out.extend_from_slice(b",\"device\":\"");
@@ -148,11 +223,11 @@ pub fn write_region(out: &mut Vec<u8>, r: &MemoryRegion) {
         Some(s) => push_str(out, s),
         None => push_str(out, &r.type_reason.to_string()),
     }
-    if let Some(u) = &r.usage {
+    if let Some(u) = r.usage {
         out.extend_from_slice(b",\"usage\":");
         usage(out, u);
     }
-    if let Some(flags) = &r.vm_flags {
+    if let Some(flags) = r.vm_flags {
         out.extend_from_slice(b",\"vm_flags\":[");
         for (i, f) in flags.iter().enumerate() {
             if i > 0 {
@@ -172,10 +247,8 @@ pub fn write_region(out: &mut Vec<u8>, r: &MemoryRegion) {
 /// Appends at least two lowercase hex digits, as `{:02x}` does.
 fn push_hex2(out: &mut Vec<u8>, v: u32) {
     let v = v as u64;
-    let digits = (16 - (v.leading_zeros() as usize / 4)).max(2);
-    for i in (0..digits).rev() {
-        out.push(HEX[((v >> (i * 4)) & 0xf) as usize]);
-    }
+    let digits = hex_digits(v).max(2);
+    out.extend_from_slice(&hex16(v)[16 - digits..]);
 }
 
 #[cfg(test)]
@@ -198,11 +271,41 @@ mod tests {
     }
 
     #[test]
+    fn paths_escape_like_escape_path() {
+        for p in [
+            &b"/plain/path"[..],
+            b"/caf\xe9/\xff\xfe",
+            b"/quote\"and\\back\nslash",
+            "/\u{e9}t\u{e9}".as_bytes(),
+        ] {
+            let mut out = Vec::new();
+            push_path(&mut out, p);
+            let want = serde_json::to_vec(&crate::memory::escape_path(p)).unwrap();
+            assert_eq!(out, want, "{}", String::from_utf8_lossy(p));
+        }
+    }
+
+    #[test]
     fn hex_and_numbers() {
-        for v in [0u64, 1, 0xf, 0x10, 0x7fff0000, u64::MAX] {
+        for v in [
+            0u64,
+            1,
+            0xf,
+            0x10,
+            0xfd,
+            0x103,
+            0x7fff0000,
+            1 << 63,
+            u64::MAX,
+        ] {
             let mut out = Vec::new();
             push_hex(&mut out, v);
             assert_eq!(String::from_utf8(out).unwrap(), format!("{v:#x}"));
+            if let Ok(v) = u32::try_from(v) {
+                let mut out = Vec::new();
+                push_hex2(&mut out, v);
+                assert_eq!(String::from_utf8(out).unwrap(), format!("{v:02x}"));
+            }
         }
     }
 
@@ -225,6 +328,9 @@ mod tests {
                 let mut fast = Vec::new();
                 write_region(&mut fast, &r);
                 assert_eq!(fast, serde_json::to_vec(&r).unwrap());
+                let mut view = Vec::new();
+                write_view(&mut view, &r.view());
+                assert_eq!(view, fast);
             }
         }
     }

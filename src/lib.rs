@@ -42,6 +42,7 @@ pub mod snapshot;
 pub mod stats;
 pub mod trend;
 pub mod units;
+pub mod view;
 pub mod watch;
 
 pub use analyzer::MemoryAnalyzer;
@@ -50,3 +51,4 @@ pub use linker::{LinkReport, LinkRequest, MemoryLinker};
 pub use memory::{MemoryRegion, Perms, RegionType, TypeReason, Usage};
 pub use process::ProcessInfo;
 pub use stats::MemoryStats;
+pub use view::{RegionSource, RegionView};

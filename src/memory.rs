@@ -518,14 +518,21 @@ impl MemoryRegion {
 ///
 /// Valid UTF-8 (including any backslash) is copied unchanged, so ordinary paths read as they are.
 pub fn escape_path(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
+    let mut out = Vec::with_capacity(bytes.len());
+    push_escaped_path(&mut out, bytes);
+    // Valid UTF-8 was copied and the escapes are ASCII.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends the [`escape_path`] form of `bytes` to `out`.
+pub fn push_escaped_path(out: &mut Vec<u8>, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     for chunk in bytes.utf8_chunks() {
-        out.push_str(chunk.valid());
-        for b in chunk.invalid() {
-            out.push_str(&format!("\\x{b:02x}"));
+        out.extend_from_slice(chunk.valid().as_bytes());
+        for &b in chunk.invalid() {
+            out.extend_from_slice(&[b'\\', b'x', HEX[(b >> 4) as usize], HEX[(b & 0xf) as usize]]);
         }
     }
-    out
 }
 
 /// The JSON form of a region: the original fields (`base_address`, `size`, `protection`,

@@ -4,7 +4,8 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::memory::{MemoryRegion, RegionType, Usage};
+use crate::memory::{escape_path, MemoryRegion, RegionType, Usage};
+use crate::view::RegionView;
 
 /// Figures summed over a set of regions. Sizes in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -85,7 +86,9 @@ pub struct StatsBuilder {
     detailed: bool,
     total: Figures,
     by_type: [Figures; RegionType::ALL.len()],
-    by_file: HashMap<(String, bool), Figures>,
+    /// Keyed by the exact path bytes, separately for deleted files (index 1), so that adding a
+    /// region looks up its borrowed path without building a key.
+    by_file: [HashMap<Vec<u8>, Figures>; 2],
 }
 
 impl StatsBuilder {
@@ -96,8 +99,13 @@ impl StatsBuilder {
 
     /// Adds one region.
     pub fn add(&mut self, r: &MemoryRegion) {
+        self.add_view(&r.view());
+    }
+
+    /// Adds one region, borrowed.
+    pub fn add_view(&mut self, r: &RegionView<'_>) {
         let size = r.size as u64;
-        let usage = r.usage.as_ref();
+        let usage = r.usage;
         self.detailed |= usage.is_some();
         self.total.add(size, usage);
         let i = RegionType::ALL
@@ -105,11 +113,12 @@ impl StatsBuilder {
             .position(|t| *t == r.region_type)
             .unwrap_or(0);
         self.by_type[i].add(size, usage);
-        if let Some(path) = &r.mapped_file {
-            self.by_file
-                .entry((path.clone(), r.deleted))
-                .or_default()
-                .add(size, usage);
+        if let Some(path) = r.path {
+            let files = &mut self.by_file[r.deleted as usize];
+            match files.get_mut(path) {
+                Some(f) => f.add(size, usage),
+                None => files.entry(path.to_vec()).or_default().add(size, usage),
+            }
         }
     }
 
@@ -124,11 +133,13 @@ impl StatsBuilder {
                 figures,
             })
             .collect();
-        let mut by_file: Vec<FileFigures> = self
-            .by_file
+        let [kept, deleted] = self.by_file;
+        let mut by_file: Vec<FileFigures> = kept
             .into_iter()
-            .map(|((path, deleted), figures)| FileFigures {
-                path,
+            .map(|f| (f, false))
+            .chain(deleted.into_iter().map(|f| (f, true)))
+            .map(|((path, figures), deleted)| FileFigures {
+                path: escape_path(&path),
                 deleted,
                 figures,
             })
@@ -139,6 +150,7 @@ impl StatsBuilder {
                 .cmp(&a.figures.rss)
                 .then(b.figures.virtual_size.cmp(&a.figures.virtual_size))
                 .then(a.path.cmp(&b.path))
+                .then(a.deleted.cmp(&b.deleted))
         });
         MemoryStats {
             pid,

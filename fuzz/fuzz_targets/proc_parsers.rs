@@ -1,6 +1,7 @@
 //! Feeds arbitrary bytes to the pure /proc parsers and the classifier: they must return a value
 //! or an error, never panic, and a parsed maps line must describe a non-empty-or-empty range
-//! whose end is not below its start.
+//! whose end is not below its start. The smaps parser's fixed-layout shortcut must give exactly
+//! what the general parser gives, values and errors alike.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -15,11 +16,17 @@ fuzz_target!(|data: &[u8]| {
         let regions = classify_all(&Classifier::new(ThreadStacks::new(vec![(0x7000, 1)], 1)), &lines);
         assert_eq!(regions.len(), lines.len());
     }
-    if let Ok(entries) = smaps::parse(data) {
-        for e in &entries {
+    let fixed = smaps::parse(data);
+    if let Ok(entries) = &fixed {
+        for e in entries {
             assert!(e.end >= e.start);
         }
     }
+    let general = smaps::parse_with(smaps::SmapsParser::general_only(), data);
+    assert_eq!(
+        fixed.map_err(|e| e.to_string()),
+        general.map_err(|e| e.to_string())
+    );
     let _ = smaps::parse_rollup(data);
     let _ = stat::parse(data);
     let _ = status::parse(data);

@@ -4,9 +4,10 @@
 use std::io::{self, Write};
 
 use memlink::json::{self, push_hex};
+use memlink::memory::push_escaped_path;
 use memlink::stats::{Figures, MemoryStats};
 use memlink::units::{format_size, push_size};
-use memlink::MemoryRegion;
+use memlink::{RegionSource, RegionView};
 use serde::Serialize;
 
 /// A locked, buffered stdout.
@@ -100,7 +101,7 @@ impl RegionTable {
     }
 
     /// Adds a region.
-    pub fn push(&mut self, r: &MemoryRegion) {
+    pub fn push(&mut self, r: &RegionView<'_>) {
         let (start, end) = (r.base_address as u64, r.end_address() as u64);
         self.width = self.width.max(hex_len(start) + 1 + hex_len(end));
         let t = &mut self.text;
@@ -110,23 +111,23 @@ impl RegionTable {
         t.extend_from_slice(b"    ");
         t.extend_from_slice(&r.perms.as_bytes());
         if self.detailed {
-            let u = r.usage.unwrap_or_default();
+            let u = r.usage.copied().unwrap_or_default();
             for v in [u.rss, u.pss, u.swap, u.dirty()] {
                 t.extend_from_slice(b"  ");
                 push_size_padded(t, 8, v);
             }
         }
-        match (&r.mapped_file, &r.name) {
+        match (r.path, r.name) {
             (Some(p), _) => {
                 t.extend_from_slice(b"    ");
-                t.extend_from_slice(p.as_bytes());
+                push_escaped_path(t, p);
                 if r.deleted {
                     t.extend_from_slice(b" (deleted)");
                 }
             }
             (None, Some(n)) => {
                 t.extend_from_slice(b"    ");
-                t.extend_from_slice(n.as_bytes());
+                t.extend_from_slice(n);
             }
             (None, None) => {}
         }
@@ -177,10 +178,12 @@ impl RegionTable {
     }
 }
 
-/// Streams regions as a JSON array, one object per line, through the fast writer.
+/// Streams regions as a JSON array, one object per line, through the fast writer; `keep`
+/// adjusts each region first.
 pub fn write_regions_json(
     out: &mut impl Write,
-    regions: impl Iterator<Item = memlink::Result<MemoryRegion>>,
+    regions: &mut impl RegionSource,
+    keep: impl Fn(&mut RegionView<'_>),
 ) -> anyhow::Result<()> {
     // Flushed in pieces larger than any BufWriter in front of stdout, which then passes them
     // straight through instead of copying them once more.
@@ -188,11 +191,12 @@ pub fn write_regions_json(
     let mut buf = Vec::with_capacity(FLUSH_AT + 64 * 1024);
     buf.push(b'[');
     let mut first = true;
-    for r in regions {
-        let r = r?;
+    while let Some(r) = regions.next_view() {
+        let mut r = r?;
+        keep(&mut r);
         buf.extend_from_slice(if first { b"\n  " } else { b",\n  " });
         first = false;
-        json::write_region(&mut buf, &r);
+        json::write_view(&mut buf, &r);
         if buf.len() > FLUSH_AT {
             out.write_all(&buf)?;
             buf.clear();

@@ -51,7 +51,7 @@ trait Backend {
 pub type Regions = linux::RegionStream;
 /// A stream of regions, in address order.
 #[cfg(not(target_os = "linux"))]
-pub type Regions = std::iter::Empty<Result<MemoryRegion>>;
+pub type Regions = crate::view::Owned<std::iter::Empty<Result<MemoryRegion>>>;
 
 /// Enumerates the regions of process `pid`, reading procfs at `root`.
 ///

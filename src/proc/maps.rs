@@ -95,29 +95,48 @@ pub fn parse_line(line: &[u8], line_no: usize) -> Result<MapsLine<'_>> {
 
 /// Parses hex digits from `line[*pos..]` up to `delim` (at most 16 digits, at least one), and
 /// moves `pos` past the delimiter.
+#[inline]
 fn hex_field(line: &[u8], pos: &mut usize, delim: u8) -> Option<u64> {
     let start = *pos;
+    let field = line
+        .get(start..start + 17)
+        .unwrap_or(&line[start.min(line.len())..]);
     let mut v: u64 = 0;
-    let mut i = start;
-    while i < line.len() && line[i] != delim {
-        let d = match line[i] {
-            c @ b'0'..=b'9' => c - b'0',
-            c @ b'a'..=b'f' => c - b'a' + 10,
-            c @ b'A'..=b'F' => c - b'A' + 10,
-            _ => return None,
-        };
-        if i - start == 16 {
-            return None;
+    let mut n = 0;
+    for &c in field {
+        let d = HEX_VALUE[c as usize];
+        if d == NOT_HEX {
+            break;
         }
         v = (v << 4) | d as u64;
-        i += 1;
+        n += 1;
     }
-    if i == start || i == line.len() {
+    if n == 0 || n > 16 || field.get(n) != Some(&delim) {
         return None;
     }
-    *pos = i + 1;
+    *pos = start + n + 1;
     Some(v)
 }
+
+const NOT_HEX: u8 = 0xff;
+
+/// The value of each byte as a hex digit, or [`NOT_HEX`]: one load per character instead of
+/// three range tests.
+static HEX_VALUE: [u8; 256] = {
+    let mut t = [NOT_HEX; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 /// Parses a whole `maps` file.
 pub fn parse(bytes: &[u8]) -> Result<Vec<MapsLine<'_>>> {
@@ -181,6 +200,12 @@ mod tests {
         assert!(parse_line(b"5-10 rw-p 0 00:00 12x", 1).is_err());
         assert!(parse_line(b"5-10 rw-p 0 00:00 99999999999999999999", 1).is_err());
         assert!(parse_line(b"11111111111111111-10 rw-p 0 00:00 0", 1).is_err());
+        assert!(parse_line(b"1111111111111111-ffffffffffffffff rw-p 0 00:00 0", 1).is_ok());
+        assert!(parse_line(b"5-10 rw-p 0 00:00 0", 1).is_ok());
+        assert!(parse_line(b"5-10", 1).is_err());
+        assert!(parse_line(b"5-", 1).is_err());
+        assert!(parse_line(b"-10 rw-p 0 00:00 0", 1).is_err());
+        assert!(parse_line(b"5-10 rw-p 0 0g:00 0", 1).is_err());
         assert!(parse_line(b"10-5 rw-p 0 00:00 0", 1).is_err());
         assert!(parse_line(b"5-10 rwzp 0 00:00 0", 1).is_err());
         assert!(parse_line(b"5-10 rw-p 0 00:00", 1).is_err());

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use memlink::snapshot::Snapshot;
 use memlink::stats::StatsBuilder;
-use memlink::{MemoryAnalyzer, MemoryRegion};
+use memlink::view::Owned;
+use memlink::{MemoryAnalyzer, RegionSource};
 
 use crate::cli::args::{AnalyzeArgs, Format};
 use crate::cli::output::{self, RegionTable};
@@ -19,7 +20,7 @@ pub fn run(args: AnalyzeArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
         return render(
             &args,
             snap.process.pid,
-            snap.regions.into_iter().map(Ok),
+            Owned::new(snap.regions.into_iter().map(Ok)),
             || Ok(snap.stats.clone()),
         );
     }
@@ -36,22 +37,18 @@ pub fn run(args: AnalyzeArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
 fn render(
     args: &AnalyzeArgs,
     pid: u32,
-    regions: impl Iterator<Item = memlink::Result<MemoryRegion>>,
+    mut regions: impl RegionSource,
     stats: impl FnOnce() -> anyhow::Result<memlink::MemoryStats>,
 ) -> anyhow::Result<Outcome> {
     let mut out = output::stdout();
     match (args.format, args.summary) {
         (Format::Json, false) => {
-            let regions = regions.map(|r| {
-                r.map(|mut r| {
-                    if !args.detailed {
-                        r.usage = None;
-                        r.vm_flags = None;
-                    }
-                    r
-                })
-            });
-            output::write_regions_json(&mut out, regions)?;
+            output::write_regions_json(&mut out, &mut regions, |r| {
+                if !args.detailed {
+                    r.usage = None;
+                    r.vm_flags = None;
+                }
+            })?;
         }
         (Format::Json, true) => {
             output::write_json(&mut out, &stats()?)?;
@@ -59,9 +56,9 @@ fn render(
         (Format::Text, summary) => {
             let mut table = RegionTable::new(args.detailed);
             let mut stats = StatsBuilder::new();
-            for r in regions {
+            while let Some(r) = regions.next_view() {
                 let r = r?;
-                stats.add(&r);
+                stats.add_view(&r);
                 if !summary {
                     table.push(&r);
                 }

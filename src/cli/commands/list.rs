@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use memlink::MemoryAnalyzer;
+use memlink::{MemoryAnalyzer, RegionSource};
 
 use crate::cli::args::{Format, ListArgs};
 use crate::cli::output::{self, RegionTable};
@@ -12,15 +12,15 @@ use crate::cli::Outcome;
 /// Runs `memlink list`.
 pub fn run(args: ListArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
     let analyzer = MemoryAnalyzer::with_proc_root(proc_root, args.pid)?;
-    let regions = analyzer.regions(args.detailed)?;
+    let mut regions = analyzer.regions(args.detailed)?;
     let mut out = output::stdout();
     match args.format {
         Format::Json => {
-            output::write_regions_json(&mut out, regions)?;
+            output::write_regions_json(&mut out, &mut regions, |_| {})?;
         }
         Format::Text => {
             let mut table = RegionTable::new(args.detailed);
-            for r in regions {
+            while let Some(r) = regions.next_view() {
                 table.push(&r?);
             }
             writeln!(out, "Memory regions for PID: {}", args.pid)?;

@@ -1,10 +1,15 @@
 //! Streaming enumeration of a process's regions from `/proc/PID/maps` or `smaps`.
 //!
-//! Three stages run at once: a reader thread pulls the file from the kernel in large chunks, a
-//! parser thread splits lines and parses them into entries (sent in batches), and the caller's
-//! thread classifies and consumes regions. Generating `smaps` is the kernel's work, so
-//! overlapping it with ours keeps the total close to a plain `cat`. Memory stays bounded (a few
-//! chunks and batches plus a window of three entries) whatever the number of mappings.
+//! Two stages run at once: a reader thread pulls the file from the kernel in chunks (generating
+//! `maps` and `smaps` is the kernel's work, most of the total), and the caller's thread parses,
+//! classifies and consumes regions as the chunks arrive. On a two-core machine each stage has a
+//! core, and the caller's work per mapping is kept well below the kernel's, so the total stays
+//! close to a plain `cat` of the file.
+//!
+//! Entries are parsed into a window of three slots (the region before, the region, the one
+//! after: classification looks at the neighbours) that are reused in turn, and each region is
+//! lent out as a [`RegionView`] of its slot: nothing is allocated per mapping. Memory stays
+//! bounded (a few chunks and the window) whatever the number of mappings.
 
 use std::io::Read;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -13,13 +18,15 @@ use std::thread::JoinHandle;
 use crate::classify::{Classifier, ThreadStacks};
 use crate::error::{Error, Result};
 use crate::memory::MemoryRegion;
-use crate::proc::maps;
-use crate::proc::smaps::{SmapsEntry, SmapsParser};
+use crate::proc::smaps::{is_header, SmapsEntry, SmapsParser};
 use crate::proc::task::{parse_syscall, SyscallState};
+use crate::view::{RegionSource, RegionView};
 
 use super::procdir::ProcDir;
 
-const CHUNK: usize = 1 << 20;
+/// Bytes per read. Small enough that parsing starts soon after the kernel starts generating
+/// (and finishes soon after it ends), large enough that the syscalls and hand-overs are few.
+const CHUNK: usize = 256 << 10;
 
 /// Reads every thread's stack pointer from `task/TID/syscall` (a blocked thread's registers;
 /// reading it never stops the thread).
@@ -44,7 +51,7 @@ pub fn thread_stacks(dir: &ProcDir) -> ThreadStacks {
 }
 
 /// Splits a stream of chunks into lines, carrying a partial line across chunks.
-struct Lines {
+struct Input {
     chunks: Chunks,
     chunk: Vec<u8>,
     pos: usize,
@@ -52,8 +59,18 @@ struct Lines {
     eof: bool,
 }
 
-impl Lines {
-    /// Calls `f` with the next line; returns false at the end of input.
+impl Input {
+    /// The unparsed rest of the current chunk, where a line may be taken without looking for its
+    /// end first (empty while a partial line is carried over).
+    fn rest(&self) -> &[u8] {
+        if self.carry.is_empty() {
+            &self.chunk[self.pos..]
+        } else {
+            &[]
+        }
+    }
+
+    /// Calls `f` with the next line; returns `None` at the end of input.
     fn next_line<R>(&mut self, f: impl FnOnce(&[u8]) -> R) -> std::io::Result<Option<R>> {
         loop {
             if self.pos < self.chunk.len() {
@@ -159,83 +176,29 @@ impl Chunks {
     }
 }
 
-/// What the parser thread can fail with: the file could not be read, or a line not parsed.
-enum StageError {
-    Io(std::io::Error),
-    Parse(Error),
-}
-
-/// Entries per message from the parser thread.
-const BATCH: usize = 256;
-
-/// The parser thread: lines in, batches of entries out. Stops at the first error (after
-/// sending it) or when the consumer has gone.
-fn parse_stage(
-    mut lines: Lines,
-    detailed: bool,
-    tx: SyncSender<Result<Vec<SmapsEntry>, StageError>>,
-) {
-    let mut parser = SmapsParser::new();
-    let mut line_no = 0;
-    let mut batch = Vec::with_capacity(BATCH);
-    loop {
-        line_no += 1;
-        let res = if detailed {
-            lines.next_line(|l| parser.feed_line(l))
-        } else {
-            lines.next_line(|l| {
-                maps::parse_line(l, line_no).map(|m| Some(SmapsEntry::from_header(&m)))
-            })
-        };
-        let entry = match res {
-            Err(e) => {
-                let _ = tx.send(Err(StageError::Io(e)));
-                return;
-            }
-            Ok(None) => {
-                batch.extend(parser.finish());
-                if !batch.is_empty() {
-                    let _ = tx.send(Ok(batch));
-                }
-                lines.chunks.join();
-                return;
-            }
-            Ok(Some(Err(e))) => {
-                let _ = tx.send(Err(StageError::Parse(e)));
-                return;
-            }
-            Ok(Some(Ok(entry))) => entry,
-        };
-        if let Some(e) = entry {
-            batch.push(e);
-            if batch.len() == BATCH {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                if tx.send(Ok(full)).is_err() {
-                    return;
-                }
-            }
-        }
-    }
-}
-
 /// An iterator over a process's regions, in address order.
+///
+/// [`next_view`](RegionSource::next_view) lends each region without copying it; the
+/// [`Iterator`] implementation gives owned [`MemoryRegion`]s.
 pub struct RegionStream {
     dir: ProcDir,
-    batches: Receiver<Result<Vec<SmapsEntry>, StageError>>,
-    parser: Option<JoinHandle<()>>,
+    input: Input,
     detailed: bool,
     classifier: Classifier,
-    /// The batch being consumed; entries are classified where they lie, by index, so that
-    /// they are never moved (each carries a few hundred bytes of figures).
-    batch: Vec<SmapsEntry>,
-    /// Index in `batch` of the next entry to classify.
-    idx: usize,
-    /// The entry just before `batch[0]` (the last one of the previous batch).
-    before: Option<SmapsEntry>,
-    /// The batch after `batch`, received early to see the neighbour of `batch`'s last entry.
-    after: Option<Vec<SmapsEntry>>,
-    /// No more batches will come.
-    drained: bool,
+    parser: SmapsParser,
+    /// Three entries reused in turn: the region before the current one, the current one, and
+    /// the one after (whose header has been read).
+    ring: [SmapsEntry; 3],
+    /// Index in `ring` of the current entry; the previous one is at `cur + 2`, the next at
+    /// `cur + 1` (mod 3).
+    cur: usize,
+    has_prev: bool,
+    has_cur: bool,
+    has_next: bool,
+    /// The current region was lent out: the window moves on at the next call.
+    lent: bool,
+    /// The end of input was reached and the process checked.
+    checked_end: bool,
     finished: bool,
 }
 
@@ -247,26 +210,25 @@ impl RegionStream {
         let file = dir
             .open_file(name)
             .map_err(|e| dir.error("read the memory map of", e))?;
-        let (tx, batches) = sync_channel(4);
-        let lines = Lines {
-            chunks: Chunks::spawn(file),
-            chunk: Vec::new(),
-            pos: 0,
-            carry: Vec::new(),
-            eof: false,
-        };
-        let parser = std::thread::spawn(move || parse_stage(lines, detailed, tx));
         Ok(RegionStream {
             dir,
-            batches,
-            parser: Some(parser),
+            input: Input {
+                chunks: Chunks::spawn(file),
+                chunk: Vec::new(),
+                pos: 0,
+                carry: Vec::new(),
+                eof: false,
+            },
             detailed,
             classifier: Classifier::new(stacks),
-            batch: Vec::new(),
-            idx: 0,
-            before: None,
-            after: None,
-            drained: false,
+            parser: SmapsParser::new(),
+            ring: Default::default(),
+            cur: 0,
+            has_prev: false,
+            has_cur: false,
+            has_next: false,
+            lent: false,
+            checked_end: false,
             finished: false,
         })
     }
@@ -276,83 +238,72 @@ impl RegionStream {
         self.dir.pid()
     }
 
-    fn read_error(&self, e: std::io::Error) -> Error {
-        self.dir.error("read the memory map of", e)
-    }
-
-    /// Receives the next non-empty batch, or `None` at the end of input.
-    fn recv_batch(&mut self) -> Result<Option<Vec<SmapsEntry>>> {
-        while !self.drained {
-            match self.batches.recv() {
-                Ok(Ok(batch)) if batch.is_empty() => {}
-                Ok(Ok(batch)) => return Ok(Some(batch)),
-                Ok(Err(StageError::Io(e))) => return Err(self.read_error(e)),
-                Ok(Err(StageError::Parse(e))) => return Err(e),
-                Err(_) => self.drained = true,
+    /// Moves the window on, then reads until the current entry is complete (the next header has
+    /// been read, or the input ended). False when no entry is left.
+    fn fill(&mut self) -> Result<bool> {
+        if self.lent {
+            self.lent = false;
+            self.cur = (self.cur + 1) % 3;
+            self.has_prev = self.has_cur;
+            self.has_cur = self.has_next;
+            self.has_next = false;
+        }
+        while !self.has_next {
+            // Field lines always belong to the current entry: once the next header is read,
+            // the current region is complete and lent out before anything else is parsed.
+            if self.detailed && self.has_cur {
+                let n = self
+                    .parser
+                    .fixed_field(&mut self.ring[self.cur], self.input.rest());
+                if n > 0 {
+                    self.input.pos += n;
+                    continue;
+                }
+            }
+            let RegionStream {
+                input,
+                parser,
+                ring,
+                cur,
+                has_cur,
+                detailed,
+                ..
+            } = self;
+            let target = if *has_cur { (*cur + 1) % 3 } else { *cur };
+            let line = input.next_line(|line| {
+                if !*detailed || is_header(line) {
+                    parser.header(&mut ring[target], line).map(|_| true)
+                } else {
+                    let entry = if *has_cur {
+                        Some(&mut ring[*cur])
+                    } else {
+                        None
+                    };
+                    parser.field(entry, line).map(|_| false)
+                }
+            });
+            match line {
+                Err(e) => return Err(self.dir.error("read the memory map of", e)),
+                Ok(None) => {
+                    self.end_of_input()?;
+                    return Ok(self.has_cur);
+                }
+                Ok(Some(Err(e))) => return Err(e),
+                Ok(Some(Ok(true))) if self.has_cur => self.has_next = true,
+                Ok(Some(Ok(true))) => self.has_cur = true,
+                Ok(Some(Ok(false))) => {}
             }
         }
-        Ok(None)
-    }
-
-    fn step(&mut self) -> Result<Option<MemoryRegion>> {
-        if self.idx >= self.batch.len() {
-            // Move on to the next batch, keeping the last entry as the left neighbour.
-            let next = match self.after.take() {
-                Some(b) => Some(b),
-                None => self.recv_batch()?,
-            };
-            let Some(next) = next else {
-                self.end_of_input()?;
-                return Ok(None);
-            };
-            self.before = self.batch.pop();
-            self.batch = next;
-            self.idx = 0;
-        }
-        let i = self.idx;
-        if i + 1 == self.batch.len() && self.after.is_none() {
-            self.after = self.recv_batch()?;
-        }
-        let (usage, flags) = if self.detailed {
-            let e = &mut self.batch[i];
-            (Some(e.usage), Some(std::mem::take(&mut e.vm_flags)))
-        } else {
-            (None, None)
-        };
-        let prev = match i {
-            0 => self.before.as_ref(),
-            _ => self.batch.get(i - 1),
-        }
-        .map(SmapsEntry::as_maps_line);
-        let next = self
-            .batch
-            .get(i + 1)
-            .or_else(|| self.after.as_ref().and_then(|b| b.first()))
-            .map(SmapsEntry::as_maps_line);
-        let region = self.classifier.region(
-            prev.as_ref(),
-            &self.batch[i].as_maps_line(),
-            next.as_ref(),
-            usage,
-            flags,
-        );
-        self.idx += 1;
-        if self.idx == self.batch.len() && self.after.is_none() {
-            // That was the last region: check the process is still alive.
-            self.end_of_input()?;
-        }
-        Ok(Some(region))
+        Ok(true)
     }
 
     /// At the end of the file: a process that died meanwhile gives a truncated list, so say so.
     fn end_of_input(&mut self) -> Result<()> {
-        if self.finished {
+        if self.checked_end {
             return Ok(());
         }
-        self.finished = true;
-        if let Some(h) = self.parser.take() {
-            let _ = h.join();
-        }
+        self.checked_end = true;
+        self.input.chunks.join();
         if !self.dir.is_alive() {
             return Err(Error::ProcessExited {
                 pid: self.dir.pid(),
@@ -361,23 +312,51 @@ impl RegionStream {
         }
         Ok(())
     }
+
+    fn current_view(&self) -> RegionView<'_> {
+        let prev = self
+            .has_prev
+            .then(|| self.ring[(self.cur + 2) % 3].as_maps_line());
+        let next = self
+            .has_next
+            .then(|| self.ring[(self.cur + 1) % 3].as_maps_line());
+        let e = &self.ring[self.cur];
+        self.classifier.view(
+            prev.as_ref(),
+            &e.as_maps_line(),
+            next.as_ref(),
+            self.detailed.then_some(&e.usage),
+            self.detailed.then_some(&e.vm_flags[..]),
+        )
+    }
+}
+
+impl RegionSource for RegionStream {
+    fn next_view(&mut self) -> Option<Result<RegionView<'_>>> {
+        if self.finished {
+            return None;
+        }
+        match self.fill() {
+            Ok(true) => {
+                self.lent = true;
+                Some(Ok(self.current_view()))
+            }
+            Ok(false) => {
+                self.finished = true;
+                None
+            }
+            Err(e) => {
+                self.finished = true;
+                Some(Err(e))
+            }
+        }
+    }
 }
 
 impl Iterator for RegionStream {
     type Item = Result<MemoryRegion>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.finished && self.idx >= self.batch.len() {
-            return None;
-        }
-        match self.step() {
-            Ok(Some(r)) => Some(Ok(r)),
-            Ok(None) => None,
-            Err(e) => {
-                self.finished = true;
-                self.idx = self.batch.len();
-                Some(Err(e))
-            }
-        }
+        self.next_view().map(|r| r.map(|v| v.to_region()))
     }
 }
