@@ -51,15 +51,20 @@ pub fn write_json<T: Serialize>(out: &mut impl Write, v: &T) -> io::Result<()> {
     out.write_all(b"\n")
 }
 
-/// The text table of regions. Rows are formatted as regions stream in; the address column is
-/// padded once the widest range is known (the last region's, since regions come in address
-/// order), so only the formatted text is kept, not the regions. Formatting avoids `fmt`: it runs
-/// once per region, for hundreds of thousands of them.
+/// The text table of regions. The address column is padded to the widest range, which is the
+/// last region's (regions come in address order), so the table is kept until the end. Each row
+/// is formatted in full as it streams in, padded to the width the table expects (the widest
+/// range of memlink's own process: on the same kernel, the same top mapping, such as
+/// `[vsyscall]`); when the widest range turns out otherwise, the rows are re-padded at the end.
+/// Formatting avoids `fmt`: it runs once per region, for hundreds of thousands of them.
 pub struct RegionTable {
     detailed: bool,
-    /// Per row: start, end, and where its text ends in `text`.
-    rows: Vec<(u64, u64, usize)>,
+    /// Per row: where its line ends in `text` (after the newline), and its range's length.
+    rows: Vec<(usize, u8)>,
     text: Vec<u8>,
+    /// The width rows are padded to as they come.
+    expected: usize,
+    /// The widest range so far.
     width: usize,
 }
 
@@ -89,13 +94,29 @@ fn hex_len(v: u64) -> usize {
     }
 }
 
+/// The width of the address range `start-end` as the table prints it.
+fn range_len(start: u64, end: u64) -> usize {
+    hex_len(start) + 1 + hex_len(end)
+}
+
+/// The range width the table expects, from memlink's own highest mapping.
+fn expected_width() -> usize {
+    memlink::platform::own_highest_mapping().map_or(0, |(start, end)| range_len(start, end))
+}
+
 impl RegionTable {
     /// An empty table; `detailed` adds RSS, PSS, swap and dirty columns and the type reason.
     pub fn new(detailed: bool) -> RegionTable {
+        RegionTable::with_expected_width(detailed, expected_width())
+    }
+
+    /// An empty table that pads rows to `expected` columns until it knows better.
+    pub fn with_expected_width(detailed: bool, expected: usize) -> RegionTable {
         RegionTable {
             detailed,
             rows: Vec::new(),
             text: Vec::new(),
+            expected,
             width: 0,
         }
     }
@@ -103,8 +124,13 @@ impl RegionTable {
     /// Adds a region.
     pub fn push(&mut self, r: &RegionView<'_>) {
         let (start, end) = (r.base_address as u64, r.end_address() as u64);
-        self.width = self.width.max(hex_len(start) + 1 + hex_len(end));
+        let len = range_len(start, end);
+        self.width = self.width.max(len);
         let t = &mut self.text;
+        push_hex(t, start);
+        t.push(b'-');
+        push_hex(t, end);
+        pad(t, self.expected.saturating_sub(len) + 4);
         push_size_padded(t, 8, r.size as u64);
         t.extend_from_slice(b"    ");
         pad_right(t, 12, r.region_type.name().as_bytes());
@@ -135,7 +161,8 @@ impl RegionTable {
             use std::io::Write as _;
             let _ = write!(t, "    ({})", r.type_reason);
         }
-        self.rows.push((start, end, t.len()));
+        t.push(b'\n');
+        self.rows.push((t.len(), len as u8));
     }
 
     /// Writes the table.
@@ -154,20 +181,19 @@ impl RegionTable {
                 w = self.width
             )?;
         }
+        if self.width == self.expected || self.rows.is_empty() {
+            return out.write_all(&self.text);
+        }
+        // The widest range was not the expected one: re-pad every row.
         let mut buf = Vec::with_capacity(512 * 1024);
         let mut from = 0;
-        for &(start, end, to) in &self.rows {
-            let line_start = buf.len();
-            push_hex(&mut buf, start);
-            buf.push(b'-');
-            push_hex(&mut buf, end);
-            let used = buf.len() - line_start;
-            buf.extend(std::iter::repeat_n(
-                b' ',
-                self.width.saturating_sub(used) + 4,
-            ));
-            buf.extend_from_slice(&self.text[from..to]);
-            buf.push(b'\n');
+        for &(to, len) in &self.rows {
+            let len = len as usize;
+            let line = &self.text[from..to];
+            let old_pad = self.expected.saturating_sub(len) + 4;
+            buf.extend_from_slice(&line[..len]);
+            pad(&mut buf, self.width - len + 4);
+            buf.extend_from_slice(&line[len + old_pad..]);
             from = to;
             if buf.len() >= 480 * 1024 {
                 out.write_all(&buf)?;
@@ -176,6 +202,10 @@ impl RegionTable {
         }
         out.write_all(&buf)
     }
+}
+
+fn pad(out: &mut Vec<u8>, n: usize) {
+    out.resize(out.len() + n, b' ');
 }
 
 /// Streams regions as a JSON array, one object per line, through the fast writer; `keep`
@@ -258,4 +288,44 @@ pub fn write_summary(out: &mut impl Write, s: &MemoryStats) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use memlink::classify::{classify_all, Classifier};
+    use memlink::proc::maps;
+
+    /// Rows padded to a wrong expected width are re-padded to the same table.
+    #[test]
+    fn table_is_the_same_whatever_width_it_expected() {
+        let text = b"55e6eacae000-55e6eacaf000 r--p 00000000 fe:00 827394   /srv/odd\n\
+              7f686215b000-7f686215c000 ---p 00000000 00:00 0 \n\
+              7ffea4d84000-7ffea4da5000 rw-p 00000000 00:00 0   [stack]\n\
+              ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0   [vsyscall]\n";
+        let regions = classify_all(&Classifier::default(), &maps::parse(text).unwrap());
+        for n in [1, regions.len()] {
+            for detailed in [false, true] {
+                let render = |expected| {
+                    let mut t = RegionTable::with_expected_width(detailed, expected);
+                    for r in &regions[..n] {
+                        t.push(&r.view());
+                    }
+                    let mut out = Vec::new();
+                    t.write(&mut out).unwrap();
+                    String::from_utf8(out).unwrap()
+                };
+                let exact = render(if n == 1 { 29 } else { 37 });
+                for expected in [0, 5, 29, 37, 60] {
+                    assert_eq!(render(expected), exact, "expected {expected}, {n} rows");
+                }
+                let first = exact.lines().nth(detailed as usize).unwrap();
+                assert!(
+                    first.starts_with("0x55e6eacae000-0x55e6eacaf000    "),
+                    "{first}"
+                );
+                assert_eq!(exact.lines().count(), n + detailed as usize);
+            }
+        }
+    }
 }

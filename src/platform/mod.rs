@@ -68,6 +68,22 @@ pub fn regions(pid: u32, detailed: bool) -> Result<Regions> {
     regions_in(Path::new(DEFAULT_PROC_ROOT), pid, detailed)
 }
 
+/// The range of this process's highest mapping (the last line of `/proc/self/maps` on Linux),
+/// which tells how wide another process's addresses print on the same system; `None` where it
+/// cannot be read.
+pub fn own_highest_mapping() -> Option<(u64, u64)> {
+    #[cfg(target_os = "linux")]
+    {
+        let maps = std::fs::read("/proc/self/maps").ok()?;
+        let body = maps.strip_suffix(b"\n").unwrap_or(&maps);
+        let last = body.rsplit(|&c| c == b'\n').next()?;
+        let line = crate::proc::maps::parse_line(last, 0).ok()?;
+        Some((line.start, line.end))
+    }
+    #[cfg(not(target_os = "linux"))]
+    None
+}
+
 /// The process's totals (`/proc/PID/smaps_rollup` on Linux).
 pub fn rollup_in(root: &Path, pid: u32) -> Result<Rollup> {
     Native::rollup(root, pid)
