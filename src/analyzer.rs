@@ -8,6 +8,7 @@ use crate::platform::{self, Regions};
 use crate::proc::smaps::Rollup;
 use crate::process::ProcessInfo;
 use crate::stats::{MemoryStats, StatsBuilder};
+use crate::view::{RegionSource, RegionView};
 
 /// Analyzes the memory of one process.
 ///
@@ -76,8 +77,9 @@ impl MemoryAnalyzer {
     /// Totals, by type and by file, computed from `smaps` in one streaming pass.
     pub fn get_memory_stats(&self) -> Result<MemoryStats> {
         let mut b = StatsBuilder::new();
-        for r in self.regions(true)? {
-            b.add(&r?);
+        let mut regions = self.regions(true)?;
+        while let Some(r) = regions.next_view() {
+            b.add_view(&r?);
         }
         Ok(b.finish(self.pid))
     }
@@ -87,12 +89,14 @@ impl MemoryAnalyzer {
         platform::rollup_in(&self.root, self.pid)
     }
 
-    fn find(&self, keep: impl Fn(&MemoryRegion) -> bool) -> Result<Vec<MemoryRegion>> {
+    /// The regions `keep` accepts; only those are copied out of the stream.
+    fn find(&self, keep: impl Fn(&RegionView<'_>) -> bool) -> Result<Vec<MemoryRegion>> {
         let mut out = Vec::new();
-        for r in self.regions(true)? {
+        let mut regions = self.regions(true)?;
+        while let Some(r) = regions.next_view() {
             let r = r?;
             if keep(&r) {
-                out.push(r);
+                out.push(r.to_region());
             }
         }
         Ok(out)

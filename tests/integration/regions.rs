@@ -340,3 +340,147 @@ fn snapshot_round_trips() {
     assert!(e.contains("already exists"), "{e}");
     snap.save(&path, true).unwrap();
 }
+
+/// What memlink should report for `maps` or `smaps` text read in one piece: parsed by the
+/// general parser alone (no fixed-layout shortcut) and classified as a whole.
+fn reference(text: &[u8], detailed: bool) -> Vec<memlink::MemoryRegion> {
+    use memlink::classify::{classify_all, Classifier};
+    use memlink::proc::{maps, smaps};
+    let c = Classifier::default();
+    if !detailed {
+        return classify_all(&c, &maps::parse(text).unwrap());
+    }
+    let entries = smaps::parse_with(smaps::SmapsParser::general_only(), text).unwrap();
+    let lines: Vec<_> = entries.iter().map(|e| e.as_maps_line()).collect();
+    (0..lines.len())
+        .map(|i| {
+            let prev = i.checked_sub(1).map(|j| &lines[j]);
+            let e = &entries[i];
+            c.region(
+                prev,
+                &lines[i],
+                lines.get(i + 1),
+                Some(e.usage),
+                Some(e.vm_flags.clone()),
+            )
+        })
+        .collect()
+}
+
+fn json_array(regions: &[memlink::MemoryRegion]) -> String {
+    let mut out = b"[".to_vec();
+    for (i, r) in regions.iter().enumerate() {
+        out.extend_from_slice(if i == 0 { b"\n  " } else { b",\n  " });
+        memlink::json::write_region(&mut out, r);
+    }
+    out.extend_from_slice(if regions.is_empty() { b"]\n" } else { b"\n]\n" });
+    String::from_utf8(out).unwrap()
+}
+
+/// The streaming reader (chunked reads, the reused window of entries, the fixed-layout
+/// shortcut, the CLI's rendering of borrowed regions) gives exactly what one whole read of the
+/// same file gives, on a stopped process whose `maps` and `smaps` span many read chunks.
+#[test]
+fn streamed_regions_equal_a_whole_file_parse_across_many_chunks() {
+    // Static, so that no other process shares its pages and its figures hold still.
+    let f = Fixture::start_static("many", &["8000", "{dir}"]);
+    f.stop();
+    let pid = f.pid();
+    let read = |name: &str| std::fs::read(format!("/proc/{pid}/{name}")).unwrap();
+    let analyzer = memlink::MemoryAnalyzer::new(pid).unwrap();
+
+    let maps = read("maps");
+    assert!(maps.len() > 2 * 256 * 1024, "maps is {} bytes", maps.len());
+    let want = reference(&maps, false);
+    assert!(want.len() > 10_000, "{} regions", want.len());
+    assert_eq!(analyzer.list().unwrap(), want);
+    let p = pid.to_string();
+    assert_eq!(
+        run(&["list", "--pid", &p, "--format", "json"]).ok(),
+        json_array(&want)
+    );
+
+    // Files of a real filesystem are read in chunks that end anywhere, mid-line (procfs ends
+    // each read after a whole mapping): a procfs root holding copies of this process's files
+    // exercises the lines carried from one chunk to the next, with figures that hold still.
+    let smaps = read("smaps");
+    let root = crate::support::tempdir::TempDir::new("procroot");
+    let dir = root.path().join(&p);
+    std::fs::create_dir_all(dir.join(format!("task/{pid}"))).unwrap();
+    for (name, bytes) in [
+        ("stat", read("stat")),
+        ("status", read("status")),
+        ("maps", maps.clone()),
+        ("smaps", smaps.clone()),
+        (
+            &format!("task/{pid}/syscall"),
+            read(&format!("task/{pid}/syscall")),
+        ),
+    ] {
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+    let copy = memlink::MemoryAnalyzer::with_proc_root(root.path(), pid).unwrap();
+    assert_eq!(copy.list().unwrap(), want);
+    let want_detailed = reference(&smaps, true);
+    assert_eq!(copy.analyze().unwrap(), want_detailed);
+    let r = root.path().to_str().unwrap();
+    let cli = run(&[
+        "--proc-root",
+        r,
+        "list",
+        "--pid",
+        &p,
+        "--detailed",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(cli.ok(), json_array(&want_detailed));
+
+    // Should some page of the live process still be shared (the vDSO's are not counted),
+    // compare only a reading that equals the file both before and after.
+    let mut compared = 0;
+    for _ in 0..20 {
+        let before = read("smaps");
+        let lib = analyzer.analyze().unwrap();
+        let cli = run(&["list", "--pid", &p, "--detailed", "--format", "json"]);
+        if before != read("smaps") {
+            continue;
+        }
+        let want = reference(&before, true);
+        // The library and the CLI each race the readings separately.
+        if lib == want {
+            compared |= 1;
+        }
+        if cli.ok() == json_array(&want) {
+            compared |= 2;
+        }
+        if compared == 3 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(
+        compared, 3,
+        "no stable reading matched (1: library, 2: CLI)"
+    );
+
+    let regions = analyzer.analyze().unwrap();
+    let reserve = f.addr("reserve") as usize;
+    let r = regions
+        .iter()
+        .find(|r| r.base_address == reserve)
+        .expect("the reservation");
+    assert_eq!(r.size, 100 << 30);
+    assert_eq!(r.region_type, memlink::RegionType::Reserved);
+    let file: Vec<_> = regions
+        .iter()
+        .filter(|r| {
+            r.mapped_file
+                .as_deref()
+                .is_some_and(|m| m.ends_with("/file with space \\xff.bin"))
+        })
+        .collect();
+    assert_eq!(file.len(), 2000);
+    assert!(file.iter().all(|r| r.usage.is_some()));
+    f.cont();
+}

@@ -122,7 +122,13 @@ pub fn build_c(name: &str, extra_flags: &[&str]) -> PathBuf {
         .join(format!("{name}.c"));
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fixtures");
     std::fs::create_dir_all(&out_dir).unwrap();
-    let out = out_dir.join(name);
+    // Builds with other flags are other binaries.
+    let tag: String = extra_flags
+        .concat()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let out = out_dir.join(format!("{name}{tag}"));
     let fresh = match (std::fs::metadata(&out), std::fs::metadata(&src)) {
         (Ok(o), Ok(s)) => o.modified().unwrap() >= s.modified().unwrap(),
         _ => false,
@@ -193,7 +199,21 @@ impl Fixture {
 
     /// Like [`start`](Self::start), letting the caller adjust the command (user, env...).
     pub fn start_with(name: &str, args: &[&str], adjust: impl FnOnce(&mut Command)) -> Fixture {
-        let bin = build_c(name, &[]);
+        Self::launch(build_c(name, &[]), name, args, adjust)
+    }
+
+    /// Like [`start`](Self::start), linked statically: it then shares no library pages with
+    /// other processes, so its PSS does not change as they come and go.
+    pub fn start_static(name: &str, args: &[&str]) -> Fixture {
+        Self::launch(build_c(name, &["-static"]), name, args, |_| {})
+    }
+
+    fn launch(
+        bin: PathBuf,
+        name: &str,
+        args: &[&str],
+        adjust: impl FnOnce(&mut Command),
+    ) -> Fixture {
         let dir = tempdir::TempDir::new(name);
         let mut cmd = Command::new(bin);
         cmd.args(
