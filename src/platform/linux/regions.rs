@@ -27,6 +27,8 @@ use super::procdir::ProcDir;
 /// Bytes per read. Small enough that parsing starts soon after the kernel starts generating
 /// (and finishes soon after it ends), large enough that the syscalls and hand-overs are few.
 const CHUNK: usize = 256 << 10;
+/// Bytes of the first read.
+const FIRST_CHUNK: usize = 16 << 10;
 
 /// Reads every thread's stack pointer from `task/TID/syscall` (a blocked thread's registers;
 /// reading it never stops the thread).
@@ -121,11 +123,14 @@ impl Chunks {
     fn spawn(mut file: std::fs::File) -> Chunks {
         let (tx, rx) = sync_channel::<std::io::Result<Vec<u8>>>(2);
         let (recycle, recycle_rx) = sync_channel::<Vec<u8>>(4);
+        // The first chunks are small, so that a small map costs a small buffer and parsing of a
+        // large one starts early; they double up to CHUNK.
+        let mut size = FIRST_CHUNK;
         let handle = std::thread::spawn(move || loop {
-            // Recycled buffers come back truncated to what was used; growing them back to
-            // CHUNK only zeroes that part again, never the whole megabyte.
+            // Recycled buffers come back truncated to what was used; growing them back only
+            // zeroes that part again, never the whole chunk.
             let mut buf = recycle_rx.try_recv().unwrap_or_default();
-            buf.resize(CHUNK, 0);
+            buf.resize(size, 0);
             // Fill most of the chunk: procfs returns at most what it has formatted so far.
             let mut filled = 0;
             let mut eof = false;
@@ -137,7 +142,7 @@ impl Chunks {
                     }
                     Ok(n) => {
                         filled += n;
-                        if filled + 64 * 1024 > CHUNK {
+                        if filled + size / 4 > size {
                             break Ok(filled);
                         }
                     }
@@ -145,6 +150,7 @@ impl Chunks {
                     Err(e) => break Err(e),
                 }
             };
+            size = (size * 2).min(CHUNK);
             match res {
                 Ok(n) => {
                     buf.truncate(n);
