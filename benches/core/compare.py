@@ -2,7 +2,9 @@
 """Core benchmark: memlink list/analyze against the kernel floor (cat of the /proc file), pmap and
 the procfs crate, on processes with 1,000 / 10,000 / 100,000 mappings.
 
-Usage (as root, from the repo root): python3 benches/core/compare.py [--runs N] [--sizes 1000,100000]
+Usage (as root, from the repo root):
+    python3 benches/core/compare.py [--runs N] [--sizes 1000,100000] [--baseline OLD_MEMLINK]
+--baseline adds rows for another memlink binary (an older build), measured in the same runs.
 Raises vm.max_map_count above 65530 for the run and restores it. Prints a Markdown table:
 median wall time over N runs and peak RSS of each command, and the ratio to its floor. Runs are
 interleaved (every command once, N times over), so that a change in the machine's load during
@@ -50,6 +52,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--sizes", default="1000,10000,100000")
+    ap.add_argument("--baseline", help="another memlink binary to measure alongside")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     many, memlink, peer = build()
@@ -67,29 +70,32 @@ def main():
             assert child.stdout.readline().strip() == b"ready"
             pid = str(child.pid)
             # A floor row sets the floor for the rows after it.
-            smaps_floor = maps_floor = None
             rows = [
-                ("cat /proc/P/smaps (floor)", ["cat", f"/proc/{pid}/smaps"], smaps_floor),
-                ("memlink list --detailed --format json", [memlink, "list", "--pid", pid, "--detailed", "--format", "json"], smaps_floor),
-                ("memlink analyze --summary --format json", [memlink, "analyze", "--pid", pid, "--summary", "--format", "json"], smaps_floor),
-                ("pmap -X", ["pmap", "-X", pid], smaps_floor),
+                ("cat /proc/P/smaps (floor)", ["cat", f"/proc/{pid}/smaps"]),
+                ("memlink list --detailed --format json", [memlink, "list", "--pid", pid, "--detailed", "--format", "json"]),
+                ("memlink analyze --summary --format json", [memlink, "analyze", "--pid", pid, "--summary", "--format", "json"]),
+                ("pmap -X", ["pmap", "-X", pid]),
             ]
+            if args.baseline:
+                rows.append(("baseline list --detailed --format json", [args.baseline, "list", "--pid", pid, "--detailed", "--format", "json"]))
             if peer:
-                rows.append(("procfs crate smaps()", [peer, pid], smaps_floor))
+                rows.append(("procfs crate smaps()", [peer, pid]))
             rows += [
-                ("cat /proc/P/maps (floor)", ["cat", f"/proc/{pid}/maps"], maps_floor),
-                ("memlink list", [memlink, "list", "--pid", pid], maps_floor),
-                ("memlink list --format json", [memlink, "list", "--pid", pid, "--format", "json"], maps_floor),
-                ("pmap", ["pmap", pid], maps_floor),
+                ("cat /proc/P/maps (floor)", ["cat", f"/proc/{pid}/maps"]),
+                ("memlink list", [memlink, "list", "--pid", pid]),
+                ("memlink list --format json", [memlink, "list", "--pid", pid, "--format", "json"]),
+                ("pmap", ["pmap", pid]),
             ]
+            if args.baseline:
+                rows.append(("baseline list", [args.baseline, "list", "--pid", pid]))
             if peer:
-                rows.append(("procfs crate maps()", [peer, pid, "maps"], maps_floor))
-            times = {label: [] for label, _, _ in rows}
+                rows.append(("procfs crate maps()", [peer, pid, "maps"]))
+            times = {label: [] for label, _ in rows}
             for _ in range(args.runs):
-                for label, argv, _ in rows:
+                for label, argv in rows:
                     times[label].append(wall(argv))
             floor = None
-            for label, argv, _ in rows:
+            for label, argv in rows:
                 median = statistics.median(times[label])
                 if "(floor)" in label:
                     floor = median

@@ -159,9 +159,15 @@ impl SmapsParser {
     }
 
     /// The shortcut for the common line: when `buf` starts with a line of the fixed layout
-    /// learned from earlier mappings ([`FixedFields`]), applies it to `entry` and returns the
-    /// bytes it took, newline included; otherwise returns 0 and the caller parses the line with
+    /// learned from earlier mappings, applies it to `entry` and returns the bytes it took,
+    /// newline included; otherwise returns 0 and the caller parses the line with
     /// [`field`](Self::field) (which gives the same result, or the error).
+    ///
+    /// The kernel prints each `Key: N kB` line in one 27-byte form (the key padded to 16
+    /// columns, the value right-aligned in 8, then ` kB`), in the same order for every mapping.
+    /// Knowing which key comes next, the shortcut compares the line's first 16 bytes with that
+    /// key's, checks the ` kB\n` at its end and reads the value columns as one word, without
+    /// searching for the end of the line.
     #[inline]
     pub fn fixed_field(&mut self, entry: &mut SmapsEntry, buf: &[u8]) -> usize {
         if self.fixed.apply(&mut entry.usage, buf) {
