@@ -121,14 +121,16 @@ pub fn build_c(name: &str, extra_flags: &[&str]) -> PathBuf {
         .join("tests/fixtures/programs")
         .join(format!("{name}.c"));
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fixtures");
-    std::fs::create_dir_all(&out_dir).unwrap();
-    // Builds with other flags are other binaries.
+    // Builds with other flags are other binaries, in a folder of their own so that the
+    // process keeps its name.
     let tag: String = extra_flags
         .concat()
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
-    let out = out_dir.join(format!("{name}{tag}"));
+    let out_dir = out_dir.join(if tag.is_empty() { "plain" } else { &tag });
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let out = out_dir.join(name);
     let fresh = match (std::fs::metadata(&out), std::fs::metadata(&src)) {
         (Ok(o), Ok(s)) => o.modified().unwrap() >= s.modified().unwrap(),
         _ => false,
