@@ -24,27 +24,25 @@ bitflags::bitflags! {
 impl Perms {
     /// Parses the four-character permission field (`rwxp`, `r--s`, `---p`...).
     pub fn parse(s: &[u8]) -> Option<Perms> {
-        if s.len() != 4 {
+        let &[r, w, x, sp] = s else {
             return None;
-        }
-        let mut p = Perms::empty();
-        for (i, (&c, (yes, flag))) in s
-            .iter()
-            .zip([
-                (b'r', Perms::READ),
-                (b'w', Perms::WRITE),
-                (b'x', Perms::EXEC),
-                (b's', Perms::SHARED),
-            ])
-            .enumerate()
-        {
-            if c == yes {
-                p |= flag;
-            } else if !(c == b'-' || (i == 3 && c == b'p')) {
-                return None;
-            }
-        }
-        Some(p)
+        };
+        let flag = |c: u8, yes: u8, flag: Perms| match c {
+            _ if c == yes => Some(flag),
+            b'-' => Some(Perms::empty()),
+            _ => None,
+        };
+        let share = match sp {
+            b's' => Perms::SHARED,
+            b'p' | b'-' => Perms::empty(),
+            _ => return None,
+        };
+        Some(
+            flag(r, b'r', Perms::READ)?
+                | flag(w, b'w', Perms::WRITE)?
+                | flag(x, b'x', Perms::EXEC)?
+                | share,
+        )
     }
 
     /// The four-character form, as the kernel prints it.
@@ -740,5 +738,37 @@ impl<'de> Deserialize<'de> for MemoryRegion {
             usage: r.usage,
             vm_flags: r.vm_flags,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every four-letter string over the permission letters and a stranger: parsed exactly when
+    /// each place holds its letter or `-` (or `p` in the last), and written back as read.
+    #[test]
+    fn permissions_parse_and_round_trip() {
+        let letters = *b"rwxsp-z";
+        for &a in &letters {
+            for &b in &letters {
+                for &c in &letters {
+                    for &d in &letters {
+                        let s = [a, b, c, d];
+                        let ok = (a == b'r' || a == b'-')
+                            && (b == b'w' || b == b'-')
+                            && (c == b'x' || c == b'-')
+                            && matches!(d, b's' | b'p' | b'-');
+                        let p = Perms::parse(&s);
+                        assert_eq!(p.is_some(), ok, "{}", String::from_utf8_lossy(&s));
+                        if let (Some(p), true) = (p, d != b'-') {
+                            assert_eq!(p.as_bytes(), s);
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(Perms::parse(b"rw-"), None);
+        assert_eq!(Perms::parse(b"rw-pp"), None);
     }
 }

@@ -130,6 +130,20 @@ impl SmapsParser {
         Ok(())
     }
 
+    /// The shortcut for a header: when `buf` starts with a well-formed header line and its
+    /// newline, parses it into `entry` (see [`maps::parse_prefix`]) and returns the bytes it
+    /// took; otherwise returns 0 and the caller parses the line with [`header`](Self::header).
+    #[inline]
+    pub fn header_prefix(&mut self, entry: &mut SmapsEntry, buf: &[u8]) -> usize {
+        let Some((h, n)) = maps::parse_prefix(buf) else {
+            return 0;
+        };
+        self.line_no += 1;
+        entry.set_header(&h);
+        self.fixed.index = 0;
+        n
+    }
+
     /// Applies a field line to `entry`, the mapping whose header came last (`None` before the
     /// first header, where only blank lines are allowed).
     pub fn field(&mut self, entry: Option<&mut SmapsEntry>, line: &[u8]) -> Result<()> {
@@ -170,12 +184,11 @@ impl SmapsParser {
     /// searching for the end of the line.
     #[inline]
     pub fn fixed_field(&mut self, entry: &mut SmapsEntry, buf: &[u8]) -> usize {
-        if self.fixed.apply(&mut entry.usage, buf) {
+        let n = self.fixed.apply(&mut entry.usage, buf);
+        if n > 0 {
             self.line_no += 1;
-            FIXED_LINE + 1
-        } else {
-            0
         }
+        n
     }
 
     /// Feeds one line (without its newline). Returns the previous entry when this line starts a
@@ -198,10 +211,11 @@ impl SmapsParser {
     }
 }
 
-/// Length of a fixed-layout line without its newline: `Key:` padded to 16 columns, the value
-/// right-aligned in 8, then ` kB`, as the kernel's `seq_put_decimal_ull_width(.., 8)` prints it.
-const FIXED_LINE: usize = 27;
+/// Columns of the key (and colon and padding) of a fixed-layout line; the value follows,
+/// right-aligned in 8 columns, then ` kB` for figures, as the kernel's
+/// `seq_put_decimal_ull_width(.., 8)` and `%8u` print them.
 const KEY_COLUMNS: usize = 16;
+const VALUE_END: usize = KEY_COLUMNS + 8;
 
 /// Which [`Usage`] figure a `Key: N kB` line sets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -232,6 +246,10 @@ enum Field {
     PrivateHugetlb,
     /// `Size`: the range's length, which the header already gives.
     Size,
+    /// `THPeligible` (a number without unit).
+    ThpEligible,
+    /// `ProtectionKey` (a number without unit).
+    ProtectionKey,
 }
 
 impl Field {
@@ -293,8 +311,22 @@ impl Field {
             Field::ShmemPmdMapped => &mut u.shmem_pmd_mapped,
             Field::SharedHugetlb => &mut u.shared_hugetlb,
             Field::PrivateHugetlb => &mut u.private_hugetlb,
-            Field::Size => return None,
+            Field::Size | Field::ThpEligible | Field::ProtectionKey => return None,
         })
+    }
+
+    /// Stores the value `n` of a fixed-layout line (in kB for the figures), as the general
+    /// parser does.
+    fn store(self, u: &mut Usage, n: u64) {
+        match self {
+            Field::ThpEligible => u.thp_eligible = Some(n != 0),
+            Field::ProtectionKey => u.protection_key = u32::try_from(n).ok(),
+            _ => {
+                if let Some(slot) = self.slot(u) {
+                    *slot = n.saturating_mul(1024);
+                }
+            }
+        }
     }
 }
 
@@ -309,18 +341,35 @@ impl Field {
 /// parser, which then decides.
 #[derive(Debug, Default)]
 struct FixedFields {
-    /// Per line position in an entry: the 16 key columns and the figure, when that line had the
-    /// fixed form the last time.
-    layout: Vec<Option<([u8; KEY_COLUMNS], Field)>>,
+    /// Per line position in an entry: the line's template, when that line had the fixed form
+    /// the last time.
+    layout: Vec<Option<Template>>,
     /// Position of the next line in the current entry.
     index: usize,
     disabled: bool,
 }
 
+/// What a fixed-layout line at one position looks like.
+#[derive(Debug, Clone, Copy)]
+struct Template {
+    /// The key, its colon and the padding.
+    key: [u8; KEY_COLUMNS],
+    field: Field,
+    /// The line ends in ` kB` (figures), else right after the value.
+    kb: bool,
+}
+
+impl Template {
+    /// The line's length with its newline.
+    fn len(&self) -> usize {
+        VALUE_END + if self.kb { 4 } else { 1 }
+    }
+}
+
 impl FixedFields {
     /// Records the line at the current position (which the general parser accepted).
     fn learn(&mut self, line: &[u8]) {
-        let learned = fixed_key(line).filter(|_| !self.disabled);
+        let learned = template(line).filter(|_| !self.disabled);
         if self.index < self.layout.len() {
             self.layout[self.index] = learned;
         } else if self.index == self.layout.len() && self.layout.len() < 64 {
@@ -329,48 +378,53 @@ impl FixedFields {
         self.index += 1;
     }
 
+    /// Applies the line at the start of `buf` when it has the expected template; returns the
+    /// bytes it took (0 when it does not fit).
     #[inline]
-    fn apply(&mut self, usage: &mut Usage, buf: &[u8]) -> bool {
-        let Some(Some((key, field))) = self.layout.get(self.index) else {
-            return false;
+    fn apply(&mut self, usage: &mut Usage, buf: &[u8]) -> usize {
+        let Some(Some(t)) = self.layout.get(self.index) else {
+            return 0;
         };
-        let Some(line) = buf.get(..FIXED_LINE + 1) else {
-            return false;
+        let len = t.len();
+        let Some(line) = buf.get(..len) else {
+            return 0;
         };
-        if line[..KEY_COLUMNS] != key[..] || &line[FIXED_LINE - 3..] != b" kB\n" {
-            return false;
+        let end: &[u8] = if t.kb { b" kB\n" } else { b"\n" };
+        if line[..KEY_COLUMNS] != t.key[..] || &line[VALUE_END..] != end {
+            return 0;
         }
-        let Some(v) = parse_right_aligned8(line[KEY_COLUMNS..KEY_COLUMNS + 8].try_into().ok())
-        else {
-            return false;
+        let Some(v) = parse_right_aligned8(line[KEY_COLUMNS..VALUE_END].try_into().ok()) else {
+            return 0;
         };
-        if let Some(slot) = field.slot(usage) {
-            *slot = v * 1024;
-        }
+        t.field.store(usage, v);
         self.index += 1;
-        true
+        len
     }
 }
 
-/// The key columns and figure of a line in the fixed form: `Key:`, spaces to column 16, the
-/// value right-aligned in 8 columns, ` kB`.
-fn fixed_key(line: &[u8]) -> Option<([u8; KEY_COLUMNS], Field)> {
-    if line.len() != FIXED_LINE || !line.ends_with(b" kB") {
-        return None;
-    }
-    let cols: [u8; KEY_COLUMNS] = line[..KEY_COLUMNS].try_into().ok()?;
-    let colon = cols.iter().position(|&c| c == b':')?;
-    if !cols[colon + 1..].iter().all(|&c| c == b' ') {
-        return None;
-    }
-    parse_right_aligned8(line[KEY_COLUMNS..KEY_COLUMNS + 8].try_into().ok())?;
-    let key = &cols[..colon];
-    let field = if key == b"Size" {
-        Field::Size
-    } else {
-        Field::of(key)?
+/// The template of a line in a fixed form: `Key:`, spaces to column 16, the value
+/// right-aligned in 8 columns, and ` kB` for a figure or nothing for `THPeligible` and
+/// `ProtectionKey`.
+fn template(line: &[u8]) -> Option<Template> {
+    let kb = match line.len() {
+        27 if line.ends_with(b" kB") => true,
+        VALUE_END => false,
+        _ => return None,
     };
-    Some((cols, field))
+    let key: [u8; KEY_COLUMNS] = line[..KEY_COLUMNS].try_into().ok()?;
+    let colon = key.iter().position(|&c| c == b':')?;
+    if !key[colon + 1..].iter().all(|&c| c == b' ') {
+        return None;
+    }
+    parse_right_aligned8(line[KEY_COLUMNS..VALUE_END].try_into().ok())?;
+    let field = match (&key[..colon], kb) {
+        (b"Size", true) => Field::Size,
+        (b"THPeligible", false) => Field::ThpEligible,
+        (b"ProtectionKey", false) => Field::ProtectionKey,
+        (k, true) => Field::of(k)?,
+        (_, false) => return None,
+    };
+    Some(Template { key, field, kb })
 }
 
 /// Parses eight columns holding a right-aligned decimal number: spaces, then at least one
@@ -694,6 +748,11 @@ VmFlags: mr mw me ac zz
             ("Locked:                0 kB", "Locked:         0       kB"),
             ("Referenced:            4 kB", "Shared_Dirty:          7 kB"),
             ("KSM:                   0 kB", "KSM:                    kB"),
+            ("THPeligible:           0", "THPeligible:           1"),
+            ("THPeligible:           0", "THPeligible:          0 kB"),
+            ("THPeligible:           0", "ProtectionKey:         7"),
+            ("THPeligible:           0", "THPeligible:          -1"),
+            ("THPeligible:           0", "THPeligible:\t        5"),
         ] {
             assert!(text.contains(from), "{from}");
             // Change every other occurrence, so the layout is learned, broken and learned again.

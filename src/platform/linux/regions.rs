@@ -257,12 +257,29 @@ impl RegionStream {
         while !self.has_next {
             // Field lines always belong to the current entry: once the next header is read,
             // the current region is complete and lent out before anything else is parsed.
+            // The shortcuts parse a line straight from the chunk, finding its end as they go.
+            let rest = self.input.rest();
             if self.detailed && self.has_cur {
-                let n = self
-                    .parser
-                    .fixed_field(&mut self.ring[self.cur], self.input.rest());
+                let n = self.parser.fixed_field(&mut self.ring[self.cur], rest);
                 if n > 0 {
                     self.input.pos += n;
+                    continue;
+                }
+            }
+            if !self.detailed || is_header(rest) {
+                let target = if self.has_cur {
+                    (self.cur + 1) % 3
+                } else {
+                    self.cur
+                };
+                let n = self.parser.header_prefix(&mut self.ring[target], rest);
+                if n > 0 {
+                    self.input.pos += n;
+                    if self.has_cur {
+                        self.has_next = true;
+                    } else {
+                        self.has_cur = true;
+                    }
                     continue;
                 }
             }
