@@ -1,7 +1,8 @@
 //! Feeds arbitrary bytes to the pure /proc parsers and the classifier: they must return a value
 //! or an error, never panic, and a parsed maps line must describe a non-empty-or-empty range
 //! whose end is not below its start. The smaps parser's fixed-layout shortcut must give exactly
-//! what the general parser gives, values and errors alike.
+//! what the general parser gives, values and errors alike, and so must the maps parser's
+//! buffer form and its line form.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -15,6 +16,11 @@ fuzz_target!(|data: &[u8]| {
         }
         let regions = classify_all(&Classifier::new(ThreadStacks::new(vec![(0x7000, 1)], 1)), &lines);
         assert_eq!(regions.len(), lines.len());
+    }
+    // The buffer form of the maps parser agrees with the line form on the first line.
+    if let Some(i) = data.iter().position(|&c| c == b'\n') {
+        let by_line = maps::parse_line(&data[..i], 1).ok().map(|l| (l, i + 1));
+        assert_eq!(maps::parse_prefix(data), by_line);
     }
     let fixed = smaps::parse(data);
     if let Ok(entries) = &fixed {
