@@ -78,6 +78,13 @@ pub fn push_hex(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(&buf[..2 + digits]);
 }
 
+/// The hex digits of `v` without leading zeros, at the start of sixteen bytes (whatever follows
+/// them is to be overwritten), and how many there are: for writers that copy fixed-size blocks.
+pub fn hex_left(v: u64) -> ([u8; 16], usize) {
+    let digits = hex_digits(v);
+    (hex16(v << (4 * (16 - digits))), digits)
+}
+
 /// The number of hex digits of `v` without leading zeros (1 for zero).
 fn hex_digits(v: u64) -> usize {
     (16 - (v.leading_zeros() as usize / 4)).max(1)
@@ -324,6 +331,14 @@ mod tests {
                 let v = 0x0123_4567_89ab_cdef_u64 & !(0xf << (place * 4)) | nibble << (place * 4);
                 assert_eq!(hex16(v), *format!("{v:016x}").as_bytes(), "{v:#x}");
             }
+        }
+    }
+
+    #[test]
+    fn hex_left_aligned() {
+        for v in [0u64, 1, 0xf, 0x10, 0x7fff_0000, u64::MAX] {
+            let (d, n) = hex_left(v);
+            assert_eq!(&d[..n], format!("{v:x}").as_bytes());
         }
     }
 

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use memlink::json::{self, push_hex};
+use memlink::json;
 use memlink::memory::push_escaped_path;
 use memlink::stats::{Figures, MemoryStats};
 use memlink::units::{format_size, push_size};
@@ -66,24 +66,30 @@ pub struct RegionTable {
     expected: usize,
     /// The widest range so far.
     width: usize,
+    /// Where a size is formatted before it is right-aligned.
+    scratch: Vec<u8>,
 }
 
-/// Appends `bytes` as a human size, right-aligned in `width` columns.
-fn push_size_padded(out: &mut Vec<u8>, width: usize, bytes: u64) {
-    let start = out.len();
-    push_size(out, bytes);
-    let len = out.len() - start;
-    if len < width {
-        // Shift the few bytes right in place rather than formatting into a temporary.
-        out.resize(start + width, b' ');
-        out.copy_within(start..start + len, start + width - len);
-        out[start..start + width - len].fill(b' ');
-    }
+/// The widest expected range width honoured (a real one is at most 37 columns).
+const MAX_EXPECTED: usize = 64;
+/// Room for the fixed-width start of a row: range, padding, size, type and permissions.
+const ROW_START: usize = MAX_EXPECTED + 4 + 8 + 4 + 12 + 4 + 4 + 16;
+
+/// Type names padded to the type column's 12 characters.
+fn type_column(t: memlink::RegionType) -> [u8; 12] {
+    let mut col = [b' '; 12];
+    let name = t.name().as_bytes();
+    col[..name.len()].copy_from_slice(name);
+    col
 }
 
-fn pad_right(out: &mut Vec<u8>, width: usize, s: &[u8]) {
-    out.extend_from_slice(s);
-    out.extend(std::iter::repeat_n(b' ', width.saturating_sub(s.len())));
+/// Writes `0x` and the hex digits of `v` at `at` (and up to 16 bytes of scratch after them);
+/// returns where the digits end.
+fn put_hex(b: &mut [u8; ROW_START], at: usize, v: u64) -> usize {
+    let (digits, n) = memlink::json::hex_left(v);
+    b[at..at + 2].copy_from_slice(b"0x");
+    b[at + 2..at + 18].copy_from_slice(&digits);
+    at + 2 + n
 }
 
 fn hex_len(v: u64) -> usize {
@@ -105,6 +111,17 @@ fn expected_width() -> usize {
 }
 
 impl RegionTable {
+    /// Writes `bytes` as a human size right-aligned in the 8 columns at `at` of `b` (which
+    /// holds spaces there); returns the end of the columns.
+    fn put_size<const N: usize>(&mut self, b: &mut [u8; N], at: usize, bytes: u64) -> usize {
+        self.scratch.clear();
+        push_size(&mut self.scratch, bytes);
+        // A size is at most 8 characters ("1023.9KB"); a longer one would push the columns.
+        let n = self.scratch.len().min(8);
+        b[at + 8 - n..at + 8].copy_from_slice(&self.scratch[..n]);
+        at + 8
+    }
+
     /// An empty table; `detailed` adds RSS, PSS, swap and dirty columns and the type reason.
     pub fn new(detailed: bool) -> RegionTable {
         RegionTable::with_expected_width(detailed, expected_width())
@@ -116,8 +133,10 @@ impl RegionTable {
             detailed,
             rows: Vec::new(),
             text: Vec::new(),
-            expected,
+            // No range is wider than 37 columns; the cap keeps a row's start within `ROW_START`.
+            expected: expected.min(MAX_EXPECTED),
             width: 0,
+            scratch: Vec::with_capacity(16),
         }
     }
 
@@ -126,23 +145,30 @@ impl RegionTable {
         let (start, end) = (r.base_address as u64, r.end_address() as u64);
         let len = range_len(start, end);
         self.width = self.width.max(len);
+        // The fixed-width start of the row, built in place from fixed-size pieces.
+        let mut b = [b' '; ROW_START];
+        let dash = put_hex(&mut b, 0, start);
+        b[dash] = b'-';
+        let range_end = put_hex(&mut b, dash + 1, end);
+        b[range_end..range_end + 16].fill(b' ');
+        let mut p = self.expected.max(len) + 4;
+        p = self.put_size(&mut b, p, r.size as u64) + 4;
+        b[p..p + 12].copy_from_slice(&type_column(r.region_type));
+        p += 16;
+        b[p..p + 4].copy_from_slice(&r.perms.as_bytes());
+        p += 4;
         let t = &mut self.text;
-        push_hex(t, start);
-        t.push(b'-');
-        push_hex(t, end);
-        pad(t, self.expected.saturating_sub(len) + 4);
-        push_size_padded(t, 8, r.size as u64);
-        t.extend_from_slice(b"    ");
-        pad_right(t, 12, r.region_type.name().as_bytes());
-        t.extend_from_slice(b"    ");
-        t.extend_from_slice(&r.perms.as_bytes());
+        t.extend_from_slice(&b[..p]);
         if self.detailed {
             let u = r.usage.copied().unwrap_or_default();
+            let mut b = [b' '; 40];
+            let mut p = 0;
             for v in [u.rss, u.pss, u.swap, u.dirty()] {
-                t.extend_from_slice(b"  ");
-                push_size_padded(t, 8, v);
+                p = self.put_size(&mut b, p + 2, v);
             }
+            self.text.extend_from_slice(&b[..p]);
         }
+        let t = &mut self.text;
         match (r.path, r.name) {
             (Some(p), _) => {
                 t.extend_from_slice(b"    ");
