@@ -70,12 +70,9 @@ pub fn push_u64(out: &mut Vec<u8>, v: u64) {
 
 /// Appends `0x` and the lowercase hex digits of `v` (no padding), as `{:#x}` does.
 pub fn push_hex(out: &mut Vec<u8>, v: u64) {
-    let digits = hex_digits(v);
-    let mut buf = [0u8; 18];
-    buf[0] = b'0';
-    buf[1] = b'x';
-    buf[2..2 + digits].copy_from_slice(&hex16(v)[16 - digits..]);
-    out.extend_from_slice(&buf[..2 + digits]);
+    let (digits, n) = hex_left(v);
+    out.extend_from_slice(b"0x");
+    out.extend_from_slice(&digits[..n]);
 }
 
 /// The hex digits of `v` without leading zeros, at the start of sixteen bytes (whatever follows
@@ -215,17 +212,7 @@ fn write_object(
     out.extend_from_slice(b",\"size\":");
     push_u64(out, r.size as u64);
     out.extend_from_slice(b",\"protection\":");
-    match protection {
-        // The kernel's four letters need no escaping.
-        [a, b, c, d]
-            if protection
-                .iter()
-                .all(|c| c.is_ascii_lowercase() || *c == b'-') =>
-        {
-            out.extend_from_slice(&[b'"', *a, *b, *c, *d, b'"'])
-        }
-        _ => push_str(out, &String::from_utf8_lossy(protection)),
-    }
+    push_str(out, &String::from_utf8_lossy(protection));
     out.extend_from_slice(b",\"region_type\":\"");
     out.extend_from_slice(r.region_type.name().as_bytes());
     out.extend_from_slice(b"\",\"state\":");

@@ -116,7 +116,8 @@ impl RegionTable {
     fn put_size<const N: usize>(&mut self, b: &mut [u8; N], at: usize, bytes: u64) -> usize {
         self.scratch.clear();
         push_size(&mut self.scratch, bytes);
-        // A size is at most 8 characters ("1023.9KB"); a longer one would push the columns.
+        // A size is at most 8 characters ("1023.9KB": rounding up carries into the next unit);
+        // the bound only keeps the copy within the columns.
         let n = self.scratch.len().min(8);
         b[at + 8 - n..at + 8].copy_from_slice(&self.scratch[..n]);
         at + 8

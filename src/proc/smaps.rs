@@ -116,17 +116,10 @@ impl SmapsParser {
         }
     }
 
-    /// The number of lines parsed so far (the current line's number, in errors).
-    pub fn line_no(&self) -> usize {
-        self.line_no
-    }
-
     /// Parses a header line (see [`is_header`]) into `entry`, which starts over with no figures.
     pub fn header(&mut self, entry: &mut SmapsEntry, line: &[u8]) -> Result<()> {
-        self.line_no += 1;
-        let h = maps::parse_line(line, self.line_no)?;
-        entry.set_header(&h);
-        self.fixed.index = 0;
+        let h = maps::parse_line(line, self.line_no + 1)?;
+        self.start_entry(entry, &h);
         Ok(())
     }
 
@@ -138,10 +131,15 @@ impl SmapsParser {
         let Some((h, n)) = maps::parse_prefix(buf) else {
             return 0;
         };
-        self.line_no += 1;
-        entry.set_header(&h);
-        self.fixed.index = 0;
+        self.start_entry(entry, &h);
         n
+    }
+
+    /// Makes `entry` the mapping of header `h`, whose field lines come next.
+    fn start_entry(&mut self, entry: &mut SmapsEntry, h: &MapsLine<'_>) {
+        self.line_no += 1;
+        entry.set_header(h);
+        self.fixed.index = 0;
     }
 
     /// Applies a field line to `entry`, the mapping whose header came last (`None` before the

@@ -267,22 +267,16 @@ impl RegionStream {
                 }
             }
             if !self.detailed || is_header(rest) {
-                let target = if self.has_cur {
-                    (self.cur + 1) % 3
-                } else {
-                    self.cur
-                };
-                let n = self.parser.header_prefix(&mut self.ring[target], rest);
+                let n = self
+                    .parser
+                    .header_prefix(&mut self.ring[self.header_slot()], rest);
                 if n > 0 {
                     self.input.pos += n;
-                    if self.has_cur {
-                        self.has_next = true;
-                    } else {
-                        self.has_cur = true;
-                    }
+                    self.header_read();
                     continue;
                 }
             }
+            let target = self.header_slot();
             let RegionStream {
                 input,
                 parser,
@@ -292,7 +286,6 @@ impl RegionStream {
                 detailed,
                 ..
             } = self;
-            let target = if *has_cur { (*cur + 1) % 3 } else { *cur };
             let line = input.next_line(|line| {
                 if !*detailed || is_header(line) {
                     parser.header(&mut ring[target], line).map(|_| true)
@@ -312,12 +305,30 @@ impl RegionStream {
                     return Ok(self.has_cur);
                 }
                 Ok(Some(Err(e))) => return Err(e),
-                Ok(Some(Ok(true))) if self.has_cur => self.has_next = true,
-                Ok(Some(Ok(true))) => self.has_cur = true,
+                Ok(Some(Ok(true))) => self.header_read(),
                 Ok(Some(Ok(false))) => {}
             }
         }
         Ok(true)
+    }
+
+    /// The slot the next header is parsed into: the current one while there is none, else the
+    /// next one.
+    fn header_slot(&self) -> usize {
+        if self.has_cur {
+            (self.cur + 1) % 3
+        } else {
+            self.cur
+        }
+    }
+
+    /// A header was parsed into [`header_slot`](Self::header_slot).
+    fn header_read(&mut self) {
+        if self.has_cur {
+            self.has_next = true;
+        } else {
+            self.has_cur = true;
+        }
     }
 
     /// At the end of the file: a process that died meanwhile gives a truncated list, so say so.
