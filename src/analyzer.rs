@@ -3,12 +3,12 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::memory::{MemoryRegion, Perms, RegionType};
 use crate::platform::{self, Regions};
 use crate::proc::smaps::Rollup;
 use crate::process::ProcessInfo;
-use crate::stats::{MemoryStats, StatsBuilder};
-use crate::view::{RegionSource, RegionView};
+use crate::region::stats::{MemoryStats, StatsBuilder};
+use crate::region::view::{RegionSource, RegionView};
+use crate::region::{MemoryRegion, Perms, RegionType};
 
 /// Analyzes the memory of one process.
 ///

@@ -1,8 +1,8 @@
 //! memlink: look inside the memory of running processes, and link memory between them.
 //!
 //! The library reads a process's memory map (`/proc/PID/maps`, `smaps`, `smaps_rollup` on Linux)
-//! into typed [`MemoryRegion`]s, classifies each region ([`classify`]), and summarises usage
-//! ([`stats`]). Parsing is pure (bytes in, typed values out) and lives in [`proc`]; everything
+//! into typed [`MemoryRegion`]s, classifies each region ([`region::classify`]), and summarises usage
+//! ([`region::stats`]). Parsing is pure (bytes in, typed values out) and lives in [`proc`]; everything
 //! that touches the operating system lives behind [`platform`].
 //!
 //! ```no_run
@@ -16,39 +16,23 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
-pub mod analysis;
 pub mod analyzer;
-pub mod cgroup;
-pub mod classify;
-pub mod diff;
-#[cfg(target_os = "linux")]
-pub mod dump;
 pub mod error;
-#[cfg(target_os = "linux")]
-pub mod export;
-pub mod json;
-pub mod linker;
+pub mod inspect;
+pub mod link;
 pub mod map;
-pub mod memory;
+pub mod overtime;
 pub mod platform;
 pub mod proc;
 pub mod process;
-#[cfg(target_os = "linux")]
-pub mod ps;
-#[cfg(target_os = "linux")]
-pub mod search;
-pub mod security;
+pub mod region;
 pub mod snapshot;
-pub mod stats;
-pub mod trend;
 pub mod units;
-pub mod view;
-pub mod watch;
 
 pub use analyzer::MemoryAnalyzer;
 pub use error::{Error, Result};
-pub use linker::{LinkReport, LinkRequest, MemoryLinker};
-pub use memory::{MemoryRegion, Perms, RegionType, TypeReason, Usage};
+pub use link::{LinkReport, LinkRequest, MemoryLinker};
 pub use process::ProcessInfo;
-pub use stats::MemoryStats;
-pub use view::{RegionSource, RegionView};
+pub use region::stats::MemoryStats;
+pub use region::view::{RegionSource, RegionView};
+pub use region::{MemoryRegion, Perms, RegionType, TypeReason, Usage};

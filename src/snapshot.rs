@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::analyzer::MemoryAnalyzer;
 use crate::error::{Error, Result};
-use crate::memory::MemoryRegion;
 use crate::process::ProcessInfo;
-use crate::stats::MemoryStats;
+use crate::region::stats::MemoryStats;
+use crate::region::MemoryRegion;
 
 /// The format tag of snapshot files.
 pub const SNAPSHOT_FORMAT: &str = "memlink-snapshot";

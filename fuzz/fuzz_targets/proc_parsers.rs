@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use memlink::classify::{classify_all, Classifier, ThreadStacks};
+use memlink::region::classify::{classify_all, Classifier, ThreadStacks};
 use memlink::proc::{maps, smaps, stat, status, task};
 
 fuzz_target!(|data: &[u8]| {

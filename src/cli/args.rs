@@ -221,7 +221,7 @@ pub struct AuditArgs {
     pub list: bool,
     /// Exit 1 when a finding has at least this severity.
     #[arg(long, value_parser = parse_severity, default_value = "medium", value_name = "SEVERITY")]
-    pub fail_on: memlink::security::Severity,
+    pub fail_on: memlink::inspect::audit::Severity,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
@@ -548,7 +548,7 @@ pub struct ExportArgs {
 
 /// Parses a duration (200ms, 1s, 10m).
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    memlink::watch::parse_duration(s).map_err(|e| e.to_string())
+    memlink::overtime::watch::parse_duration(s).map_err(|e| e.to_string())
 }
 
 /// Parses a size (4096, 1MiB, 0x1000).
@@ -557,7 +557,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 /// Parses a severity: info, low, medium, high or critical.
-pub fn parse_severity(s: &str) -> Result<memlink::security::Severity, String> {
+pub fn parse_severity(s: &str) -> Result<memlink::inspect::audit::Severity, String> {
     s.parse().map_err(|e: memlink::Error| e.to_string())
 }
 

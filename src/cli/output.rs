@@ -3,9 +3,9 @@
 
 use std::io::{self, Write};
 
-use memlink::json;
-use memlink::memory::push_escaped_path;
-use memlink::stats::{Figures, MemoryStats};
+use memlink::region::json;
+use memlink::region::push_escaped_path;
+use memlink::region::stats::{Figures, MemoryStats};
 use memlink::units::{format_size, push_size};
 use memlink::{RegionSource, RegionView};
 use serde::Serialize;
@@ -86,7 +86,7 @@ fn type_column(t: memlink::RegionType) -> [u8; 12] {
 /// Writes `0x` and the hex digits of `v` at `at` (and up to 16 bytes of scratch after them);
 /// returns where the digits end.
 fn put_hex(b: &mut [u8; ROW_START], at: usize, v: u64) -> usize {
-    let (digits, n) = memlink::json::hex_left(v);
+    let (digits, n) = memlink::region::json::hex_left(v);
     b[at..at + 2].copy_from_slice(b"0x");
     b[at + 2..at + 18].copy_from_slice(&digits);
     at + 2 + n
@@ -320,8 +320,8 @@ pub fn write_summary(out: &mut impl Write, s: &MemoryStats) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use memlink::classify::{classify_all, Classifier};
     use memlink::proc::maps;
+    use memlink::region::classify::{classify_all, Classifier};
 
     /// Rows padded to a wrong expected width are re-padded to the same table.
     #[test]

@@ -1,13 +1,13 @@
 //! The snapshot diff picture: the regions of the second snapshot plus those removed since the
 //! first, in one address-ordered list, each marked added, removed, grown, shrunk or unchanged
-//! (from [`crate::diff::diff`]), and a layout coloured by that change instead of by type.
+//! (from [`crate::overtime::diff::diff`]), and a layout coloured by that change instead of by type.
 
 use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::diff::{diff, region_label, RegionRef, SnapshotDiff};
-use crate::memory::MemoryRegion;
+use crate::overtime::diff::{diff, region_label, RegionRef, SnapshotDiff};
+use crate::region::MemoryRegion;
 use crate::snapshot::Snapshot;
 
 use super::layout::{CellKind, Layout, LayoutOptions};

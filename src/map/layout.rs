@@ -14,7 +14,7 @@
 
 use serde::{Serialize, Serializer};
 
-use crate::memory::{HexAddr, MemoryRegion, Perms, RegionType};
+use crate::region::{HexAddr, MemoryRegion, Perms, RegionType};
 use crate::units::format_size;
 
 use super::palette;
@@ -558,7 +558,7 @@ fn short_label(r: &MemoryRegion) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::{Device, TypeReason};
+    use crate::region::{Device, TypeReason};
 
     fn region(base: usize, size: usize, ty: RegionType, prot: &str) -> MemoryRegion {
         MemoryRegion {

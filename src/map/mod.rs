@@ -21,10 +21,10 @@ use std::io::{self, Write};
 
 use serde::{Deserialize, Serialize};
 
-use crate::memory::MemoryRegion;
 use crate::process::ProcessInfo;
+use crate::region::stats::MemoryStats;
+use crate::region::MemoryRegion;
 use crate::snapshot::Snapshot;
-use crate::stats::MemoryStats;
 
 pub use layout::{Cell, CellKind, Layout, LayoutOptions, Row};
 
@@ -48,9 +48,9 @@ pub struct Highlight {
     pub label: String,
 }
 
-impl From<&crate::security::Finding> for Highlight {
+impl From<&crate::inspect::audit::Finding> for Highlight {
     /// An audit finding drawn over the map: its region, severity and reason.
-    fn from(f: &crate::security::Finding) -> Highlight {
+    fn from(f: &crate::inspect::audit::Finding) -> Highlight {
         let mut label = format!("{}: {}", f.kind, f.reason);
         if let Some(j) = &f.jit {
             label.push_str(&format!(" (explained by {j})"));
@@ -133,7 +133,7 @@ pub struct MapDocument<'a> {
     pub changes: Option<Vec<diffmap::Change>>,
     /// The diff (diff kind).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub diff: Option<&'a crate::diff::SnapshotDiff>,
+    pub diff: Option<&'a crate::overtime::diff::SnapshotDiff>,
 }
 
 impl<'a> MapDocument<'a> {
@@ -232,7 +232,7 @@ pub mod palette {
 
     use serde::Serialize;
 
-    use crate::memory::{Perms, RegionType};
+    use crate::region::{Perms, RegionType};
 
     /// Fill of unmapped gaps.
     pub const GAP: &str = "#eceff3";

@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use crate::memory::{MemoryRegion, RegionType};
+use crate::region::{MemoryRegion, RegionType};
 use crate::snapshot::Snapshot;
 use crate::units::format_size;
 
@@ -539,7 +539,7 @@ fn draw_map(
 /// A stacked bar of resident memory (or virtual size without figures) by type.
 fn summary_bar(body: &mut String, snapshot: &Snapshot, width: f64, mut y: f64) -> f64 {
     let s = &snapshot.stats;
-    let (what, total, of): (&str, u64, fn(&crate::stats::Figures) -> u64) = if s.detailed {
+    let (what, total, of): (&str, u64, fn(&crate::region::stats::Figures) -> u64) = if s.detailed {
         ("Resident memory (RSS) by type", s.total.rss, |f| f.rss)
     } else {
         ("Virtual size by type", s.total.virtual_size, |f| {

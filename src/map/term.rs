@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::memory::RegionType;
+use crate::region::RegionType;
 use crate::snapshot::Snapshot;
 use crate::units::format_size;
 

@@ -3,13 +3,13 @@
 //! The format is one JSON object per line: `{"type":"sample",...}` for every sample, then one
 //! `{"type":"verdict",...}` with the leak verdict and each component's fitted slope. Lines of
 //! other types are skipped so that newer writers stay readable. Parsing is pure: bytes in; the
-//! records are [`crate::watch`]'s own types.
+//! records are [`crate::overtime::watch`]'s own types.
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-pub use crate::watch::{Component, Grew, Sample, Verdict};
+pub use crate::overtime::watch::{Component, Grew, Sample, Verdict};
 
 /// A whole watch: samples in order, then the verdict (absent when the watch was interrupted
 /// before it printed one).

@@ -9,11 +9,11 @@
 use std::path::Path;
 
 use crate::error::Result;
-use crate::linker::{LinkPartners, LinkReport, LinkRequest, UnlinkReport, UnlinkRequest};
-#[cfg(not(target_os = "linux"))]
-use crate::memory::MemoryRegion;
+use crate::link::{LinkPartners, LinkReport, LinkRequest, UnlinkReport, UnlinkRequest};
 use crate::proc::smaps::Rollup;
 use crate::process::ProcessInfo;
+#[cfg(not(target_os = "linux"))]
+use crate::region::MemoryRegion;
 
 #[cfg(target_os = "linux")]
 pub mod linux;
@@ -51,7 +51,7 @@ trait Backend {
 pub type Regions = linux::RegionStream;
 /// A stream of regions, in address order.
 #[cfg(not(target_os = "linux"))]
-pub type Regions = crate::view::Owned<std::iter::Empty<Result<MemoryRegion>>>;
+pub type Regions = crate::region::view::Owned<std::iter::Empty<Result<MemoryRegion>>>;
 
 /// Enumerates the regions of process `pid`, reading procfs at `root`.
 ///
@@ -99,17 +99,17 @@ pub fn link_check_args(req: &LinkRequest) -> Result<()> {
     Native::link_check_args(req)
 }
 
-/// Runs a link request (see [`crate::linker::MemoryLinker::link`]).
+/// Runs a link request (see [`crate::link::MemoryLinker::link`]).
 pub fn link(req: &LinkRequest) -> Result<LinkReport> {
     Native::link(req)
 }
 
-/// Runs an unlink request (see [`crate::linker::MemoryLinker::unlink`]).
+/// Runs an unlink request (see [`crate::link::MemoryLinker::unlink`]).
 pub fn unlink(req: &UnlinkRequest) -> Result<UnlinkReport> {
     Native::unlink(req)
 }
 
-/// See [`crate::linker::link_partners`].
+/// See [`crate::link::link_partners`].
 pub fn link_partners(pid: u32) -> Result<Vec<LinkPartners>> {
     Native::link_partners(pid)
 }

@@ -5,10 +5,10 @@ use std::path::Path;
 
 use super::Backend;
 use crate::error::{Error, Result};
-use crate::linker::{LinkPartners, LinkReport, LinkRequest, UnlinkReport, UnlinkRequest};
-use crate::memory::MemoryRegion;
+use crate::link::{LinkPartners, LinkReport, LinkRequest, UnlinkReport, UnlinkRequest};
 use crate::proc::smaps::Rollup;
 use crate::process::ProcessInfo;
+use crate::region::MemoryRegion;
 
 #[cfg(target_os = "macos")]
 const PLATFORM: &str = "macOS (planned: vm_region)";

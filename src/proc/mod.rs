@@ -7,6 +7,7 @@ pub mod smaps;
 pub mod stat;
 pub mod status;
 pub mod task;
+pub mod vocab;
 
 /// Parses an unsigned hexadecimal number (no prefix) from the whole of `s`.
 pub(crate) fn parse_hex(s: &[u8]) -> Option<u64> {

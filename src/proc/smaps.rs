@@ -6,7 +6,7 @@
 //! still parse.
 
 use crate::error::{Error, Result};
-use crate::memory::{Device, Perms, Usage, VmFlag};
+use crate::region::{Device, Perms, Usage, VmFlag};
 
 use super::maps::{self, MapsLine};
 

@@ -4,7 +4,7 @@
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use memlink::memory::ShmKind;
+use memlink::region::ShmKind;
 use memlink::{Error, MemoryAnalyzer, RegionType, TypeReason};
 
 use crate::support::tempdir::TempDir;

@@ -219,7 +219,7 @@ fn share_link_survives_and_shares_both_ways() {
         .unwrap()
         .contains("memlink link"));
     // The partners of the linked range.
-    let p = memlink::linker::link_partners(s.pid()).unwrap();
+    let p = memlink::link::link_partners(s.pid()).unwrap();
     let linked = p.iter().find(|p| p.start == region).expect("partners");
     assert_eq!(linked.partners, vec![t.pid()]);
     let text = run(&["analyze", "--pid", &s.pid_arg()]).ok().to_string();
@@ -229,7 +229,7 @@ fn share_link_survives_and_shares_both_ways() {
         .find(|l| l.starts_with(&want) && l.contains("partners:"))
         .unwrap_or_else(|| panic!("analyze shows no partners: {text}"));
     assert!(line.ends_with(&format!("partners: {}", t.pid())), "{line}");
-    let p = memlink::linker::link_partners(t.pid()).unwrap();
+    let p = memlink::link::link_partners(t.pid()).unwrap();
     assert_eq!(
         p.iter().find(|p| p.start == hole).unwrap().partners,
         vec![s.pid()]

@@ -344,8 +344,8 @@ fn snapshot_round_trips() {
 /// What memlink should report for `maps` or `smaps` text read in one piece: parsed by the
 /// general parser alone (no fixed-layout shortcut) and classified as a whole.
 fn reference(text: &[u8], detailed: bool) -> Vec<memlink::MemoryRegion> {
-    use memlink::classify::{classify_all, Classifier};
     use memlink::proc::{maps, smaps};
+    use memlink::region::classify::{classify_all, Classifier};
     let c = Classifier::default();
     if !detailed {
         return classify_all(&c, &maps::parse(text).unwrap());
@@ -371,7 +371,7 @@ fn json_array(regions: &[memlink::MemoryRegion]) -> String {
     let mut out = b"[".to_vec();
     for (i, r) in regions.iter().enumerate() {
         out.extend_from_slice(if i == 0 { b"\n  " } else { b",\n  " });
-        memlink::json::write_region(&mut out, r);
+        memlink::region::json::write_region(&mut out, r);
     }
     out.extend_from_slice(if regions.is_empty() { b"]\n" } else { b"\n]\n" });
     String::from_utf8(out).unwrap()

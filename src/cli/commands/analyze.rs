@@ -4,9 +4,9 @@
 use std::io::Write;
 use std::path::Path;
 
+use memlink::region::stats::StatsBuilder;
+use memlink::region::view::Owned;
 use memlink::snapshot::Snapshot;
-use memlink::stats::StatsBuilder;
-use memlink::view::Owned;
 use memlink::{MemoryAnalyzer, RegionSource};
 
 use crate::cli::args::{AnalyzeArgs, Format};
@@ -74,7 +74,7 @@ fn render(
             // mapping them. A scan of every /proc/*/maps; unreadable processes are skipped.
             let linked = match args.snapshot {
                 Some(_) => Ok(Vec::new()),
-                None => memlink::linker::link_partners(pid),
+                None => memlink::link::link_partners(pid),
             };
             if let Ok(linked) = linked {
                 if !linked.is_empty() {

@@ -3,9 +3,9 @@
 
 use std::io::Write;
 
-use memlink::analysis::{self, Context};
+use memlink::inspect::analyzers::{self, Context};
+use memlink::inspect::audit::{self, Finding};
 use memlink::platform::linux::mem::MemReader;
-use memlink::security::{self, Finding};
 use memlink::snapshot::Snapshot;
 use memlink::MemoryAnalyzer;
 use serde::Serialize;
@@ -39,7 +39,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<Outcome> {
     // Resolve every analyzer before touching the process: a refused one stops everything.
     let analyzers = names
         .iter()
-        .map(|n| analysis::find(n))
+        .map(|n| analyzers::find(n))
         .collect::<memlink::Result<Vec<_>>>()?;
     let analyzer = MemoryAnalyzer::new(pid)?;
     let snapshot = Snapshot::take(&analyzer)?;
@@ -53,7 +53,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<Outcome> {
         findings.extend(a.run(&cx)?);
     }
     findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.start.cmp(&b.start)));
-    let jit = security::detect_jit(&snapshot.process.name, &snapshot.regions);
+    let jit = audit::detect_jit(&snapshot.process.name, &snapshot.regions);
 
     let mut out = output::stdout();
     match args.format {
@@ -114,7 +114,7 @@ fn list(format: Format) -> anyhow::Result<Outcome> {
         path: Option<String>,
         refused: Option<String>,
     }
-    let mut entries: Vec<Entry> = analysis::builtin()
+    let mut entries: Vec<Entry> = analyzers::builtin()
         .iter()
         .map(|a| Entry {
             name: a.name().to_string(),
@@ -124,9 +124,9 @@ fn list(format: Format) -> anyhow::Result<Outcome> {
             refused: None,
         })
         .collect();
-    for e in analysis::externals() {
+    for e in analyzers::externals() {
         entries.push(Entry {
-            refused: analysis::check_external(&e.path)
+            refused: analyzers::check_external(&e.path)
                 .err()
                 .map(|e| e.to_string()),
             name: e.name,

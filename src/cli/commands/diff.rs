@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use memlink::diff::{self, FiguresDelta, GroupDelta, RegionRef};
+use memlink::overtime::diff::{self, FiguresDelta, GroupDelta, RegionRef};
 use memlink::snapshot::Snapshot;
 use memlink::units::format_size;
 use memlink::MemoryAnalyzer;

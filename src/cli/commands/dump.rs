@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use memlink::dump;
+use memlink::inspect::dump;
 use memlink::units::{format_size, parse_address, parse_size};
 use memlink::MemoryAnalyzer;
 

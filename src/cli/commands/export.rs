@@ -5,10 +5,10 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use memlink::export::{self, Format, Scrape, Watched};
-use memlink::ps::{self, GroupBy};
+use memlink::overtime::export::{self, Format, Scrape, Watched};
+use memlink::overtime::ps::{self, GroupBy};
+use memlink::overtime::watch::{self, LeakRule, Sample, Sampler};
 use memlink::snapshot::create_private;
-use memlink::watch::{self, LeakRule, Sample, Sampler};
 
 use crate::cli::args::{ExportArgs, ExportBy, ExportFormat};
 use crate::cli::Outcome;

@@ -5,7 +5,7 @@
 
 use std::io::Write;
 
-use memlink::linker::{Fault, LinkMode, LinkReport, LinkRequest, MemoryLinker};
+use memlink::link::{Fault, LinkMode, LinkReport, LinkRequest, MemoryLinker};
 use memlink::units::format_size;
 
 use crate::cli::args::{Format, LinkArgs, ModeArg};

@@ -5,10 +5,10 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use memlink::inspect::audit;
 use memlink::map::diffmap::DiffPicture;
 use memlink::map::watch::WatchLog;
 use memlink::map::{html, svg, term, Highlight, Layout, LayoutOptions, MapDocument};
-use memlink::security;
 use memlink::snapshot::{create_private, Snapshot};
 use memlink::MemoryAnalyzer;
 
@@ -223,14 +223,14 @@ fn diff(args: &MapArgs, pair: &[PathBuf], format: MapFormat) -> anyhow::Result<O
 
 /// The protection audit of a snapshot; with the PID of a live process (on Linux) it may also
 /// read memory (the ELF check).
-fn audit(snapshot: &Snapshot, pid: Option<u32>) -> Vec<security::Finding> {
+fn audit(snapshot: &Snapshot, pid: Option<u32>) -> Vec<audit::Finding> {
     #[cfg(target_os = "linux")]
     if let Some(pid) = pid {
         let reader = memlink::platform::linux::mem::MemReader::new(pid);
         let read = |addr: u64, buf: &mut [u8]| reader.read(addr, buf);
-        return security::audit(snapshot, Some(&read));
+        return audit::audit(snapshot, Some(&read));
     }
     #[cfg(not(target_os = "linux"))]
     let _ = pid;
-    security::audit(snapshot, None)
+    audit::audit(snapshot, None)
 }

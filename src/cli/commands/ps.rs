@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use memlink::ps::{self, GroupBy, Options, ProcessRow};
+use memlink::overtime::ps::{self, GroupBy, Options, ProcessRow};
 use memlink::units::format_size;
 use serde_json::json;
 

@@ -6,7 +6,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
-use memlink::search::{self, Match, Pattern, RegionFilter, SearchRequest, ValueType};
+use memlink::inspect::search::{self, Match, Pattern, RegionFilter, SearchRequest, ValueType};
 use memlink::units::format_size;
 use memlink::MemoryAnalyzer;
 

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use memlink::linker::{MemoryLinker, UnlinkRequest};
+use memlink::link::{MemoryLinker, UnlinkRequest};
 use memlink::units::format_size;
 
 use crate::cli::args::{Format, UnlinkArgs};

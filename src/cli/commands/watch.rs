@@ -6,9 +6,9 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::time::Instant;
 
-use memlink::trend::Thresholds;
+use memlink::overtime::trend::Thresholds;
+use memlink::overtime::watch::{self, LeakRule, Record, RegionUsage, Sample, Sampler, Verdict};
 use memlink::units::format_size;
-use memlink::watch::{self, LeakRule, Record, RegionUsage, Sample, Sampler, Verdict};
 
 use crate::cli::args::{LeakArgs, WatchArgs, WatchFormat};
 use crate::cli::output;

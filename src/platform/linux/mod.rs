@@ -10,10 +10,10 @@ use std::path::Path;
 
 use super::Backend;
 use crate::error::{Error, Result};
-use crate::linker::{LinkPartners, LinkReport, LinkRequest, UnlinkReport, UnlinkRequest};
-use crate::memory::escape_path;
+use crate::link::{LinkPartners, LinkReport, LinkRequest, UnlinkReport, UnlinkRequest};
 use crate::proc::smaps::{self, Rollup};
 use crate::process::ProcessInfo;
+use crate::region::escape_path;
 
 pub use procdir::ProcDir;
 pub use regions::RegionStream;

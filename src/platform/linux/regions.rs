@@ -15,12 +15,12 @@ use std::io::Read;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
-use crate::classify::{Classifier, ThreadStacks};
 use crate::error::{Error, Result};
-use crate::memory::MemoryRegion;
 use crate::proc::smaps::{is_header, SmapsEntry, SmapsParser};
 use crate::proc::task::{parse_syscall, SyscallState};
-use crate::view::{RegionSource, RegionView};
+use crate::region::classify::{Classifier, ThreadStacks};
+use crate::region::view::{RegionSource, RegionView};
+use crate::region::MemoryRegion;
 
 use super::procdir::ProcDir;
 

@@ -9,8 +9,8 @@ use nix::sys::uio::{process_vm_readv, process_vm_writev, RemoteIoVec};
 use nix::unistd::Pid;
 
 use crate::error::{Error, Result};
-use crate::linker::{LinkMode, LinkReport, LinkRequest};
-use crate::memory::Perms;
+use crate::link::{LinkMode, LinkReport, LinkRequest};
+use crate::region::Perms;
 
 use super::preflight::{self, Piece};
 use super::{gather_with, report_pieces};

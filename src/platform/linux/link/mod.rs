@@ -16,7 +16,7 @@ use nix::sys::uio::{process_vm_readv, RemoteIoVec};
 use nix::unistd::Pid;
 
 use crate::error::{Error, Result};
-use crate::linker::{LinkMode, LinkPartners, LinkReport, LinkRequest, LinkedPiece};
+use crate::link::{LinkMode, LinkPartners, LinkReport, LinkRequest, LinkedPiece};
 use crate::platform::linux::procdir::ProcDir;
 use crate::proc::smaps::{self, SmapsEntry};
 use crate::proc::stat::Stat;
@@ -207,7 +207,7 @@ pub fn hash_range(pid: u32, address: u64, size: u64) -> Result<u64> {
     Ok(h)
 }
 
-/// See [`crate::linker::link_partners`].
+/// See [`crate::link::link_partners`].
 pub fn partners(pid: u32) -> Result<Vec<LinkPartners>> {
     let dir = ProcDir::open_live(Path::new("/proc"), pid)?;
     let own = dir.read_for("maps", "read the memory map of")?;
@@ -215,7 +215,7 @@ pub fn partners(pid: u32) -> Result<Vec<LinkPartners>> {
     let mut wanted: HashMap<(u32, u32, u64), Vec<usize>> = HashMap::new();
     let mut out: Vec<LinkPartners> = Vec::new();
     for l in own.iter().filter(|l| {
-        l.perms.contains(crate::memory::Perms::SHARED) && l.pathname.starts_with(b"/memfd:")
+        l.perms.contains(crate::region::Perms::SHARED) && l.pathname.starts_with(b"/memfd:")
     }) {
         wanted
             .entry((l.device.major, l.device.minor, l.inode))

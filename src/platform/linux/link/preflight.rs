@@ -3,10 +3,10 @@
 //! (RDMA, VFIO, hugetlb, Yama, seccomp). Nothing here touches a process.
 
 use crate::error::{Error, Result};
-use crate::memory::{Perms, VmFlag};
 use crate::proc::smaps::SmapsEntry;
 use crate::proc::stat::Stat;
 use crate::proc::status::Status;
+use crate::region::{Perms, VmFlag};
 
 /// Highest user address on x86_64 with 4-level page tables (47 bits).
 pub const USER_SPACE_END: u64 = 0x7fff_ffff_f000;

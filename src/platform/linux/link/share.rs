@@ -22,7 +22,7 @@ use nix::sys::uio::{process_vm_writev, RemoteIoVec};
 use nix::unistd::Pid;
 
 use crate::error::{Error, Result};
-use crate::linker::{FaultAction, LinkMode, LinkReport, LinkRequest, Step};
+use crate::link::{FaultAction, LinkMode, LinkReport, LinkRequest, Step};
 use crate::platform::linux::ptrace::remote::nr;
 use crate::platform::linux::ptrace::sys;
 use crate::platform::linux::ptrace::{ProcId, Session};

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::linker::{FaultAction, Step, UnlinkReport, UnlinkRequest};
+use crate::link::{FaultAction, Step, UnlinkReport, UnlinkRequest};
 use crate::platform::linux::procdir::ProcDir;
 use crate::platform::linux::ptrace::remote::nr;
 use crate::platform::linux::ptrace::Session;

@@ -13,8 +13,8 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::ps::{self, GroupBy, ProcessRow};
-use crate::watch::Component;
+use crate::overtime::ps::{self, GroupBy, ProcessRow};
+use crate::overtime::watch::Component;
 
 /// The exposition format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

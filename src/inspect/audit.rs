@@ -16,7 +16,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::memory::{MemoryRegion, Perms, RegionType};
+use crate::region::{MemoryRegion, Perms, RegionType};
 use crate::snapshot::Snapshot;
 
 /// How serious a finding is, from least to most.
@@ -304,9 +304,9 @@ fn audit_region(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::classify::{classify_all, Classifier};
     use crate::process::ProcessInfo;
-    use crate::stats::MemoryStats;
+    use crate::region::classify::{classify_all, Classifier};
+    use crate::region::stats::MemoryStats;
 
     fn snapshot(name: &str, maps_text: &str) -> Snapshot {
         let lines = crate::proc::maps::parse(maps_text.as_bytes()).unwrap();
@@ -413,13 +413,13 @@ ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0 [vsyscall]
         );
         assert!(audit(&s, None).is_empty());
         // Dirty page cache of a freshly written file: not modified in memory.
-        s.regions[0].usage = Some(crate::memory::Usage {
+        s.regions[0].usage = Some(crate::region::Usage {
             private_dirty: 4096,
             ..Default::default()
         });
         assert!(audit(&s, None).is_empty());
         // Copied on write: the page differs from the file.
-        s.regions[0].usage = Some(crate::memory::Usage {
+        s.regions[0].usage = Some(crate::region::Usage {
             private_dirty: 4096,
             anonymous: 4096,
             ..Default::default()

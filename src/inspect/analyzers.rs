@@ -21,7 +21,7 @@ use std::process::{Command, Stdio};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::security::{self, Finding, Severity};
+use crate::inspect::audit::{self, Finding, Severity};
 use crate::snapshot::Snapshot;
 
 /// Prefix of external analyzer programs.
@@ -76,8 +76,8 @@ impl Analyzer for ProtectionAudit {
             .memory
             .map(|m| move |addr: u64, buf: &mut [u8]| m.read(addr, buf));
         Ok(match &read {
-            Some(f) => security::audit(cx.snapshot, Some(f)),
-            None => security::audit(cx.snapshot, None),
+            Some(f) => audit::audit(cx.snapshot, Some(f)),
+            None => audit::audit(cx.snapshot, None),
         })
     }
 }

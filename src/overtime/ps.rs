@@ -20,11 +20,11 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::cgroup::{self, Cgroup, Container};
 use crate::error::{Error, Result};
-use crate::memory::escape_path;
+use crate::overtime::cgroup::{self, Cgroup, Container};
 use crate::platform::linux::ProcDir;
 use crate::proc::smaps::{self, SmapsParser};
+use crate::region::escape_path;
 
 /// One process.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -16,8 +16,8 @@ use serde::Serialize;
 
 use crate::analyzer::MemoryAnalyzer;
 use crate::error::{Error, Result};
-use crate::memory::{MemoryRegion, Perms};
 use crate::platform::linux::mem::MemReader;
+use crate::region::{MemoryRegion, Perms};
 
 /// Bytes per read.
 const CHUNK: usize = 2 << 20;

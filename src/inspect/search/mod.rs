@@ -23,8 +23,8 @@ use serde::Serialize;
 
 use crate::analyzer::MemoryAnalyzer;
 use crate::error::{Error, Result};
-use crate::memory::{MemoryRegion, Perms, RegionType};
 use crate::platform::linux::mem::{MemReader, Piece, Walk, DEFAULT_CHUNK};
+use crate::region::{MemoryRegion, Perms, RegionType};
 
 pub use pattern::{Pattern, ValueType};
 

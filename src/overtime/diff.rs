@@ -11,9 +11,9 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::memory::{MemoryRegion, RegionType};
+use crate::region::stats::Figures;
+use crate::region::{MemoryRegion, RegionType};
 use crate::snapshot::Snapshot;
-use crate::stats::Figures;
 
 /// A region as the diff reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -316,10 +316,10 @@ fn group(key: String, before: Figures, after: Figures) -> Option<GroupDelta> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::Usage;
     use crate::process::ProcessInfo;
+    use crate::region::stats::MemoryStats;
+    use crate::region::Usage;
     use crate::snapshot::{SNAPSHOT_FORMAT, SNAPSHOT_VERSION};
-    use crate::stats::MemoryStats;
 
     fn region(start: usize, size: usize, label: Option<&str>, rss: u64) -> MemoryRegion {
         let line = format!(
@@ -335,7 +335,7 @@ mod tests {
             private_dirty: rss,
             ..Usage::default()
         };
-        crate::classify::Classifier::default().region(None, &l, None, Some(usage), None)
+        crate::region::classify::Classifier::default().region(None, &l, None, Some(usage), None)
     }
 
     fn snap(regions: Vec<MemoryRegion>) -> Snapshot {

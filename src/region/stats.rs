@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::memory::{escape_path, MemoryRegion, RegionType, Usage};
-use crate::view::RegionView;
+use crate::region::view::RegionView;
+use crate::region::{escape_path, MemoryRegion, RegionType, Usage};
 
 /// Figures summed over a set of regions. Sizes in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

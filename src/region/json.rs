@@ -6,8 +6,8 @@
 //! integers through `itoa` and only the path-like strings escaped; [`write_view`] writes the same
 //! for a borrowed [`RegionView`], escaping its path bytes on the way out.
 
-use crate::memory::{MemoryRegion, Usage};
-use crate::view::RegionView;
+use crate::region::view::RegionView;
+use crate::region::{MemoryRegion, Usage};
 
 /// Appends `s` as a JSON string (quoted, escaped).
 pub fn push_str(out: &mut Vec<u8>, s: &str) {
@@ -16,7 +16,7 @@ pub fn push_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-/// Appends path bytes as the JSON string of their [`escape_path`](crate::memory::escape_path)
+/// Appends path bytes as the JSON string of their [`escape_path`](crate::region::escape_path)
 /// form (bytes that are not UTF-8 as `\xNN`), without building that string first.
 pub fn push_path(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
@@ -306,7 +306,7 @@ mod tests {
         ] {
             let mut out = Vec::new();
             push_path(&mut out, p);
-            let want = serde_json::to_vec(&crate::memory::escape_path(p)).unwrap();
+            let want = serde_json::to_vec(&crate::region::escape_path(p)).unwrap();
             assert_eq!(out, want, "{}", String::from_utf8_lossy(p));
         }
     }
@@ -356,9 +356,10 @@ mod tests {
     #[test]
     fn region_matches_serde_on_a_capture() {
         let smaps =
-            crate::proc::smaps::parse(include_bytes!("../tests/fixtures/proc/odd/smaps")).unwrap();
+            crate::proc::smaps::parse(include_bytes!("../../tests/fixtures/proc/odd/smaps"))
+                .unwrap();
         let lines: Vec<_> = smaps.iter().map(|e| e.as_maps_line()).collect();
-        let c = crate::classify::Classifier::default();
+        let c = crate::region::classify::Classifier::default();
         for (i, e) in smaps.iter().enumerate() {
             let prev = i.checked_sub(1).map(|j| &lines[j]);
             for detailed in [false, true] {

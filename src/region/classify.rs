@@ -5,9 +5,9 @@
 //! context: the stack pointers of the process's blocked threads ([`ThreadStacks`]) and the
 //! neighbouring regions. Classification is pure, so it is tested on captured `/proc` files.
 
-use crate::memory::{MemoryRegion, Perms, RegionType, ShmKind, TypeReason, Usage, VmFlag};
 use crate::proc::maps::MapsLine;
-use crate::view::RegionView;
+use crate::region::view::RegionView;
+use crate::region::{MemoryRegion, Perms, RegionType, ShmKind, TypeReason, Usage, VmFlag};
 
 /// An inaccessible region next to a stack or the heap is a guard up to this size.
 pub const GUARD_NEXT_TO_STACK_MAX: u64 = 1 << 20;

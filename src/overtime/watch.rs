@@ -1,6 +1,6 @@
 //! Watching a process over time: cheap periodic [`Sample`]s (from `smaps_rollup`, `status` and
 //! the line count of `maps`), an occasional per-region view (`smaps`) for thread stacks and for
-//! naming what grew, and the final [`Verdict`] built with the leak rule of [`crate::trend`].
+//! naming what grew, and the final [`Verdict`] built with the leak rule of [`crate::overtime::trend`].
 //!
 //! The JSON Lines stream of `memlink watch --format jsonl` is one [`Record`] per line: samples,
 //! then one verdict. Sizes are in bytes.
@@ -11,13 +11,13 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::diff::region_label;
 use crate::error::{Error, Result};
-use crate::memory::{MemoryRegion, RegionType};
+use crate::overtime::diff::region_label;
+use crate::overtime::trend::{self, Thresholds};
 #[cfg(target_os = "linux")]
 use crate::platform::linux::ProcDir;
 use crate::proc::smaps;
-use crate::trend::{self, Thresholds};
+use crate::region::{MemoryRegion, RegionType};
 
 /// One sample.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -288,8 +288,8 @@ impl Sampler {
             .read_for("smaps_rollup", "read the memory totals of")?;
         let rollup = smaps::parse_rollup(&rollup)?.ok_or_else(exited)?;
         let status = self.dir.status()?;
-        let mappings =
-            crate::ps::count_lines(&self.dir, "maps").map_err(|e| self.dir.error("read", e))?;
+        let mappings = crate::overtime::ps::count_lines(&self.dir, "maps")
+            .map_err(|e| self.dir.error("read", e))?;
         Ok(Sample {
             seq,
             t,

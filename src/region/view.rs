@@ -11,7 +11,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use crate::error::Result;
-use crate::memory::{
+use crate::region::{
     escape_path, Device, MemoryRegion, Perms, RegionType, TypeReason, Usage, VmFlag,
 };
 
@@ -136,12 +136,12 @@ impl<I: Iterator<Item = Result<MemoryRegion>>> RegionSource for Owned<I> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::classify::{classify_all, Classifier};
     use crate::proc::maps;
+    use crate::region::classify::{classify_all, Classifier};
 
     #[test]
     fn view_and_owned_copy_round_trip() {
-        let text = include_bytes!("../tests/fixtures/proc/odd/maps");
+        let text = include_bytes!("../../tests/fixtures/proc/odd/maps");
         let lines = maps::parse(text).unwrap();
         let regions = classify_all(&Classifier::default(), &lines);
         assert!(regions.iter().any(|r| r.deleted));

@@ -1,0 +1,12 @@
+//! Memory over time and across the host: the system-wide table ([`ps`]) with its [`cgroup`]s and
+//! containers, [`watch`]ing one process with the leak rule of [`trend`], the [`diff`] of two
+//! snapshots, and the metrics [`export`]er.
+
+pub mod cgroup;
+pub mod diff;
+#[cfg(target_os = "linux")]
+pub mod export;
+#[cfg(target_os = "linux")]
+pub mod ps;
+pub mod trend;
+pub mod watch;
