@@ -20,6 +20,8 @@ use std::sync::OnceLock;
 
 use nix::errno::Errno;
 use nix::sys::uio::{process_vm_readv, RemoteIoVec};
+
+use super::vm::page_size;
 use nix::unistd::Pid;
 
 use crate::error::{Error, Result};
@@ -335,13 +337,6 @@ impl MemReader {
         }
         Ok(true)
     }
-}
-
-fn page_size() -> u64 {
-    nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
-        .ok()
-        .flatten()
-        .map_or(4096, |v| v as u64)
 }
 
 #[cfg(test)]

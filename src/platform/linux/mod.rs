@@ -5,6 +5,7 @@ pub mod mem;
 pub mod procdir;
 pub mod ptrace;
 pub mod regions;
+pub mod vm;
 
 use std::path::Path;
 

@@ -24,13 +24,7 @@ use crate::proc::status::Status;
 
 use preflight::Piece;
 
-/// The page size.
-pub fn page_size() -> u64 {
-    nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
-        .ok()
-        .flatten()
-        .map_or(4096, |v| v as u64)
-}
+pub use super::vm::page_size;
 
 /// Checks a request's arguments alone.
 pub fn check_args(req: &LinkRequest) -> Result<()> {
