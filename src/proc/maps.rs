@@ -7,7 +7,7 @@
 //! spaces and bytes that are not UTF-8, and ends in ` (deleted)` when the file was removed.
 
 use crate::error::{Error, Result};
-use crate::region::{Device, Perms};
+use crate::proc::vocab::{Device, Perms};
 
 /// One parsed line of `maps` (also the header line of each `smaps` entry), borrowing its path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

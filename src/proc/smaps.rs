@@ -6,7 +6,7 @@
 //! still parse.
 
 use crate::error::{Error, Result};
-use crate::region::{Device, Perms, Usage, VmFlag};
+use crate::proc::vocab::{Device, Perms, Usage, VmFlag};
 
 use super::maps::{self, MapsLine};
 
