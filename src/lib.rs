@@ -27,6 +27,7 @@ pub mod proc;
 pub mod process;
 pub mod region;
 pub mod snapshot;
+pub mod text;
 pub mod units;
 
 pub use analyzer::MemoryAnalyzer;
