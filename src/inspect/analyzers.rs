@@ -33,10 +33,9 @@ pub trait MemoryAccess: Sync {
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<usize>;
 }
 
-#[cfg(target_os = "linux")]
-impl MemoryAccess for crate::platform::linux::mem::MemReader {
+impl MemoryAccess for crate::platform::MemReader {
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<usize> {
-        crate::platform::linux::mem::MemReader::read(self, addr, buf)
+        crate::platform::MemReader::read(self, addr, buf)
     }
 }
 

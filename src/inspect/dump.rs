@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::analyzer::MemoryAnalyzer;
 use crate::error::{Error, Result};
-use crate::platform::linux::mem::MemReader;
+use crate::platform::MemReader;
 use crate::region::{MemoryRegion, Perms};
 
 /// Bytes per read.
@@ -220,7 +220,7 @@ pub fn dump_file(
     let regions = analyzer.list()?;
     let end = validate(pid, &regions, start, size)?;
     let mut f = crate::snapshot::create_private(path, force)?;
-    let reader = MemReader::new(pid);
+    let reader = analyzer.memory();
     match dump_to(&reader, &regions, start, end, &mut f, path) {
         Ok(r) => Ok(r),
         Err(e) => {

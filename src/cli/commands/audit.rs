@@ -5,7 +5,6 @@ use std::io::Write;
 
 use memlink::inspect::analyzers::{self, Context};
 use memlink::inspect::audit::{self, Finding};
-use memlink::platform::linux::mem::MemReader;
 use memlink::snapshot::Snapshot;
 use memlink::MemoryAnalyzer;
 use serde::Serialize;
@@ -43,7 +42,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<Outcome> {
         .collect::<memlink::Result<Vec<_>>>()?;
     let analyzer = MemoryAnalyzer::new(pid)?;
     let snapshot = Snapshot::take(&analyzer)?;
-    let reader = MemReader::new(pid);
+    let reader = analyzer.memory();
     let cx = Context {
         snapshot: &snapshot,
         memory: Some(&reader),

@@ -226,9 +226,12 @@ fn diff(args: &MapArgs, pair: &[PathBuf], format: MapFormat) -> anyhow::Result<O
 fn audit(snapshot: &Snapshot, pid: Option<u32>) -> Vec<audit::Finding> {
     #[cfg(target_os = "linux")]
     if let Some(pid) = pid {
-        let reader = memlink::platform::linux::mem::MemReader::new(pid);
-        let read = |addr: u64, buf: &mut [u8]| reader.read(addr, buf);
-        return audit::audit(snapshot, Some(&read));
+        let root = Path::new(memlink::platform::DEFAULT_PROC_ROOT);
+        if let Ok(dir) = memlink::platform::ProcDir::open(root, pid) {
+            let reader = memlink::platform::memory_of(&dir);
+            let read = |addr: u64, buf: &mut [u8]| reader.read(addr, buf);
+            return audit::audit(snapshot, Some(&read));
+        }
     }
     #[cfg(not(target_os = "linux"))]
     let _ = pid;

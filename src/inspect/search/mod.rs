@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use crate::analyzer::MemoryAnalyzer;
 use crate::error::{Error, Result};
-use crate::platform::linux::mem::{MemReader, Piece, Walk, DEFAULT_CHUNK};
+use crate::platform::{MemReader, Walk, WalkSpan, DEFAULT_CHUNK};
 use crate::region::{MemoryRegion, Perms, RegionType};
 
 pub use pattern::{Pattern, ValueType};
@@ -156,7 +156,7 @@ pub struct SearchRequest {
     pub filter: RegionFilter,
     /// Stop after this many matches.
     pub max: Option<usize>,
-    /// Skip pages not in RAM (see [`crate::platform::linux::mem`]).
+    /// Skip pages not in RAM (see [`Walk::resident_only`]).
     pub resident_only: bool,
     /// Bytes per read.
     pub chunk: usize,
@@ -507,7 +507,7 @@ pub fn search_with(
     let unreadable_bytes = AtomicU64::new(0);
     let not_resident = AtomicU64::new(0);
     let failure: Mutex<Option<Error>> = Mutex::new(None);
-    let reader = MemReader::new(pid);
+    let reader = analyzer.memory();
     let walk = Walk {
         chunk: req.chunk.max(matcher.max_len),
         keep: matcher.max_len - 1,
@@ -565,12 +565,12 @@ pub fn search_with(
                         }
                         true
                     };
-                    let res = reader.walk(u.start, u.end, &walk, &mut buf, |piece| {
+                    let res = reader.walk(u.start, u.end, &walk, &mut buf, |span| {
                         if stop.load(Ordering::Relaxed) {
                             return false;
                         }
-                        match piece {
-                            Piece::Data {
+                        match span {
+                            WalkSpan::Data {
                                 addr,
                                 data,
                                 carried,
@@ -591,14 +591,14 @@ pub fn search_with(
                                         || flush(&mut pending, at.saturating_sub(settle))
                                 })
                             }
-                            Piece::Unreadable { start, end } => {
+                            WalkSpan::Unreadable { start, end } => {
                                 let b = end.min(u.limit).saturating_sub(start);
                                 unreadable.fetch_add(1, Ordering::Relaxed);
                                 unreadable_bytes.fetch_add(b, Ordering::Relaxed);
                                 progress(b, total);
                                 true
                             }
-                            Piece::NotResident { start, end } => {
+                            WalkSpan::NotResident { start, end } => {
                                 let b = end.min(u.limit).saturating_sub(start);
                                 not_resident.fetch_add(b, Ordering::Relaxed);
                                 progress(b, total);
