@@ -114,7 +114,6 @@ impl RegionFilter {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,16 +1,16 @@
 //! Searching a live process's memory for byte patterns, in three stages.
 //!
-//! 1. **Plan** ([`plan`]): the regions to read come from the memory map, filtered by type,
+//! 1. **Plan** (`plan`): the regions to read come from the memory map, filtered by type,
 //!    permissions and address range ([`RegionFilter`]); large regions are cut into units of
 //!    work (segments) so that they are scanned in parallel.
-//! 2. **Scan** ([`Scan::scan`], on every core): each unit is read in chunks by
+//! 2. **Scan** (`Scan::scan`, on every core): each unit is read in chunks by
 //!    [`MemReader::walk`], which repeats the last `longest pattern - 1` bytes of a chunk at the
-//!    start of the next, and searched by the compiled patterns ([`matcher`]). A match is only
+//!    start of the next, and searched by the compiled patterns (`matcher`). A match is only
 //!    accepted when it ends in the new bytes and starts inside its own unit, so a match that
 //!    straddles a chunk or unit boundary is found exactly once. Matches never span two
 //!    regions or an unreadable page.
-//! 3. **Emit** ([`emit`], on the caller's thread): units are drained in address order through
-//!    bounded queues ([`order`]), so matches reach the caller sorted, as soon as every match
+//! 3. **Emit** (`emit`, on the caller's thread): units are drained in address order through
+//!    bounded queues (`order`), so matches reach the caller sorted, as soon as every match
 //!    below them is known, with memory bounded whatever their number.
 //!
 //! Memory is read through the analyzer's process handle ([`MemoryAnalyzer::memory`]), so a
@@ -177,7 +177,15 @@ pub fn search_with(
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(units.len().max(1));
-    let scan = Scan::new(&units, &matcher, &reader, req, report.bytes_total, progress, threads);
+    let scan = Scan::new(
+        &units,
+        &matcher,
+        &reader,
+        req,
+        report.bytes_total,
+        progress,
+        threads,
+    );
 
     let emitted = std::thread::scope(|sc| {
         for _ in 0..threads {
@@ -398,8 +406,7 @@ impl<'a> Scan<'a> {
         carried: usize,
         pending: &mut Pending,
     ) -> bool {
-        let fresh =
-            (addr + data.len() as u64).min(u.limit) - (addr + carried as u64).min(u.limit);
+        let fresh = (addr + data.len() as u64).min(u.limit) - (addr + carried as u64).min(u.limit);
         self.tally.scanned.fetch_add(fresh, Ordering::Relaxed);
         (self.progress)(fresh, self.total);
         self.matcher
