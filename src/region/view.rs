@@ -6,6 +6,10 @@
 //! them. A view costs none: the stream parses each line into a slot it reuses, classifies it
 //! there, and lends it out until the next call. Renderers (JSON, the text table, summaries)
 //! take views, so they serve both the live stream and regions loaded from a snapshot.
+//!
+//! A view holds a path as the bytes the kernel printed. Turning them into a [`PathBuf`] and
+//! back is exact on Unix, where paths are bytes; the conversions are `cfg(unix)`, with a lossy
+//! fallback elsewhere.
 
 #[cfg(unix)]
 use std::os::unix::ffi::OsStrExt;
