@@ -6,6 +6,9 @@
 //! [`DumpReport`], so zeros written for missing memory are never mistaken for memory that
 //! held zeros. Reading and writing run on two threads with a small pool of reused buffers,
 //! so the copy costs about as much as the slower of the two.
+//!
+//! Memory is read through the analyzer's process handle ([`MemoryAnalyzer::memory`]), from the
+//! procfs root the analyzer was opened with.
 
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};

@@ -2,6 +2,7 @@
 //! Exit code 1 when a finding reaches `--fail-on`.
 
 use std::io::Write;
+use std::path::Path;
 
 use memlink::inspect::analyzers;
 use memlink::inspect::auditor::{self, AuditReport, AuditRequest};
@@ -24,11 +25,12 @@ impl TryFrom<&AuditArgs> for AuditRequest {
 }
 
 /// Runs `memlink audit`.
-pub fn run(args: AuditArgs) -> anyhow::Result<Outcome> {
+pub fn run(args: AuditArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
     if args.list {
         return list(args.format);
     }
-    let req = AuditRequest::try_from(&args)?;
+    let mut req = AuditRequest::try_from(&args)?;
+    req.proc_root = proc_root.to_path_buf();
     let report = auditor::audit_process(&req)?;
     let mut out = output::stdout();
     match args.format {

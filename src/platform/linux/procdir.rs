@@ -52,12 +52,21 @@ impl ProcDir {
             return Err(Error::InvalidArgument("PID 0 is not a process".into()));
         }
         let path = root.join(pid.to_string());
+        let default_root = root == Path::new(DEFAULT_PROC_ROOT);
         let dir = File::options()
             .read(true)
             .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
             .open(&path)
             .map_err(|e| match e.raw_os_error() {
                 Some(libc::ENOENT) | Some(libc::ESRCH) => Error::NoSuchProcess { pid },
+                Some(libc::EPERM) | Some(libc::EACCES) => {
+                    Error::from_errno(pid, "open /proc of", e)
+                }
+                // Under another root (a file, not a directory...) the path says what is wrong.
+                _ if !default_root => Error::File {
+                    path: path.clone(),
+                    source: e,
+                },
                 _ => Error::from_errno(pid, "open /proc of", e),
             })?;
         Ok(ProcDir {
@@ -65,7 +74,7 @@ impl ProcDir {
                 pid,
                 dir: dir.into(),
                 path,
-                default_root: root == Path::new(DEFAULT_PROC_ROOT),
+                default_root,
             }),
         })
     }
