@@ -1,9 +1,14 @@
 //! [`MemoryAnalyzer`]: the entry point for looking at one process's memory.
+//!
+//! An analyzer owns the process handle ([`ProcDir`], procfs's `Process { fd, .. }`): `/proc/PID`
+//! is opened once, and "which process, is it alive, a zombie, a kernel thread" is checked once,
+//! when the analyzer is made. Every later call (regions, totals, facts, memory) reads through
+//! that handle, so a PID reused by another process afterwards is never read by mistake.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::error::{Error, Result};
-use crate::platform::{self, Regions};
+use crate::error::Result;
+use crate::platform::{self, MemReader, ProcDir, Regions};
 use crate::proc::smaps::Rollup;
 use crate::process::ProcessInfo;
 use crate::region::stats::{MemoryStats, StatsBuilder};
@@ -21,8 +26,7 @@ use crate::region::{MemoryRegion, Perms, RegionType};
 /// ```
 #[derive(Debug, Clone)]
 pub struct MemoryAnalyzer {
-    pid: u32,
-    root: PathBuf,
+    dir: ProcDir,
 }
 
 impl MemoryAnalyzer {
@@ -35,33 +39,38 @@ impl MemoryAnalyzer {
     }
 
     /// An analyzer reading procfs mounted at `root` (the host's `/proc` seen from a container).
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
     pub fn with_proc_root(root: &Path, pid: u32) -> Result<Self> {
-        let info = platform::process_info_in(root, pid)?;
-        if info.state == 'Z' || info.state == 'X' {
-            return Err(Error::Zombie { pid });
-        }
-        if info.kernel_thread {
-            return Err(Error::KernelThread { pid });
-        }
         Ok(MemoryAnalyzer {
-            pid,
-            root: root.to_path_buf(),
+            dir: platform::open_process(root, pid)?,
         })
     }
 
     /// The PID.
     pub fn pid(&self) -> u32 {
-        self.pid
+        self.dir.pid()
+    }
+
+    /// The process handle, for the platform calls that take one.
+    pub fn proc_dir(&self) -> &ProcDir {
+        &self.dir
     }
 
     /// Facts about the process.
     pub fn process_info(&self) -> Result<ProcessInfo> {
-        platform::process_info_in(&self.root, self.pid)
+        platform::process_info_of(&self.dir)
     }
 
     /// Streams the regions in address order; `detailed` reads `smaps` for per-region figures.
     pub fn regions(&self, detailed: bool) -> Result<Regions> {
-        platform::regions_in(&self.root, self.pid, detailed)
+        platform::regions_of(&self.dir, detailed)
+    }
+
+    /// A reader of the process's memory, through the same handle (see [`MemReader`]).
+    pub fn memory(&self) -> MemReader {
+        platform::memory_of(&self.dir)
     }
 
     /// Every region with its `smaps` figures.
@@ -81,12 +90,12 @@ impl MemoryAnalyzer {
         while let Some(r) = regions.next_view() {
             b.add_view(&r?);
         }
-        Ok(b.finish(self.pid))
+        Ok(b.finish(self.pid()))
     }
 
     /// Process-wide totals from `smaps_rollup`, without per-region work.
     pub fn rollup(&self) -> Result<Rollup> {
-        platform::rollup_in(&self.root, self.pid)
+        platform::rollup_of(&self.dir)
     }
 
     /// The regions `keep` accepts; only those are copied out of the stream.

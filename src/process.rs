@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 /// Facts about a process.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessInfo {
-    /// PID (in memlink's PID namespace).
+    /// PID, as the procfs root numbers it (memlink's own PID namespace for `/proc`).
     pub pid: u32,
     /// Command name (non-UTF-8 bytes as `\xNN`).
     pub name: String,

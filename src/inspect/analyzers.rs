@@ -18,7 +18,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::inspect::audit::{self, Finding, Severity};
@@ -33,10 +33,9 @@ pub trait MemoryAccess: Sync {
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<usize>;
 }
 
-#[cfg(target_os = "linux")]
-impl MemoryAccess for crate::platform::linux::mem::MemReader {
+impl MemoryAccess for crate::platform::MemReader {
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<usize> {
-        crate::platform::linux::mem::MemReader::read(self, addr, buf)
+        crate::platform::MemReader::read(self, addr, buf)
     }
 }
 
@@ -58,7 +57,7 @@ pub trait Analyzer {
     fn run(&self, cx: &Context<'_>) -> Result<Vec<Finding>>;
 }
 
-/// The protection and integrity audit ([`security::audit`]).
+/// The protection and integrity audit ([`audit::audit`]).
 #[derive(Debug, Default)]
 pub struct ProtectionAudit;
 
@@ -203,6 +202,46 @@ pub fn check_external(path: &Path) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// One analyzer [`catalog`] entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AnalyzerEntry {
+    /// The name to ask for.
+    pub name: String,
+    /// `built-in` or `external`.
+    pub kind: &'static str,
+    /// One line on what it looks for.
+    pub description: String,
+    /// The program, for an external analyzer.
+    pub path: Option<String>,
+    /// Why an external analyzer would be refused ([`check_external`]), if it would.
+    pub refused: Option<String>,
+}
+
+/// Every analyzer that can be named: the built-in ones, then the external ones on `PATH`,
+/// each with the reason it would be refused.
+pub fn catalog() -> Vec<AnalyzerEntry> {
+    let mut entries: Vec<AnalyzerEntry> = builtin()
+        .iter()
+        .map(|a| AnalyzerEntry {
+            name: a.name().to_string(),
+            kind: "built-in",
+            description: a.description().to_string(),
+            path: None,
+            refused: None,
+        })
+        .collect();
+    for e in externals() {
+        entries.push(AnalyzerEntry {
+            refused: check_external(&e.path).err().map(|e| e.to_string()),
+            name: e.name,
+            kind: "external",
+            description: "external analyzer".into(),
+            path: Some(e.path.display().to_string()),
+        });
+    }
+    entries
 }
 
 /// Finds an analyzer by name: built-in first, then `memlink-analyzer-NAME` on `PATH` (checked

@@ -6,6 +6,9 @@
 //! [`DumpReport`], so zeros written for missing memory are never mistaken for memory that
 //! held zeros. Reading and writing run on two threads with a small pool of reused buffers,
 //! so the copy costs about as much as the slower of the two.
+//!
+//! Memory is read through the analyzer's process handle ([`MemoryAnalyzer::memory`]), from the
+//! procfs root the analyzer was opened with.
 
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
@@ -16,7 +19,7 @@ use serde::Serialize;
 
 use crate::analyzer::MemoryAnalyzer;
 use crate::error::{Error, Result};
-use crate::platform::linux::mem::MemReader;
+use crate::platform::MemReader;
 use crate::region::{MemoryRegion, Perms};
 
 /// Bytes per read.
@@ -220,7 +223,7 @@ pub fn dump_file(
     let regions = analyzer.list()?;
     let end = validate(pid, &regions, start, size)?;
     let mut f = crate::snapshot::create_private(path, force)?;
-    let reader = MemReader::new(pid);
+    let reader = analyzer.memory();
     match dump_to(&reader, &regions, start, end, &mut f, path) {
         Ok(r) => Ok(r),
         Err(e) => {

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::overtime::cgroup::{self, Cgroup, Container};
-use crate::platform::linux::ProcDir;
+use crate::platform::ProcDir;
 use crate::proc::smaps::{self, SmapsParser};
 use crate::region::escape_path;
 

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::overtime::diff::region_label;
 use crate::overtime::trend::{self, Thresholds};
 #[cfg(target_os = "linux")]
-use crate::platform::linux::ProcDir;
+use crate::platform::ProcDir;
 use crate::proc::smaps;
 use crate::region::{MemoryRegion, RegionType};
 

@@ -1,5 +1,5 @@
-//! Platforms without a backend yet (macOS `vm_region`, Windows `VirtualQueryEx`): every
-//! operation says it is not supported.
+//! Platforms without a backend yet (macOS `vm_region`, Windows `VirtualQueryEx`): the process
+//! handle cannot be opened, and every operation says it is not supported.
 
 use std::path::Path;
 
@@ -8,7 +8,6 @@ use crate::error::{Error, Result};
 use crate::link::{LinkPartners, LinkReport, LinkRequest, UnlinkReport, UnlinkRequest};
 use crate::proc::smaps::Rollup;
 use crate::process::ProcessInfo;
-use crate::region::MemoryRegion;
 
 #[cfg(target_os = "macos")]
 const PLATFORM: &str = "macOS (planned: vm_region)";
@@ -17,28 +16,80 @@ const PLATFORM: &str = "Windows (planned: VirtualQueryEx)";
 #[cfg(not(any(target_os = "macos", target_os = "windows")))]
 const PLATFORM: &str = "this operating system";
 
+fn unsupported(op: &'static str) -> Error {
+    Error::Unsupported {
+        op,
+        platform: PLATFORM,
+    }
+}
+
+/// The process handle; it cannot be opened here.
+#[derive(Debug, Clone)]
+pub struct ProcDir {
+    pid: u32,
+}
+
+impl ProcDir {
+    /// Always [`Error::Unsupported`].
+    pub fn open(_: &Path, _: u32) -> Result<ProcDir> {
+        Err(unsupported("opening a process"))
+    }
+
+    /// Always [`Error::Unsupported`].
+    pub fn open_live(root: &Path, pid: u32) -> Result<ProcDir> {
+        ProcDir::open(root, pid)
+    }
+
+    /// The PID.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+}
+
+/// The memory reader; every read is [`Error::Unsupported`].
+#[derive(Debug)]
+pub struct MemReader {
+    pid: u32,
+}
+
+impl MemReader {
+    /// A reader for the process of `dir`.
+    pub fn new(dir: &ProcDir) -> MemReader {
+        MemReader { pid: dir.pid }
+    }
+
+    /// The PID.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Always [`Error::Unsupported`].
+    pub fn read(&self, _: u64, _: &mut [u8]) -> Result<usize> {
+        Err(unsupported("reading memory"))
+    }
+}
+
 pub(super) struct Native;
 
 impl Backend for Native {
-    fn regions(_: &Path, _: u32, _: bool) -> Result<super::Regions> {
-        Err(Error::Unsupported {
-            op: "listing memory regions",
-            platform: PLATFORM,
-        })
+    fn open(root: &Path, pid: u32) -> Result<ProcDir> {
+        ProcDir::open_live(root, pid)
     }
 
-    fn rollup(_: &Path, _: u32) -> Result<Rollup> {
-        Err(Error::Unsupported {
-            op: "reading memory totals",
-            platform: PLATFORM,
-        })
+    fn regions(_: &ProcDir, _: bool) -> Result<super::Regions> {
+        Err(unsupported("listing memory regions"))
     }
 
-    fn process_info(_: &Path, _: u32) -> Result<ProcessInfo> {
-        Err(Error::Unsupported {
-            op: "reading process information",
-            platform: PLATFORM,
-        })
+    fn rollup(_: &ProcDir) -> Result<Rollup> {
+        Err(unsupported("reading memory totals"))
+    }
+
+    fn process_info(_: &ProcDir) -> Result<ProcessInfo> {
+        Err(unsupported("reading process information"))
+    }
+
+    fn memory(dir: &ProcDir) -> MemReader {
+        MemReader::new(dir)
     }
 
     fn link_check_args(_: &LinkRequest) -> Result<()> {
@@ -46,23 +97,14 @@ impl Backend for Native {
     }
 
     fn link(_: &LinkRequest) -> Result<LinkReport> {
-        Err(Error::Unsupported {
-            op: "linking memory",
-            platform: PLATFORM,
-        })
+        Err(unsupported("linking memory"))
     }
 
     fn unlink(_: &UnlinkRequest) -> Result<UnlinkReport> {
-        Err(Error::Unsupported {
-            op: "unlinking memory",
-            platform: PLATFORM,
-        })
+        Err(unsupported("unlinking memory"))
     }
 
     fn link_partners(_: u32) -> Result<Vec<LinkPartners>> {
-        Err(Error::Unsupported {
-            op: "finding link partners",
-            platform: PLATFORM,
-        })
+        Err(unsupported("finding link partners"))
     }
 }

@@ -6,9 +6,14 @@
 //! them. A view costs none: the stream parses each line into a slot it reuses, classifies it
 //! there, and lends it out until the next call. Renderers (JSON, the text table, summaries)
 //! take views, so they serve both the live stream and regions loaded from a snapshot.
+//!
+//! A view holds a path as the bytes the kernel printed. Turning them into a [`PathBuf`] and
+//! back is exact on Unix, where paths are bytes; the conversions are `cfg(unix)`, with a lossy
+//! fallback elsewhere.
 
+#[cfg(unix)]
 use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::error::Result;
 use crate::region::{
@@ -66,9 +71,7 @@ impl RegionView<'_> {
             offset: self.offset,
             device: self.device,
             inode: self.inode,
-            path: self
-                .path
-                .map(|p| PathBuf::from(std::ffi::OsStr::from_bytes(p))),
+            path: self.path.map(path_from_bytes),
             name: self.name.map(|n| String::from_utf8_lossy(n).into_owned()),
             deleted: self.deleted,
             type_reason: self.type_reason,
@@ -76,6 +79,30 @@ impl RegionView<'_> {
             vm_flags: self.vm_flags.map(<[VmFlag]>::to_vec),
         }
     }
+}
+
+/// The path with exactly these bytes (Unix paths are bytes).
+#[cfg(unix)]
+fn path_from_bytes(b: &[u8]) -> PathBuf {
+    PathBuf::from(std::ffi::OsStr::from_bytes(b))
+}
+
+/// The path these bytes spell; elsewhere paths are not bytes, so invalid UTF-8 is replaced.
+#[cfg(not(unix))]
+fn path_from_bytes(b: &[u8]) -> PathBuf {
+    PathBuf::from(String::from_utf8_lossy(b).into_owned())
+}
+
+/// The path's bytes.
+#[cfg(unix)]
+fn path_bytes(p: &Path) -> &[u8] {
+    p.as_os_str().as_bytes()
+}
+
+/// The path's bytes in the platform's encoding of `OsStr` (UTF-8 for valid Unicode).
+#[cfg(not(unix))]
+fn path_bytes(p: &Path) -> &[u8] {
+    p.as_os_str().as_encoded_bytes()
 }
 
 impl MemoryRegion {
@@ -90,7 +117,7 @@ impl MemoryRegion {
             offset: self.offset,
             device: self.device,
             inode: self.inode,
-            path: self.path.as_deref().map(|p| p.as_os_str().as_bytes()),
+            path: self.path.as_deref().map(path_bytes),
             name: self.name.as_deref().map(str::as_bytes),
             deleted: self.deleted,
             usage: self.usage.as_ref(),

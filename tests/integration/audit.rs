@@ -189,3 +189,42 @@ fn external_analyzers_run_only_when_named_and_safe() {
     audit(&["--analyzer", "nope"]).assert_error(&["no analyzer named \"nope\""]);
     audit(&["--fail-on", "fatal"]).assert_error(&["unknown severity"]);
 }
+
+#[test]
+fn proc_root_other_than_proc_is_audited_with_memory() {
+    let f = Fixture::start("needles", &["{dir}"]);
+    let pid = f.pid_arg();
+    // A procfs root that reaches the live fixture: `ROOT/PID -> /proc/PID`.
+    let root = f.dir.path().join("procroot");
+    std::fs::create_dir_all(&root).unwrap();
+    std::os::unix::fs::symlink(format!("/proc/{pid}"), root.join(&pid)).unwrap();
+    let r = run(&[
+        "--proc-root",
+        root.to_str().unwrap(),
+        "audit",
+        "--pid",
+        &pid,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let report: Value = serde_json::from_str(&r.stdout).unwrap();
+    // The ELF check reads memory, here through ROOT/PID/mem.
+    let elf = finding(&report, "elf_in_anonymous_memory", f.addr("elf"));
+    assert_eq!(elf["severity"], "critical");
+    assert_eq!(
+        report,
+        audit_json(&pid, &[]).1,
+        "the same report as through /proc"
+    );
+
+    let none = f.dir.path().join("no-such-root");
+    run(&[
+        "--proc-root",
+        none.to_str().unwrap(),
+        "audit",
+        "--pid",
+        &pid,
+    ])
+    .assert_error(&[&pid, "does not exist"]);
+}

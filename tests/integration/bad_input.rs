@@ -158,3 +158,38 @@ fn broken_pipe_exits_quietly() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn proc_root_without_the_process() {
+    let f = crate::support::Fixture::start("steady", &["1024"]);
+    let pid = f.pid_arg();
+    let missing = f.dir.path().join("no-such-root");
+    let missing = missing.to_str().unwrap();
+    let out = f.dir.path().join("never.bin");
+    let out = out.to_str().unwrap();
+    let commands: [&[&str]; 3] = [
+        &["search", "--pid", &pid, "--text", "x"],
+        &[
+            "dump",
+            "--pid",
+            &pid,
+            "--address",
+            "0x1000",
+            "--size",
+            "4K",
+            "-o",
+            out,
+        ],
+        &["audit", "--pid", &pid],
+    ];
+    for cmd in commands {
+        let mut args = vec!["--proc-root", missing];
+        args.extend_from_slice(cmd);
+        run(&args).assert_error(&[&pid, "does not exist"]);
+        // A root that is a file, not a directory: the error names the path.
+        let mut args = vec!["--proc-root", "/etc/passwd"];
+        args.extend_from_slice(cmd);
+        run(&args).assert_error(&[&format!("/etc/passwd/{pid}"), "Not a directory"]);
+    }
+    assert!(!std::path::Path::new(out).exists());
+}

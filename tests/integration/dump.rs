@@ -183,3 +183,55 @@ fn refusals_write_nothing() {
     assert!(!out.exists(), "nothing written");
     assert!(!dir.join("missing").exists());
 }
+
+#[test]
+fn proc_root_other_than_proc_is_dumped() {
+    let f = fixture();
+    let pid = f.pid_arg();
+    // A procfs root that reaches the live fixture: `ROOT/PID -> /proc/PID`.
+    let root = f.dir.path().join("procroot");
+    std::fs::create_dir_all(&root).unwrap();
+    std::os::unix::fs::symlink(format!("/proc/{pid}"), root.join(&pid)).unwrap();
+    let root = root.to_str().unwrap();
+    let out = f.dir.path().join("through-root.bin");
+    let big = format!("{:#x}", f.addr("big"));
+    let r = run(&[
+        "--proc-root",
+        root,
+        "dump",
+        "--pid",
+        &pid,
+        "--address",
+        &big,
+        "--size",
+        "2MiB",
+        "-o",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let report = r.json();
+    assert_eq!(report["bytes_read"].as_u64(), Some(2 << 20), "{report:#}");
+    let bytes = std::fs::read(&out).unwrap();
+    let at = (1 << 20) - 7;
+    assert_eq!(&bytes[at..at + 16], b"MLNEEDLE-7f3a9c!");
+
+    // A root that does not exist: one-line error, exit 2, no file.
+    let none = f.dir.path().join("no-such-root");
+    let missing = f.dir.path().join("never.bin");
+    run(&[
+        "--proc-root",
+        none.to_str().unwrap(),
+        "dump",
+        "--pid",
+        &pid,
+        "--address",
+        &big,
+        "--size",
+        "4K",
+        "-o",
+        missing.to_str().unwrap(),
+    ])
+    .assert_error(&[&pid, "does not exist"]);
+    assert!(!missing.exists());
+}

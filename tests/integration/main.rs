@@ -13,6 +13,7 @@ mod map;
 mod math;
 mod ps;
 mod regions;
+mod regression;
 mod search;
 mod snapshot;
 mod watch;

@@ -235,3 +235,51 @@ fn process_exiting_mid_scan_is_reported() {
     );
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
 }
+
+/// A procfs root other than `/proc` that reaches the live fixture: a directory holding
+/// `PID -> /proc/PID`. memlink then reads `ROOT/PID/mem`, not `process_vm_readv`.
+fn linked_proc_root(f: &Fixture) -> String {
+    let root = f.dir.path().join("procroot");
+    std::fs::create_dir_all(&root).unwrap();
+    std::os::unix::fs::symlink(format!("/proc/{}", f.pid()), root.join(f.pid_arg())).unwrap();
+    root.to_str().unwrap().to_string()
+}
+
+#[test]
+fn proc_root_other_than_proc_is_searched() {
+    let f = fixture();
+    let pid = f.pid_arg();
+    let root = linked_proc_root(&f);
+    let args = [
+        "search", "--pid", &pid, "--text", NEEDLE, "--format", "json",
+    ];
+    let mut through_root = vec!["--proc-root", &root];
+    through_root.extend_from_slice(&args);
+    let found = run(&through_root).json();
+    assert_eq!(
+        addresses(found.as_array().unwrap())
+            .into_iter()
+            .collect::<BTreeSet<_>>(),
+        planted(&f)
+    );
+    assert_eq!(
+        found,
+        run(&args).json(),
+        "the same matches as through /proc"
+    );
+
+    // A root where the process is not: an error naming it, nothing searched.
+    let empty = f.dir.path().join("emptyroot");
+    std::fs::create_dir_all(&empty).unwrap();
+    let empty = empty.to_str().unwrap();
+    run(&[
+        "--proc-root",
+        empty,
+        "search",
+        "--pid",
+        &pid,
+        "--text",
+        NEEDLE,
+    ])
+    .assert_error(&[&pid, "does not exist"]);
+}

@@ -1,6 +1,7 @@
 //! `memlink dump`: write a range of a process's memory to a file created with mode 0600.
 
 use std::io::Write;
+use std::path::Path;
 
 use memlink::inspect::dump;
 use memlink::units::{format_size, parse_address, parse_size};
@@ -11,7 +12,7 @@ use crate::cli::output;
 use crate::cli::Outcome;
 
 /// Runs `memlink dump`.
-pub fn run(args: DumpArgs) -> anyhow::Result<Outcome> {
+pub fn run(args: DumpArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
     // Parse everything before looking at the process or the file system.
     let explicit = match (&args.address, &args.size, &args.region) {
         (Some(a), Some(s), None) => Some((parse_address(a)?, parse_size(s)?)),
@@ -19,7 +20,7 @@ pub fn run(args: DumpArgs) -> anyhow::Result<Outcome> {
         _ => anyhow::bail!("give either --address and --size, or --region"),
     };
     let region_addr = args.region.as_deref().map(parse_address).transpose()?;
-    let analyzer = MemoryAnalyzer::new(args.pid)?;
+    let analyzer = MemoryAnalyzer::with_proc_root(proc_root, args.pid)?;
     let (start, size) = match (explicit, region_addr) {
         (Some(x), _) => x,
         (None, Some(a)) => {

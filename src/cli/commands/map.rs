@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use memlink::inspect::audit;
+use memlink::inspect::auditor;
 use memlink::map::diffmap::DiffPicture;
 use memlink::map::watch::WatchLog;
 use memlink::map::{html, svg, term, Highlight, Layout, LayoutOptions, MapDocument};
@@ -118,17 +118,14 @@ pub fn run(args: MapArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
         (None, None) => anyhow::bail!("one of --pid, --snapshot, --watch or --diff is required"),
     };
     let mut sink = Sink::open(args.output.as_deref(), args.force)?;
-    let snapshot = match (analyzer, loaded) {
-        (Some(a), _) => Snapshot::take(&a)?,
+    let snapshot = match (&analyzer, loaded) {
+        (Some(a), _) => Snapshot::take(a)?,
         (None, Some(s)) => s,
         (None, None) => unreachable!("checked above"),
     };
     if !args.no_audit {
-        // The audit's findings, drawn over the map. A live process also gets the check that
-        // reads memory (ELF images in anonymous memory); a snapshot cannot.
-        // Memory is only read from the real /proc (not from a captured --proc-root).
-        let live = args.pid.filter(|_| proc_root == Path::new("/proc"));
-        let findings = audit(&snapshot, live);
+        // The audit's findings, drawn over the map (with the memory check for a live process).
+        let findings = auditor::protection_findings(&snapshot, analyzer.as_ref());
         highlights.extend(findings.iter().map(Highlight::from));
     }
     let out = sink.writer();
@@ -219,18 +216,4 @@ fn diff(args: &MapArgs, pair: &[PathBuf], format: MapFormat) -> anyhow::Result<O
     }
     sink.finish()?;
     Ok(Outcome::Success)
-}
-
-/// The protection audit of a snapshot; with the PID of a live process (on Linux) it may also
-/// read memory (the ELF check).
-fn audit(snapshot: &Snapshot, pid: Option<u32>) -> Vec<audit::Finding> {
-    #[cfg(target_os = "linux")]
-    if let Some(pid) = pid {
-        let reader = memlink::platform::linux::mem::MemReader::new(pid);
-        let read = |addr: u64, buf: &mut [u8]| reader.read(addr, buf);
-        return audit::audit(snapshot, Some(&read));
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = pid;
-    audit::audit(snapshot, None)
 }

@@ -41,11 +41,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         #[cfg(target_os = "linux")]
         Command::Export(args) => export::run(args, &cli.proc_root),
         #[cfg(target_os = "linux")]
-        Command::Search(args) => search::run(*args),
+        Command::Search(args) => search::run(*args, &cli.proc_root),
         #[cfg(target_os = "linux")]
-        Command::Dump(args) => dump::run(args),
+        Command::Dump(args) => dump::run(args, &cli.proc_root),
         #[cfg(target_os = "linux")]
-        Command::Audit(args) => audit::run(args),
+        Command::Audit(args) => audit::run(args, &cli.proc_root),
         // These read procfs or another process's memory directly; other platforms have no
         // backend for them yet.
         #[cfg(not(target_os = "linux"))]

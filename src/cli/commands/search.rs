@@ -76,9 +76,9 @@ impl TryFrom<&SearchArgs> for SearchRequest {
 }
 
 /// Runs `memlink search`.
-pub fn run(args: SearchArgs) -> anyhow::Result<Outcome> {
+pub fn run(args: SearchArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
     let req = SearchRequest::try_from(&args)?;
-    let analyzer = MemoryAnalyzer::new(args.pid)?;
+    let analyzer = MemoryAnalyzer::with_proc_root(proc_root, args.pid)?;
     let bar = indicatif::ProgressBar::hidden();
     let terminal = std::io::stderr().is_terminal();
     let progress = |delta: u64, total: u64| {

@@ -1,151 +1,50 @@
-//! Searching a live process's memory for byte patterns.
+//! Searching a live process's memory for byte patterns, in three stages.
 //!
-//! The regions to scan come from the memory map, filtered by type, permissions and address
-//! range ([`RegionFilter`]). Large regions are cut into segments scanned in parallel (rayon);
-//! each segment is read in chunks by [`MemReader::walk`], which repeats the last
-//! `longest pattern - 1` bytes of a chunk at the start of the next, and a match is only
-//! accepted when it ends in the new bytes and starts inside its own segment: a match that
-//! straddles a chunk or segment boundary is therefore found exactly once. Matches never span
-//! two regions or an unreadable page.
+//! 1. **Plan** (`plan`): the regions to read come from the memory map, filtered by type,
+//!    permissions and address range ([`RegionFilter`]); large regions are cut into units of
+//!    work (segments) so that they are scanned in parallel.
+//! 2. **Scan** (`Scan::scan`, on every core): each unit is read in chunks by
+//!    [`MemReader::walk`], which repeats the last `longest pattern - 1` bytes of a chunk at the
+//!    start of the next, and searched by the compiled patterns (`matcher`). A match is only
+//!    accepted when it ends in the new bytes and starts inside its own unit, so a match that
+//!    straddles a chunk or unit boundary is found exactly once. Matches never span two
+//!    regions or an unreadable page.
+//! 3. **Emit** (`emit`, on the caller's thread): units are drained in address order through
+//!    bounded queues (`order`), so matches reach the caller sorted, as soon as every match
+//!    below them is known, with memory bounded whatever their number.
 //!
-//! One pattern is searched with `memchr::memmem` (SIMD); several at once with an
-//! Aho-Corasick automaton over each pattern's longest fixed run of bytes, then checked whole.
+//! Memory is read through the analyzer's process handle ([`MemoryAnalyzer::memory`]), so a
+//! `--proc-root` other than `/proc` is honoured.
 
+mod filter;
+mod matcher;
+mod order;
 pub mod pattern;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::sync::{Condvar, Mutex};
+use std::sync::mpsc::SyncSender;
+use std::sync::Mutex;
 
-use aho_corasick::{AhoCorasick, MatchKind};
-use memchr::memmem;
 use serde::Serialize;
 
 use crate::analyzer::MemoryAnalyzer;
 use crate::error::{Error, Result};
-use crate::platform::linux::mem::{MemReader, Piece, Walk, DEFAULT_CHUNK};
+use crate::platform::{MemReader, Walk, WalkSpan, DEFAULT_CHUNK};
 use crate::region::{MemoryRegion, Perms, RegionType};
 
+pub use filter::{PermFilter, RegionFilter};
+use matcher::Matcher;
+use order::Queues;
 pub use pattern::{Pattern, ValueType};
 
-/// Segment size for parallel scanning of large regions.
+/// Unit size for parallel scanning of large regions.
 const SEGMENT: u64 = 32 << 20;
-/// The longest pattern (a chunk must hold a whole match).
-const MAX_PATTERN: usize = 64 << 10;
 /// Bytes of context kept with each match (more for longer patterns, up to [`MAX_CONTEXT`]).
 const CONTEXT: usize = 16;
 /// The most context kept with a match.
 const MAX_CONTEXT: usize = 64;
-
-/// A permission filter such as `r-x`: a letter must be present, `-` must be absent, `?` is
-/// either; an optional fourth character `p`/`s` selects private or shared mappings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct PermFilter {
-    /// Flags that must be set.
-    pub must: Perms,
-    /// Flags that must be clear.
-    pub must_not: Perms,
-}
-
-impl PermFilter {
-    /// Parses `r-x`, `rw?`, `r--s`.
-    pub fn parse(s: &str) -> Result<PermFilter> {
-        let bad = || {
-            Error::InvalidArgument(format!(
-                "invalid permission filter {s:?}: expected three or four characters like r-x or rw-p (? for either)"
-            ))
-        };
-        let b = s.as_bytes();
-        if b.len() != 3 && b.len() != 4 {
-            return Err(bad());
-        }
-        let mut f = PermFilter::default();
-        for (i, &c) in b.iter().enumerate() {
-            let (letter, flag) = [
-                (b'r', Perms::READ),
-                (b'w', Perms::WRITE),
-                (b'x', Perms::EXEC),
-                (b's', Perms::SHARED),
-            ][i];
-            match c {
-                _ if c == letter => f.must |= flag,
-                b'-' => f.must_not |= flag,
-                b'p' if i == 3 => f.must_not |= flag,
-                b'?' | b'*' => {}
-                _ => return Err(bad()),
-            }
-        }
-        Ok(f)
-    }
-
-    /// Does a region with `p` pass?
-    pub fn accepts(&self, p: Perms) -> bool {
-        p.contains(self.must) && !p.intersects(self.must_not)
-    }
-}
-
-/// Which regions to scan.
-#[derive(Debug, Clone, Default)]
-pub struct RegionFilter {
-    /// Region types to keep (all when empty).
-    pub types: Vec<RegionType>,
-    /// Permission filter.
-    pub perms: Option<PermFilter>,
-    /// Only addresses in `[low, high)`.
-    pub range: Option<(u64, u64)>,
-}
-
-impl RegionFilter {
-    /// Parses `LOW-HIGH` (hex addresses, `HIGH` exclusive).
-    pub fn parse_range(s: &str) -> Result<(u64, u64)> {
-        let (lo, hi) = s.split_once('-').ok_or_else(|| {
-            Error::InvalidArgument(format!("invalid range {s:?}: expected LOW-HIGH in hex"))
-        })?;
-        let lo = crate::units::parse_address(lo)?;
-        let hi = crate::units::parse_address(hi)?;
-        if hi <= lo {
-            return Err(Error::InvalidArgument(format!(
-                "invalid range {s:?}: the end must be above the start"
-            )));
-        }
-        Ok((lo, hi))
-    }
-
-    /// Parses a comma-separated list of region types (`heap,stack`).
-    pub fn parse_types(s: &str) -> Result<Vec<RegionType>> {
-        s.split(',')
-            .filter(|t| !t.trim().is_empty())
-            .map(|t| {
-                RegionType::from_name(t).ok_or_else(|| {
-                    Error::InvalidArgument(format!(
-                        "unknown region type {t:?} (expected one of: {})",
-                        RegionType::ALL
-                            .map(|t| t.name().to_ascii_lowercase())
-                            .join(", ")
-                    ))
-                })
-            })
-            .collect()
-    }
-
-    /// The part of `r` to scan, if any.
-    pub fn clip(&self, r: &MemoryRegion) -> Option<(u64, u64)> {
-        if !self.types.is_empty() && !self.types.contains(&r.region_type) {
-            return None;
-        }
-        if let Some(p) = &self.perms {
-            if !p.accepts(r.perms) {
-                return None;
-            }
-        }
-        let (mut s, mut e) = (r.base_address as u64, r.end_address() as u64);
-        if let Some((lo, hi)) = self.range {
-            s = s.max(lo);
-            e = e.min(hi);
-        }
-        (s < e).then_some((s, e))
-    }
-}
+/// How many found matches a scanning thread holds before passing the settled ones on.
+const PENDING: usize = 1024;
 
 /// A search.
 #[derive(Debug, Clone)]
@@ -156,7 +55,7 @@ pub struct SearchRequest {
     pub filter: RegionFilter,
     /// Stop after this many matches.
     pub max: Option<usize>,
-    /// Skip pages not in RAM (see [`crate::platform::linux::mem`]).
+    /// Skip pages not in RAM (see [`Walk::resident_only`]).
     pub resident_only: bool,
     /// Bytes per read.
     pub chunk: usize,
@@ -236,194 +135,6 @@ pub struct SearchReport {
     pub process_exited: bool,
 }
 
-enum Engine {
-    One(Box<memmem::Finder<'static>>),
-    Many(AhoCorasick),
-}
-
-/// The compiled patterns.
-struct Matcher {
-    patterns: Vec<Pattern>,
-    /// Per distinct anchor: the (pattern, anchor offset) pairs using it.
-    anchors: Vec<Vec<(usize, usize)>>,
-    engine: Engine,
-    max_len: usize,
-}
-
-impl Matcher {
-    fn new(patterns: Vec<Pattern>) -> Result<Matcher> {
-        if patterns.is_empty() {
-            return Err(Error::InvalidArgument(
-                "no pattern given (use --hex, --text, --utf16 or a typed value such as --u32)"
-                    .into(),
-            ));
-        }
-        if let Some(p) = patterns.iter().find(|p| p.len() > MAX_PATTERN) {
-            return Err(Error::InvalidArgument(format!(
-                "pattern {} is {} bytes long; the longest supported is {MAX_PATTERN}",
-                p.label.chars().take(40).collect::<String>(),
-                p.len()
-            )));
-        }
-        let mut keys: Vec<Vec<u8>> = Vec::new();
-        let mut anchors: Vec<Vec<(usize, usize)>> = Vec::new();
-        for (i, p) in patterns.iter().enumerate() {
-            let (off, a) = p.anchor();
-            match keys.iter().position(|k| k == a) {
-                Some(k) => anchors[k].push((i, off)),
-                None => {
-                    keys.push(a.to_vec());
-                    anchors.push(vec![(i, off)]);
-                }
-            }
-        }
-        let engine = if keys.len() == 1 {
-            Engine::One(Box::new(memmem::Finder::new(&keys[0]).into_owned()))
-        } else {
-            Engine::Many(
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::Standard)
-                    .build(&keys)
-                    .map_err(|e| Error::InvalidArgument(format!("cannot compile patterns: {e}")))?,
-            )
-        };
-        let max_len = patterns.iter().map(Pattern::len).max().unwrap_or(1);
-        Ok(Matcher {
-            patterns,
-            anchors,
-            engine,
-            max_len,
-        })
-    }
-
-    /// Calls `emit(pos, pattern)` for every match in `data` that ends after `carried`, starts
-    /// before absolute address `limit` and respects alignment; `base` is `data[0]`'s address.
-    fn scan(
-        &self,
-        data: &[u8],
-        carried: usize,
-        base: u64,
-        limit: u64,
-        emit: &mut dyn FnMut(usize, usize) -> bool,
-    ) -> bool {
-        let mut check = |hit: usize, key: usize| -> bool {
-            for &(pi, off) in &self.anchors[key] {
-                let p = &self.patterns[pi];
-                let Some(s) = hit.checked_sub(off) else {
-                    continue;
-                };
-                let end = s + p.len();
-                if end > data.len() || end <= carried {
-                    continue;
-                }
-                let addr = base + s as u64;
-                if addr >= limit || !addr.is_multiple_of(p.align as u64) || !p.matches(&data[s..]) {
-                    continue;
-                }
-                if !emit(s, pi) {
-                    return false;
-                }
-            }
-            true
-        };
-        match &self.engine {
-            Engine::One(f) => {
-                for hit in f.find_iter(data) {
-                    if !check(hit, 0) {
-                        return false;
-                    }
-                }
-            }
-            Engine::Many(ac) => {
-                for m in ac.find_overlapping_iter(data) {
-                    if !check(m.start(), m.pattern().as_usize()) {
-                        return false;
-                    }
-                }
-            }
-        }
-        true
-    }
-}
-
-struct Unit {
-    region: usize,
-    start: u64,
-    /// Matches must start before this.
-    limit: u64,
-    /// Read up to here (limit + longest pattern - 1, within the region).
-    end: u64,
-}
-
-/// A match as the scanning threads pass it on: address, pattern, context bytes.
-struct Found {
-    addr: u64,
-    pattern: usize,
-    context: Vec<u8>,
-}
-
-/// The queues between scanning threads and the consumer: one per unit, created when a thread
-/// starts the unit, at most `window` units ahead of the consumer.
-struct Queues {
-    state: Mutex<QueueState>,
-    ready: Condvar,
-}
-
-struct QueueState {
-    slots: Vec<Option<Receiver<Found>>>,
-    consumed: usize,
-    closed: bool,
-}
-
-impl Queues {
-    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Waits until unit `i` is within the window, then creates its queue; `None` once closed.
-    fn open(&self, i: usize, window: usize) -> Option<SyncSender<Found>> {
-        let mut st = self.lock();
-        while !st.closed && i >= st.consumed + window {
-            st = self.ready.wait(st).unwrap_or_else(|e| e.into_inner());
-        }
-        if st.closed {
-            return None;
-        }
-        let (tx, rx) = sync_channel(QUEUE);
-        st.slots[i] = Some(rx);
-        self.ready.notify_all();
-        Some(tx)
-    }
-
-    /// Waits for unit `i`'s queue.
-    fn take(&self, i: usize) -> Receiver<Found> {
-        let mut st = self.lock();
-        loop {
-            if let Some(rx) = st.slots[i].take() {
-                return rx;
-            }
-            st = self.ready.wait(st).unwrap_or_else(|e| e.into_inner());
-        }
-    }
-
-    fn consumed(&self, n: usize) {
-        self.lock().consumed = n;
-        self.ready.notify_all();
-    }
-
-    fn close(&self) {
-        let mut st = self.lock();
-        st.closed = true;
-        st.slots.clear();
-        self.ready.notify_all();
-    }
-}
-
-/// How many matches may wait, per unit, between a scanning thread and the consumer.
-const QUEUE: usize = 1024;
-/// How many found matches a scanning thread holds before passing the settled ones on.
-const PENDING: usize = 1024;
-
 /// Searches the memory of `analyzer`'s process, collecting every match (see [`search_with`]
 /// to stream them instead, with bounded memory).
 ///
@@ -460,9 +171,58 @@ pub fn search_with(
     sink: &mut dyn FnMut(Match) -> Result<bool>,
 ) -> Result<SearchReport> {
     let matcher = Matcher::new(req.patterns.clone())?;
-    let pid = analyzer.pid();
     let regions = analyzer.list()?;
-    let mut report = SearchReport::default();
+    let Plan { units, mut report } = plan(analyzer.pid(), &regions, req, matcher.max_len)?;
+    let reader = analyzer.memory();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(units.len().max(1));
+    let scan = Scan::new(
+        &units,
+        &matcher,
+        &reader,
+        req,
+        report.bytes_total,
+        progress,
+        threads,
+    );
+
+    let emitted = std::thread::scope(|sc| {
+        for _ in 0..threads {
+            sc.spawn(|| scan.scan());
+        }
+        let emitted = emit(&scan, &regions, req.max, sink);
+        scan.queues.close();
+        emitted
+    });
+
+    report.stopped_at_max = emitted?;
+    scan.finish(&mut report)?;
+    Ok(report)
+}
+
+/// A unit of work: part of one region, scanned by one thread.
+struct Unit {
+    region: usize,
+    start: u64,
+    /// Matches must start before this.
+    limit: u64,
+    /// Read up to here (limit + longest pattern - 1, within the region).
+    end: u64,
+}
+
+/// What the plan decided: the units, in address order, and the report's planned figures.
+struct Plan {
+    units: Vec<Unit>,
+    report: SearchReport,
+}
+
+/// Plans a search over `regions`: the parts the filter keeps, readable ones only, cut into
+/// units of [`SEGMENT`] bytes that read `max_len - 1` bytes on into the next one.
+///
+/// # Errors
+/// [`Error::Unmapped`] when the request's range covers no region at all.
+fn plan(pid: u32, regions: &[MemoryRegion], req: &SearchRequest, max_len: usize) -> Result<Plan> {
     if let Some((lo, hi)) = req.filter.range {
         if !regions
             .iter()
@@ -475,6 +235,7 @@ pub fn search_with(
             });
         }
     }
+    let mut report = SearchReport::default();
     let mut units = Vec::new();
     for (i, r) in regions.iter().enumerate() {
         let Some((s, e)) = req.filter.clip(r) else {
@@ -493,186 +254,266 @@ pub fn search_with(
                 region: i,
                 start: seg,
                 limit,
-                end: (limit + matcher.max_len as u64 - 1).min(e),
+                end: (limit + max_len as u64 - 1).min(e),
             });
             seg = limit;
         }
     }
+    Ok(Plan { units, report })
+}
 
-    let total = report.bytes_total;
-    let stop = AtomicBool::new(false);
-    let exited = AtomicBool::new(false);
-    let scanned = AtomicU64::new(0);
-    let unreadable = AtomicU64::new(0);
-    let unreadable_bytes = AtomicU64::new(0);
-    let not_resident = AtomicU64::new(0);
-    let failure: Mutex<Option<Error>> = Mutex::new(None);
-    let reader = MemReader::new(pid);
-    let walk = Walk {
-        chunk: req.chunk.max(matcher.max_len),
-        keep: matcher.max_len - 1,
-        resident_only: req.resident_only,
-    };
-    let ctx_len = CONTEXT.max(matcher.max_len).min(MAX_CONTEXT);
-    // Matches of a later call can start up to this far below an earlier one (anchor offsets,
-    // overlapping automaton order): pending matches below `latest - settle` are final.
-    let settle = 2 * matcher.max_len as u64;
+/// A match as the scanning threads pass it on: address, pattern, context bytes.
+struct Found {
+    addr: u64,
+    pattern: usize,
+    context: Vec<u8>,
+}
 
-    // Units are handed out in address order; each has a bounded queue that the consumer (this
-    // thread) drains in unit order, so output is sorted and memory bounded. A thread blocked
-    // on a later unit's full queue waits for earlier units, which other threads are scanning
-    // or have finished, so this cannot deadlock.
-    let next = AtomicUsize::new(0);
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(units.len().max(1));
-    let window = 2 * threads + 2;
-    let queues = Queues {
-        state: Mutex::new(QueueState {
-            slots: (0..units.len()).map(|_| None).collect(),
-            consumed: 0,
-            closed: false,
-        }),
-        ready: Condvar::new(),
-    };
-    let mut emitted = 0usize;
-    let mut sink_error = None;
+/// What the scanning threads count, shared between them.
+#[derive(Default)]
+struct Tally {
+    scanned: AtomicU64,
+    unreadable: AtomicU64,
+    unreadable_bytes: AtomicU64,
+    not_resident: AtomicU64,
+    exited: AtomicBool,
+}
 
-    std::thread::scope(|sc| {
-        for _ in 0..threads {
-            sc.spawn(|| {
-                let mut buf = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= units.len() {
-                        break;
-                    }
-                    let Some(tx) = queues.open(i, window) else {
-                        break; // the consumer has stopped
-                    };
-                    if stop.load(Ordering::Relaxed) {
-                        continue; // dropping `tx` ends the unit for the consumer
-                    }
-                    let u = &units[i];
-                    let mut pending: Vec<Found> = Vec::new();
-                    let flush = |pending: &mut Vec<Found>, below: u64| -> bool {
-                        pending.sort_by_key(|f| (f.addr, f.pattern));
-                        let n = pending.partition_point(|f| f.addr < below);
-                        for f in pending.drain(..n) {
-                            if tx.send(f).is_err() {
-                                return false;
-                            }
-                        }
-                        true
-                    };
-                    let res = reader.walk(u.start, u.end, &walk, &mut buf, |piece| {
-                        if stop.load(Ordering::Relaxed) {
-                            return false;
-                        }
-                        match piece {
-                            Piece::Data {
-                                addr,
-                                data,
-                                carried,
-                            } => {
-                                let fresh = (addr + data.len() as u64).min(u.limit)
-                                    - (addr + carried as u64).min(u.limit);
-                                scanned.fetch_add(fresh, Ordering::Relaxed);
-                                progress(fresh, total);
-                                matcher.scan(data, carried, addr, u.limit, &mut |pos, pi| {
-                                    let at = addr + pos as u64;
-                                    let end = (pos + ctx_len).min(data.len());
-                                    pending.push(Found {
-                                        addr: at,
-                                        pattern: pi,
-                                        context: data[pos..end].to_vec(),
-                                    });
-                                    pending.len() < PENDING
-                                        || flush(&mut pending, at.saturating_sub(settle))
-                                })
-                            }
-                            Piece::Unreadable { start, end } => {
-                                let b = end.min(u.limit).saturating_sub(start);
-                                unreadable.fetch_add(1, Ordering::Relaxed);
-                                unreadable_bytes.fetch_add(b, Ordering::Relaxed);
-                                progress(b, total);
-                                true
-                            }
-                            Piece::NotResident { start, end } => {
-                                let b = end.min(u.limit).saturating_sub(start);
-                                not_resident.fetch_add(b, Ordering::Relaxed);
-                                progress(b, total);
-                                true
-                            }
-                        }
-                    });
-                    flush(&mut pending, u64::MAX);
-                    match res {
-                        Ok(_) => {}
-                        Err(Error::ProcessExited { .. }) => {
-                            exited.store(true, Ordering::Relaxed);
-                            stop.store(true, Ordering::Relaxed);
-                        }
-                        Err(e) => {
-                            stop.store(true, Ordering::Relaxed);
-                            let mut f = failure.lock().unwrap_or_else(|e| e.into_inner());
-                            f.get_or_insert(e);
-                        }
-                    }
-                }
-            });
+/// The scanning stage: the state the scanning threads share with each other and the emitter.
+struct Scan<'a> {
+    units: &'a [Unit],
+    matcher: &'a Matcher,
+    reader: &'a MemReader,
+    walk: Walk,
+    /// Bytes of context per match.
+    ctx_len: usize,
+    /// Matches found later in a unit can start up to this far below earlier ones (anchor
+    /// offsets, the automaton's overlapping order): pending matches further below are final.
+    settle: u64,
+    total: u64,
+    progress: &'a (dyn Fn(u64, u64) + Sync),
+    /// The next unit to hand out.
+    next: AtomicUsize,
+    /// Stop scanning (the emitter stopped, the process exited, a read failed).
+    stop: AtomicBool,
+    tally: Tally,
+    /// The first read error other than the process exiting.
+    failure: Mutex<Option<Error>>,
+    queues: Queues<Found>,
+}
+
+impl<'a> Scan<'a> {
+    fn new(
+        units: &'a [Unit],
+        matcher: &'a Matcher,
+        reader: &'a MemReader,
+        req: &SearchRequest,
+        total: u64,
+        progress: &'a (dyn Fn(u64, u64) + Sync),
+        threads: usize,
+    ) -> Scan<'a> {
+        Scan {
+            units,
+            matcher,
+            reader,
+            walk: Walk {
+                chunk: req.chunk.max(matcher.max_len),
+                keep: matcher.max_len - 1,
+                resident_only: req.resident_only,
+            },
+            ctx_len: CONTEXT.max(matcher.max_len).min(MAX_CONTEXT),
+            settle: 2 * matcher.max_len as u64,
+            total,
+            progress,
+            next: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+            tally: Tally::default(),
+            failure: Mutex::new(None),
+            queues: Queues::new(units.len(), 2 * threads + 2),
         }
+    }
 
-        // The consumer: units in order, each until its thread drops the sender.
-        'units: for i in 0..units.len() {
-            let rx = queues.take(i);
-            let r = &regions[units[i].region];
-            for f in rx.iter() {
-                let mut m = make_match(
-                    r,
-                    &matcher.patterns[f.pattern],
-                    f.pattern,
-                    f.addr,
-                    &f.context,
-                );
-                complete_context(&reader, &mut m, ctx_len);
-                match sink(m) {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        stop.store(true, Ordering::Relaxed);
-                        break 'units;
-                    }
-                    Err(e) => {
-                        sink_error = Some(e);
-                        stop.store(true, Ordering::Relaxed);
-                        break 'units;
-                    }
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// One scanning thread: takes units in address order until none is left or the emitter
+    /// has stopped.
+    fn scan(&self) {
+        let mut buf = Vec::new();
+        loop {
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            if i >= self.units.len() {
+                break;
+            }
+            let Some(tx) = self.queues.open(i) else {
+                break; // the emitter has stopped
+            };
+            if self.stopped() {
+                continue; // dropping `tx` ends the unit for the emitter
+            }
+            let res = self.scan_unit(&self.units[i], tx, &mut buf);
+            self.record(res);
+        }
+    }
+
+    /// Reads and searches one unit, passing its matches on in address order.
+    fn scan_unit(&self, u: &Unit, tx: SyncSender<Found>, buf: &mut Vec<u8>) -> Result<bool> {
+        let mut pending = Pending {
+            found: Vec::new(),
+            tx,
+        };
+        let res = self.reader.walk(u.start, u.end, &self.walk, buf, |span| {
+            if self.stopped() {
+                return false;
+            }
+            match span {
+                WalkSpan::Data {
+                    addr,
+                    data,
+                    carried,
+                } => self.search_data(u, addr, data, carried, &mut pending),
+                WalkSpan::Unreadable { start, end } => {
+                    let b = end.min(u.limit).saturating_sub(start);
+                    self.tally.unreadable.fetch_add(1, Ordering::Relaxed);
+                    self.tally.unreadable_bytes.fetch_add(b, Ordering::Relaxed);
+                    (self.progress)(b, self.total);
+                    true
                 }
-                emitted += 1;
-                if req.max.is_some_and(|max| emitted >= max) {
-                    report.stopped_at_max = true;
-                    stop.store(true, Ordering::Relaxed);
-                    break 'units;
+                WalkSpan::NotResident { start, end } => {
+                    let b = end.min(u.limit).saturating_sub(start);
+                    self.tally.not_resident.fetch_add(b, Ordering::Relaxed);
+                    (self.progress)(b, self.total);
+                    true
                 }
             }
-            queues.consumed(i + 1);
-        }
-        // Unblock threads waiting on queues nobody will read, or on the window.
-        queues.close();
-    });
+        });
+        pending.flush(u64::MAX);
+        res
+    }
 
-    if let Some(e) = sink_error {
-        return Err(e);
+    /// Searches bytes read at `addr` (the first `carried` were searched with the previous
+    /// span); false when the emitter has stopped.
+    fn search_data(
+        &self,
+        u: &Unit,
+        addr: u64,
+        data: &[u8],
+        carried: usize,
+        pending: &mut Pending,
+    ) -> bool {
+        let fresh = (addr + data.len() as u64).min(u.limit) - (addr + carried as u64).min(u.limit);
+        self.tally.scanned.fetch_add(fresh, Ordering::Relaxed);
+        (self.progress)(fresh, self.total);
+        self.matcher
+            .find(data, carried, addr, u.limit, &mut |pos, pi| {
+                let at = addr + pos as u64;
+                let end = (pos + self.ctx_len).min(data.len());
+                pending.found.push(Found {
+                    addr: at,
+                    pattern: pi,
+                    context: data[pos..end].to_vec(),
+                });
+                pending.found.len() < PENDING || pending.flush(at.saturating_sub(self.settle))
+            })
     }
-    if let Some(e) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        return Err(e);
+
+    /// How a unit's walk ended: a process that exited stops the scan quietly, any other error
+    /// stops it and is kept (the first one).
+    fn record(&self, res: Result<bool>) {
+        match res {
+            Ok(_) => {}
+            Err(Error::ProcessExited { .. }) => {
+                self.tally.exited.store(true, Ordering::Relaxed);
+                self.stop();
+            }
+            Err(e) => {
+                self.stop();
+                let mut f = self.failure.lock().unwrap_or_else(|e| e.into_inner());
+                f.get_or_insert(e);
+            }
+        }
     }
-    report.bytes_scanned = scanned.into_inner();
-    report.unreadable_ranges = unreadable.into_inner();
-    report.unreadable_bytes = unreadable_bytes.into_inner();
-    report.not_resident_bytes = not_resident.into_inner();
-    report.process_exited = exited.into_inner();
-    Ok(report)
+
+    /// Moves the counts into `report`, or returns the scan's error.
+    fn finish(self, report: &mut SearchReport) -> Result<()> {
+        if let Some(e) = self.failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            return Err(e);
+        }
+        let t = self.tally;
+        report.bytes_scanned = t.scanned.into_inner();
+        report.unreadable_ranges = t.unreadable.into_inner();
+        report.unreadable_bytes = t.unreadable_bytes.into_inner();
+        report.not_resident_bytes = t.not_resident.into_inner();
+        report.process_exited = t.exited.into_inner();
+        Ok(())
+    }
+}
+
+/// Matches of one unit not yet passed on: they go out sorted once nothing below them can
+/// still be found.
+struct Pending {
+    found: Vec<Found>,
+    tx: SyncSender<Found>,
+}
+
+impl Pending {
+    /// Passes on, in order, the matches below `below`; false when the emitter has stopped.
+    fn flush(&mut self, below: u64) -> bool {
+        self.found.sort_by_key(|f| (f.addr, f.pattern));
+        let n = self.found.partition_point(|f| f.addr < below);
+        for f in self.found.drain(..n) {
+            if self.tx.send(f).is_err() {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// The emitting stage: drains the units in order, each until its thread drops the sender,
+/// turning what was found into [`Match`]es for `sink`. Returns whether it stopped at `max`.
+///
+/// # Errors
+/// The first error of `sink`.
+fn emit(
+    scan: &Scan<'_>,
+    regions: &[MemoryRegion],
+    max: Option<usize>,
+    sink: &mut dyn FnMut(Match) -> Result<bool>,
+) -> Result<bool> {
+    let mut emitted = 0usize;
+    for (i, unit) in scan.units.iter().enumerate() {
+        let rx = scan.queues.take(i);
+        let r = &regions[unit.region];
+        for f in rx.iter() {
+            let p = &scan.matcher.patterns[f.pattern];
+            let mut m = make_match(r, p, f.pattern, f.addr, &f.context);
+            complete_context(scan.reader, &mut m, scan.ctx_len);
+            match sink(m) {
+                Ok(true) => {}
+                Ok(false) => {
+                    scan.stop();
+                    return Ok(false);
+                }
+                Err(e) => {
+                    scan.stop();
+                    return Err(e);
+                }
+            }
+            emitted += 1;
+            if max.is_some_and(|max| emitted >= max) {
+                scan.stop();
+                return Ok(true);
+            }
+        }
+        scan.queues.consumed(i + 1);
+    }
+    Ok(false)
 }
 
 /// A match near the end of a chunk got less context than the others: read the rest.
@@ -713,83 +554,5 @@ fn make_match(r: &MemoryRegion, p: &Pattern, pi: usize, addr: u64, context: &[u8
         offset,
         file_offset: r.is_file_backed().then(|| r.offset + offset),
         context: hex(context),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn find_all(m: &Matcher, data: &[u8], chunk: usize) -> Vec<(usize, usize)> {
-        // Simulate the walker's carry over an in-memory buffer.
-        let keep = m.max_len - 1;
-        let mut out = Vec::new();
-        let mut pos = 0;
-        let mut carried = 0;
-        while pos < data.len() {
-            let n = chunk.min(data.len() - pos);
-            let start = pos - carried;
-            let piece = &data[start..pos + n];
-            m.scan(piece, carried, start as u64, u64::MAX, &mut |p, pi| {
-                out.push((start + p, pi));
-                true
-            });
-            pos += n;
-            carried = keep.min(pos);
-        }
-        out
-    }
-
-    #[test]
-    fn boundary_matches_found_once() {
-        let m = Matcher::new(vec![Pattern::text("needle!").unwrap()]).unwrap();
-        let mut data = vec![0u8; 100];
-        for at in [0, 13, 29, 93] {
-            data[at..at + 7].copy_from_slice(b"needle!");
-        }
-        for chunk in [1, 2, 7, 8, 16, 100] {
-            let got: Vec<usize> = find_all(&m, &data, chunk)
-                .into_iter()
-                .map(|x| x.0)
-                .collect();
-            assert_eq!(got, [0, 13, 29, 93], "chunk {chunk}");
-        }
-    }
-
-    #[test]
-    fn several_patterns_with_wildcards_and_alignment() {
-        let m = Matcher::new(vec![
-            Pattern::hex("aa ?? cc").unwrap(),
-            Pattern::text("ab").unwrap(),
-            Pattern::value(ValueType::U16, "0xbbaa", false, true).unwrap(),
-        ])
-        .unwrap();
-        let data = b"x\xaaX\xcc_ab_\xaa\xbb\xaa\xbb";
-        let mut got = find_all(&m, data, 3);
-        got.sort();
-        assert_eq!(got, [(1, 0), (5, 1), (8, 2), (10, 2)]);
-    }
-
-    #[test]
-    fn filters() {
-        let f = PermFilter::parse("r-x").unwrap();
-        assert!(f.accepts(Perms::READ | Perms::EXEC));
-        assert!(!f.accepts(Perms::READ | Perms::EXEC | Perms::WRITE));
-        assert!(PermFilter::parse("rw?s")
-            .unwrap()
-            .accepts(Perms::READ | Perms::WRITE | Perms::SHARED));
-        assert!(PermFilter::parse("rwxq").is_err());
-        assert!(PermFilter::parse("x").is_err());
-        assert_eq!(
-            RegionFilter::parse_range("1000-2000").unwrap(),
-            (0x1000, 0x2000)
-        );
-        assert!(RegionFilter::parse_range("2000-1000").is_err());
-        assert!(RegionFilter::parse_range("zz").is_err());
-        assert_eq!(
-            RegionFilter::parse_types("heap,stack").unwrap(),
-            [RegionType::Heap, RegionType::Stack]
-        );
-        assert!(RegionFilter::parse_types("bogus").is_err());
     }
 }

@@ -1,29 +1,31 @@
 //! Reading another process's memory without stopping it.
 //!
-//! [`MemReader`] reads with `process_vm_readv(2)` (one copy, no ptrace stop), falling back to
-//! `/proc/PID/mem` when the system call is unavailable or filtered (`ENOSYS`, `EPERM` from a
-//! seccomp policy). [`MemReader::walk`] reads a range in large chunks into one reused buffer
-//! and reports unreadable pages (`[vvar]`, regions unmapped meanwhile) as holes instead of
-//! failing. With [`Walk::resident_only`] it first asks `/proc/PID/pagemap` which pages are in
-//! RAM and reads only those, so that scanning never faults in swapped-out or never-touched
-//! pages; that costs one extra `pread` of 8 bytes per page (2 KiB per MiB scanned, about 0.2%
-//! more data moved) and it makes the scan blind to swapped-out contents.
+//! [`MemReader`] reads through the process handle ([`ProcDir`]). On memlink's own procfs
+//! (`/proc`) it uses `process_vm_readv(2)` (one copy, no ptrace stop, through [`vm::read`]),
+//! falling back to `ROOT/PID/mem` when the system call is unavailable or filtered (`ENOSYS`,
+//! `EPERM` from a seccomp policy). On any other procfs root (`--proc-root`, a procfs of another
+//! PID namespace) the PID number may name another process for a PID-taking system call, so it
+//! reads `ROOT/PID/mem` only, opened relative to the handle like `ROOT/PID/pagemap`.
+//!
+//! [`MemReader::walk`] reads a range in large chunks into one reused buffer and reports
+//! unreadable pages (`[vvar]`, regions unmapped meanwhile) as holes instead of failing. With
+//! [`Walk::resident_only`] it first asks `pagemap` which pages are in RAM and reads only those,
+//! so that scanning never faults in swapped-out or never-touched pages; that costs one extra
+//! `pread` of 8 bytes per page (2 KiB per MiB scanned, about 0.2% more data moved) and it makes
+//! the scan blind to swapped-out contents.
 //!
 //! # References
 //! `process_vm_readv(2)` (Linux 3.2), `proc_pid_mem(5)`, `Documentation/admin-guide/mm/pagemap.rst`.
 
 use std::fs::File;
-use std::io::IoSliceMut;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
 
 use nix::errno::Errno;
-use nix::sys::uio::{process_vm_readv, RemoteIoVec};
 
-use super::vm::page_size;
-use nix::unistd::Pid;
-
+use super::procdir::ProcDir;
+use super::vm;
 use crate::error::{Error, Result};
 
 /// Default chunk size of a walk: large enough to make system calls rare, small enough to stay
@@ -38,7 +40,7 @@ const METHOD_PROC_MEM: u8 = 1;
 pub enum Method {
     /// `process_vm_readv(2)`.
     VmReadv,
-    /// `pread` on `/proc/PID/mem`.
+    /// `pread` on `ROOT/PID/mem`.
     ProcMem,
 }
 
@@ -46,24 +48,23 @@ pub enum Method {
 /// system call.
 #[derive(Debug)]
 pub struct MemReader {
-    pid: u32,
+    dir: ProcDir,
     method: AtomicU8,
     mem: OnceLock<std::result::Result<File, i32>>,
     pagemap: OnceLock<std::result::Result<File, i32>>,
-    page: u64,
 }
 
-/// What happened to a part of a walked range.
+/// What happened to one stretch of a walked range, in address order.
 #[derive(Debug)]
-pub enum Piece<'a> {
+pub enum WalkSpan<'a> {
     /// Bytes read. `data` starts at `addr`; its first `carried` bytes are the tail of the
-    /// previous piece (kept on request, see [`Walk::keep`]), the rest are new.
+    /// previous span (kept on request, see [`Walk::keep`]), the rest are new.
     Data {
         /// Address of `data[0]`.
         addr: u64,
         /// The bytes.
         data: &'a [u8],
-        /// How many leading bytes were already passed in the previous piece.
+        /// How many leading bytes were already passed in the previous span.
         carried: usize,
     },
     /// A range that could not be read (unmapped meanwhile, `[vvar]`, I/O memory).
@@ -87,7 +88,7 @@ pub enum Piece<'a> {
 pub struct Walk {
     /// Bytes read per system call.
     pub chunk: usize,
-    /// How many bytes of the previous piece to repeat at the start of the next one when they
+    /// How many bytes of the previous span to repeat at the start of the next one when they
     /// are contiguous (a searcher keeps `longest pattern - 1` so that matches across chunk
     /// boundaries are seen).
     pub keep: usize,
@@ -106,23 +107,27 @@ impl Default for Walk {
 }
 
 impl MemReader {
-    /// A reader for process `pid`. Nothing is opened until the first read.
-    pub fn new(pid: u32) -> MemReader {
+    /// A reader for the process of `dir`. Nothing is opened until the first read.
+    pub fn new(dir: &ProcDir) -> MemReader {
+        let method = if dir.in_default_root() {
+            METHOD_VM_READV
+        } else {
+            METHOD_PROC_MEM
+        };
         MemReader {
-            pid,
-            method: AtomicU8::new(METHOD_VM_READV),
+            dir: dir.clone(),
+            method: AtomicU8::new(method),
             mem: OnceLock::new(),
             pagemap: OnceLock::new(),
-            page: page_size(),
         }
     }
 
     /// The PID.
     pub fn pid(&self) -> u32 {
-        self.pid
+        self.dir.pid()
     }
 
-    /// The method in use (changes from `VmReadv` to `ProcMem` after a fallback).
+    /// The method in use: `VmReadv` on `/proc` (until a fallback), `ProcMem` elsewhere.
     pub fn method(&self) -> Method {
         match self.method.load(Ordering::Relaxed) {
             METHOD_VM_READV => Method::VmReadv,
@@ -130,7 +135,8 @@ impl MemReader {
         }
     }
 
-    /// Forces a method (tests and benchmarks compare them).
+    /// Forces a method (tests and benchmarks compare them). `VmReadv` is only meaningful on
+    /// memlink's own procfs.
     pub fn set_method(&self, m: Method) {
         let v = match m {
             Method::VmReadv => METHOD_VM_READV,
@@ -139,9 +145,9 @@ impl MemReader {
         self.method.store(v, Ordering::Relaxed);
     }
 
-    /// The system page size.
+    /// The system page size ([`vm::page_size`]).
     pub fn page_size(&self) -> u64 {
-        self.page
+        vm::page_size()
     }
 
     /// Reads up to `buf.len()` bytes at `addr` with one system call. Returns how many bytes
@@ -150,40 +156,26 @@ impl MemReader {
     ///
     /// # Errors
     /// [`Error::ProcessExited`] when the process is gone, [`Error::PermissionDenied`] when it
-    /// may not be read.
+    /// may not be read, [`Error::File`] when the procfs root has no `mem` file (a captured
+    /// copy).
     pub fn read(&self, addr: u64, buf: &mut [u8]) -> Result<usize> {
         if buf.is_empty() {
             return Ok(0);
         }
         if self.method.load(Ordering::Relaxed) == METHOD_VM_READV {
-            let remote = [RemoteIoVec {
-                base: addr as usize,
-                len: buf.len(),
-            }];
-            let mut local = [IoSliceMut::new(buf)];
-            match process_vm_readv(Pid::from_raw(self.pid as i32), &mut local, &remote) {
+            match vm::read(self.pid(), addr, buf) {
                 Ok(n) => return Ok(n),
                 Err(Errno::EFAULT) | Err(Errno::EIO) | Err(Errno::ENOMEM) => return Ok(0),
                 Err(Errno::ESRCH) => return Err(self.exited()),
                 Err(e @ (Errno::ENOSYS | Errno::EPERM)) => {
-                    // Filtered or missing system call: /proc/PID/mem may still work.
+                    // Filtered or missing system call: ROOT/PID/mem may still work.
                     if self.mem_file().is_err() {
-                        return Err(Error::from_errno(
-                            self.pid,
-                            "read the memory of",
-                            std::io::Error::from(e),
-                        ));
+                        return Err(self.os_error("read the memory of", e as i32));
                     }
                     log::debug!("process_vm_readv failed ({e}); falling back to /proc/PID/mem");
                     self.method.store(METHOD_PROC_MEM, Ordering::Relaxed);
                 }
-                Err(e) => {
-                    return Err(Error::from_errno(
-                        self.pid,
-                        "read the memory of",
-                        std::io::Error::from(e),
-                    ))
-                }
+                Err(e) => return Err(self.os_error("read the memory of", e as i32)),
             }
         }
         self.read_proc_mem(addr, buf)
@@ -191,23 +183,41 @@ impl MemReader {
 
     fn exited(&self) -> Error {
         Error::ProcessExited {
-            pid: self.pid,
+            pid: self.pid(),
             during: "its memory was being read".into(),
         }
     }
 
-    fn mem_file(&self) -> Result<&File> {
-        let r = self.mem.get_or_init(|| {
-            File::open(format!("/proc/{}/mem", self.pid)).map_err(|e| e.raw_os_error().unwrap_or(0))
+    fn os_error(&self, action: &str, code: i32) -> Error {
+        Error::from_errno(self.pid(), action, std::io::Error::from_raw_os_error(code))
+    }
+
+    /// Opens `name` of the process once (the result, or the errno, is kept in `slot`).
+    fn opened<'a>(
+        &self,
+        slot: &'a OnceLock<std::result::Result<File, i32>>,
+        name: &str,
+        action: &str,
+    ) -> Result<&'a File> {
+        let r = slot.get_or_init(|| {
+            self.dir
+                .open_file(name)
+                .map_err(|e| e.raw_os_error().unwrap_or(0))
         });
         match r {
             Ok(f) => Ok(f),
-            Err(code) => Err(Error::from_errno(
-                self.pid,
-                "read the memory of",
-                std::io::Error::from_raw_os_error(*code),
-            )),
+            // A process that is still there but has no such file: a procfs root that is a
+            // captured copy rather than a live procfs. Say which file is missing.
+            Err(code) if *code == libc::ENOENT && self.dir.exists() => Err(Error::File {
+                path: self.dir.path().join(name),
+                source: std::io::Error::from_raw_os_error(*code),
+            }),
+            Err(code) => Err(self.os_error(action, *code)),
         }
+    }
+
+    fn mem_file(&self) -> Result<&File> {
+        self.opened(&self.mem, "mem", "read the memory of")
     }
 
     fn read_proc_mem(&self, addr: u64, buf: &mut [u8]) -> Result<usize> {
@@ -221,10 +231,10 @@ impl MemReader {
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EIO) | Some(libc::EFAULT)) => break,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Err(self.exited()),
-                Err(e) => return Err(Error::from_errno(self.pid, "read the memory of", e)),
+                Err(e) => return Err(Error::from_errno(self.pid(), "read the memory of", e)),
             }
         }
-        if done == 0 && !std::path::Path::new(&format!("/proc/{}/stat", self.pid)).exists() {
+        if done == 0 && !self.dir.exists() {
             return Err(self.exited());
         }
         Ok(done)
@@ -233,23 +243,11 @@ impl MemReader {
     /// How many pages from `addr` (page-aligned) on, up to `pages`, share the residency of the
     /// first one; returns (resident, count).
     fn resident_run(&self, addr: u64, pages: usize) -> Result<(bool, usize)> {
-        let f = match self.pagemap.get_or_init(|| {
-            File::open(format!("/proc/{}/pagemap", self.pid))
-                .map_err(|e| e.raw_os_error().unwrap_or(0))
-        }) {
-            Ok(f) => f,
-            Err(code) => {
-                return Err(Error::from_errno(
-                    self.pid,
-                    "read the page map of",
-                    std::io::Error::from_raw_os_error(*code),
-                ))
-            }
-        };
+        let f = self.opened(&self.pagemap, "pagemap", "read the page map of")?;
         let mut raw = vec![0u8; pages * 8];
         let n = f
-            .read_at(&mut raw, addr / self.page * 8)
-            .map_err(|e| Error::from_errno(self.pid, "read the page map of", e))?;
+            .read_at(&mut raw, addr / vm::page_size() * 8)
+            .map_err(|e| Error::from_errno(self.pid(), "read the page map of", e))?;
         let entries: Vec<u64> = raw[..n - n % 8]
             .chunks_exact(8)
             .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
@@ -264,12 +262,12 @@ impl MemReader {
         Ok((first, run))
     }
 
-    /// Reads `[start, end)` in chunks, calling `f` for every piece in address order until it
-    /// returns false. Unreadable pages become [`Piece::Unreadable`] and never stop the walk.
+    /// Reads `[start, end)` in chunks, calling `f` for every span in address order until it
+    /// returns false. Unreadable pages become [`WalkSpan::Unreadable`] and never stop the walk.
     /// Returns false when `f` stopped it.
     ///
     /// # Errors
-    /// [`Error::ProcessExited`] when the process exits during the walk (pieces before that
+    /// [`Error::ProcessExited`] when the process exits during the walk (spans before that
     /// were delivered), permission errors.
     pub fn walk(
         &self,
@@ -277,14 +275,14 @@ impl MemReader {
         end: u64,
         opts: &Walk,
         buf: &mut Vec<u8>,
-        mut f: impl FnMut(Piece<'_>) -> bool,
+        mut f: impl FnMut(WalkSpan<'_>) -> bool,
     ) -> Result<bool> {
-        let chunk = opts.chunk.max(self.page as usize);
+        let page = vm::page_size();
+        let chunk = opts.chunk.max(page as usize);
         let keep = opts.keep.min(chunk);
         if buf.len() < chunk + keep {
             buf.resize(chunk + keep, 0);
         }
-        let page = self.page;
         let mut pos = start;
         let mut carried = 0usize;
         while pos < end {
@@ -296,7 +294,7 @@ impl MemReader {
                 let run_end = (first_page + run as u64 * page).min(pos + n as u64);
                 if !resident {
                     carried = 0;
-                    if !f(Piece::NotResident {
+                    if !f(WalkSpan::NotResident {
                         start: pos,
                         end: run_end,
                     }) {
@@ -310,7 +308,7 @@ impl MemReader {
             let got = self.read(pos, &mut buf[carried..carried + n])?;
             if got > 0 {
                 let total = carried + got;
-                if !f(Piece::Data {
+                if !f(WalkSpan::Data {
                     addr: pos - carried as u64,
                     data: &buf[..total],
                     carried,
@@ -326,7 +324,7 @@ impl MemReader {
                 // The page at `pos` is unreadable: skip to the next page boundary.
                 let bad_end = ((pos / page + 1) * page).min(end);
                 carried = 0;
-                if !f(Piece::Unreadable {
+                if !f(WalkSpan::Unreadable {
                     start: pos,
                     end: bad_end,
                 }) {
@@ -343,14 +341,19 @@ impl MemReader {
 mod tests {
     use super::*;
 
+    fn own_reader() -> MemReader {
+        let root = std::path::Path::new(crate::platform::DEFAULT_PROC_ROOT);
+        MemReader::new(&ProcDir::open(root, std::process::id()).unwrap())
+    }
+
     fn own_walk(data: &[u8], opts: Walk) -> (Vec<u8>, usize) {
-        let r = MemReader::new(std::process::id());
+        let r = own_reader();
         let start = data.as_ptr() as u64;
         let mut out = Vec::new();
-        let mut pieces = 0;
+        let mut spans = 0;
         let mut buf = Vec::new();
         r.walk(start, start + data.len() as u64, &opts, &mut buf, |p| {
-            if let Piece::Data {
+            if let WalkSpan::Data {
                 addr,
                 data,
                 carried,
@@ -358,18 +361,18 @@ mod tests {
             {
                 assert_eq!(addr + carried as u64, start + out.len() as u64);
                 out.extend_from_slice(&data[carried..]);
-                pieces += 1;
+                spans += 1;
             }
             true
         })
         .unwrap();
-        (out, pieces)
+        (out, spans)
     }
 
     #[test]
     fn walks_own_memory_in_chunks_with_carry() {
         let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 + 3) as u8).collect();
-        let (out, pieces) = own_walk(
+        let (out, spans) = own_walk(
             &data,
             Walk {
                 chunk: 4096,
@@ -378,13 +381,13 @@ mod tests {
             },
         );
         assert_eq!(out, data);
-        assert!(pieces >= 24, "{pieces}");
+        assert!(spans >= 24, "{spans}");
     }
 
     #[test]
     fn proc_mem_fallback_reads_the_same() {
         let data: Vec<u8> = (0..10_000u32).map(|i| (i * 13) as u8).collect();
-        let r = MemReader::new(std::process::id());
+        let r = own_reader();
         r.set_method(Method::ProcMem);
         let mut buf = vec![0; data.len()];
         assert_eq!(r.read(data.as_ptr() as u64, &mut buf).unwrap(), data.len());
@@ -393,11 +396,11 @@ mod tests {
 
     #[test]
     fn unmapped_address_is_a_hole_not_an_error() {
-        let r = MemReader::new(std::process::id());
+        let r = own_reader();
         let mut holes = 0;
         let mut buf = Vec::new();
         r.walk(0x1000, 0x5000, &Walk::default(), &mut buf, |p| {
-            assert!(matches!(p, Piece::Unreadable { .. }));
+            assert!(matches!(p, WalkSpan::Unreadable { .. }));
             holes += 1;
             true
         })

@@ -1,53 +1,90 @@
-//! A handle on `/proc/PID`: an `O_PATH` directory descriptor from which every file of the
-//! process is opened, so that a PID reused by another process after we started cannot mix two
-//! processes' files.
+//! The process handle: an `O_PATH` descriptor of the `/proc/PID` directory from which every
+//! file of the process is opened (`openat(2)`, `readlinkat(2)`, the `task/` listing), so that a
+//! PID reused by another process after the handle was opened cannot mix two processes' files.
+//!
+//! A handle is cheap to clone (the descriptor is shared), so the analyzer, its region streams
+//! and its memory reader all work through the one directory opened at the start. It also
+//! remembers whether its procfs is memlink's own (`/proc`): only there does the PID number name
+//! the same process for system calls that take a PID, such as `process_vm_readv(2)`.
+//!
+//! # References
+//! `proc_pid(5)`, `openat(2)` (`O_PATH`: Linux 2.6.39).
 
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use nix::fcntl::{openat, OFlag};
+use nix::dir::Dir;
+use nix::fcntl::{openat, readlinkat, OFlag};
 use nix::sys::stat::Mode;
 
 use crate::error::{Error, Result};
+use crate::platform::DEFAULT_PROC_ROOT;
 use crate::proc::{self, stat::Stat, status::Status};
 
-/// The default procfs mount.
-pub const DEFAULT_ROOT: &str = "/proc";
-
-/// An open `/proc/PID` directory.
-#[derive(Debug)]
+/// An open `/proc/PID` directory. Clones share the descriptor.
+#[derive(Debug, Clone)]
 pub struct ProcDir {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     pid: u32,
     dir: OwnedFd,
     path: PathBuf,
+    default_root: bool,
 }
 
 impl ProcDir {
     /// Opens `ROOT/PID` without checking what the process is.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for PID 0, [`Error::NoSuchProcess`] when `ROOT/PID` does not
+    /// exist, an OS error (permission, a `ROOT` that is not a directory) otherwise.
     pub fn open(root: &Path, pid: u32) -> Result<ProcDir> {
         if pid == 0 {
             return Err(Error::InvalidArgument("PID 0 is not a process".into()));
         }
         let path = root.join(pid.to_string());
+        let default_root = root == Path::new(DEFAULT_PROC_ROOT);
         let dir = File::options()
             .read(true)
             .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
             .open(&path)
             .map_err(|e| match e.raw_os_error() {
                 Some(libc::ENOENT) | Some(libc::ESRCH) => Error::NoSuchProcess { pid },
+                Some(libc::EPERM) | Some(libc::EACCES) => {
+                    Error::from_errno(pid, "open /proc of", e)
+                }
+                // Under another root (a file, not a directory...) the path says what is wrong.
+                _ if !default_root => Error::File {
+                    path: path.clone(),
+                    source: e,
+                },
                 _ => Error::from_errno(pid, "open /proc of", e),
             })?;
         Ok(ProcDir {
-            pid,
-            dir: dir.into(),
-            path,
+            inner: Arc::new(Inner {
+                pid,
+                dir: dir.into(),
+                path,
+                default_root,
+            }),
         })
     }
 
-    /// Opens `ROOT/PID` and checks that it is a live user process: not a zombie, not a kernel
-    /// thread. This is where every command's "which process?" errors come from.
+    /// Opens `ROOT/PID` and checks, with one read of `stat`, that it is a live user process:
+    /// not a zombie, not a kernel thread. This is where every command's "which process?" errors
+    /// come from.
+    ///
+    /// # Errors
+    /// As [`open`](Self::open), then [`Error::Zombie`], [`Error::KernelThread`].
     pub fn open_live(root: &Path, pid: u32) -> Result<ProcDir> {
         let d = ProcDir::open(root, pid)?;
         let stat = d.stat()?;
@@ -60,20 +97,27 @@ impl ProcDir {
         Ok(d)
     }
 
-    /// The PID.
+    /// The PID (as the procfs root numbers it).
     pub fn pid(&self) -> u32 {
-        self.pid
+        self.inner.pid
     }
 
     /// The directory's path (for messages).
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.inner.path
+    }
+
+    /// Is this procfs memlink's own (`/proc`), where [`pid`](Self::pid) names the same process
+    /// for PID-taking system calls? A procfs mounted elsewhere may belong to another PID
+    /// namespace.
+    pub fn in_default_root(&self) -> bool {
+        self.inner.default_root
     }
 
     /// Opens a file relative to the directory (`maps`, `task/123/syscall`...).
     pub fn open_file(&self, name: &str) -> io::Result<File> {
         let fd = openat(
-            self.dir.as_fd(),
+            self.inner.dir.as_fd(),
             name,
             OFlag::O_RDONLY | OFlag::O_CLOEXEC,
             Mode::empty(),
@@ -98,21 +142,22 @@ impl ProcDir {
     pub fn error(&self, action: &str, e: io::Error) -> Error {
         match e.raw_os_error() {
             Some(libc::ENOENT) | Some(libc::ESRCH) => Error::ProcessExited {
-                pid: self.pid,
+                pid: self.pid(),
                 during: format!("trying to {action} it"),
             },
-            _ => Error::from_errno(self.pid, action, e),
+            _ => Error::from_errno(self.pid(), action, e),
         }
     }
 
     /// Parses `stat`.
     pub fn stat(&self) -> Result<Stat> {
+        let pid = self.pid();
         let bytes = self.read("stat").map_err(|e| match e.raw_os_error() {
-            Some(libc::ENOENT) | Some(libc::ESRCH) => Error::NoSuchProcess { pid: self.pid },
-            _ => Error::from_errno(self.pid, "read the status of", e),
+            Some(libc::ENOENT) | Some(libc::ESRCH) => Error::NoSuchProcess { pid },
+            _ => Error::from_errno(pid, "read the status of", e),
         })?;
         if bytes.is_empty() {
-            return Err(Error::NoSuchProcess { pid: self.pid });
+            return Err(Error::NoSuchProcess { pid });
         }
         proc::stat::parse(&bytes)
     }
@@ -128,17 +173,56 @@ impl ProcDir {
         self.stat().is_ok_and(|s| !s.is_zombie())
     }
 
-    /// The thread IDs in `task/`.
-    pub fn tids(&self) -> Result<Vec<u32>> {
-        let dir = self.path.join("task");
-        let rd = std::fs::read_dir(&dir).map_err(|e| self.error("list the threads of", e))?;
-        let mut tids: Vec<u32> = rd
+    /// Does the process still exist (a zombie does)? One `openat` of `stat`, nothing read.
+    pub fn exists(&self) -> bool {
+        self.open_file("stat").is_ok()
+    }
+
+    /// The names in a subdirectory (`task`, `fd`), without `.` and `..`, unsorted.
+    fn list(&self, name: &str) -> io::Result<Vec<Vec<u8>>> {
+        let mut dir = Dir::openat(
+            self.inner.dir.as_fd(),
+            name,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(io::Error::from)?;
+        Ok(dir
+            .iter()
             .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok()))
+            .map(|e| e.file_name().to_bytes().to_vec())
+            .filter(|n| n != b"." && n != b"..")
+            .collect())
+    }
+
+    /// The thread IDs in `task/`, in increasing order.
+    pub fn tids(&self) -> Result<Vec<u32>> {
+        let names = self
+            .list("task")
+            .map_err(|e| self.error("list the threads of", e))?;
+        let mut tids: Vec<u32> = names
+            .iter()
+            .filter_map(|n| std::str::from_utf8(n).ok()?.parse().ok())
             .collect();
         tids.sort_unstable();
         Ok(tids)
     }
-}
 
-use std::os::unix::fs::OpenOptionsExt;
+    /// The targets of the links in `fd/` (what each open descriptor refers to), in no
+    /// particular order; entries that cannot be read (closed meanwhile) are skipped, and a
+    /// process whose `fd/` cannot be listed has none.
+    pub fn fd_targets(&self) -> Vec<Vec<u8>> {
+        let Ok(names) = self.list("fd") else {
+            return Vec::new();
+        };
+        names
+            .iter()
+            .filter_map(|n| {
+                let mut rel = b"fd/".to_vec();
+                rel.extend_from_slice(n);
+                readlinkat(self.inner.dir.as_fd(), OsStr::from_bytes(&rel)).ok()
+            })
+            .map(|t| t.as_bytes().to_vec())
+            .collect()
+    }
+}

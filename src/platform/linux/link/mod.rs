@@ -112,14 +112,9 @@ fn maps_entries(bytes: &[u8]) -> Result<Vec<SmapsEntry>> {
 
 /// The targets of `/proc/PID/fd/*` (unreadable entries are skipped).
 pub fn fd_links(pid: u32) -> Vec<Vec<u8>> {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(rd) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return Vec::new();
-    };
-    rd.filter_map(|e| e.ok())
-        .filter_map(|e| std::fs::read_link(e.path()).ok())
-        .map(|p| p.as_os_str().as_bytes().to_vec())
-        .collect()
+    ProcDir::open(Path::new(crate::platform::DEFAULT_PROC_ROOT), pid)
+        .map(|dir| dir.fd_targets())
+        .unwrap_or_default()
 }
 
 /// True when memlink has `CAP_SYS_ADMIN` (needed for `PTRACE_O_SUSPEND_SECCOMP`).
