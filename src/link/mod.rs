@@ -20,6 +20,8 @@ mod request;
 
 pub use request::*;
 
+#[cfg(doc)]
+use crate::error::Error;
 use crate::error::Result;
 
 impl LinkRequest {
