@@ -113,6 +113,16 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// A file was refused by a safety check: an input that is not a regular file or is too
+    /// large, an output that memlink will not write (a directory, a block device, a FIFO
+    /// nobody reads).
+    #[error("{}: {reason}", path.display())]
+    FileRefused {
+        /// The path as the user gave it.
+        path: PathBuf,
+        /// Why, phrased to follow the path, e.g. "is a FIFO, not a regular file".
+        reason: String,
+    },
     /// A copy stopped part-way; exactly `copied` bytes from the start of the range arrived.
     #[error("copy from process {source_pid} to process {target_pid} stopped after {copied} of {size} bytes: {cause}")]
     PartialCopy {

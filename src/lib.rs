@@ -18,6 +18,7 @@
 
 pub mod analyzer;
 pub mod error;
+pub mod files;
 pub mod inspect;
 pub mod link;
 pub mod map;

@@ -4,7 +4,8 @@
 //! Format (`"format": "memlink-snapshot"`, `"version": 1`): `taken_at` (seconds since the Unix
 //! epoch), `process` ([`ProcessInfo`]), `regions` (the same objects `list --detailed --format
 //! json` prints) and `stats` ([`MemoryStats`]). Files are created with mode 0600: process memory
-//! maps reveal paths and layout that other users should not see.
+//! maps reveal paths and layout that other users should not see. Writing and reading go through
+//! [`crate::files`], which never follows a planted symlink and never blocks on a FIFO.
 
 use std::io::Write;
 use std::path::Path;
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::analyzer::MemoryAnalyzer;
 use crate::error::{Error, Result};
+use crate::files::OutFile;
 use crate::process::ProcessInfo;
 use crate::region::stats::MemoryStats;
 use crate::region::MemoryRegion;
@@ -21,6 +23,9 @@ use crate::region::MemoryRegion;
 pub const SNAPSHOT_FORMAT: &str = "memlink-snapshot";
 /// The snapshot version this memlink writes and the newest it reads.
 pub const SNAPSHOT_VERSION: u32 = 1;
+/// The largest snapshot file memlink reads: 1 GiB. A region takes about 1 KB of JSON, so a
+/// process at Linux's default limit of 65530 mappings gives about 64 MB.
+pub const MAX_SNAPSHOT_BYTES: u64 = 1 << 30;
 
 /// A saved process state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,56 +109,37 @@ impl Snapshot {
         })
     }
 
-    /// Reads a snapshot file.
+    /// Reads a snapshot file: a regular file of at most [`MAX_SNAPSHOT_BYTES`] (a FIFO or a
+    /// device is refused at once rather than read forever).
     pub fn load(path: &Path) -> Result<Snapshot> {
-        let bytes = std::fs::read(path).map_err(|source| Error::File {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let bytes = crate::files::read_input(path, MAX_SNAPSHOT_BYTES)?;
         Snapshot::from_json(&bytes, &path.display().to_string())
     }
 
-    /// Writes the snapshot to a new file with mode 0600; refuses to replace an existing file
-    /// unless `force`.
+    /// Writes the snapshot to `path` (`-` is standard output) as a new file with mode 0600,
+    /// moved into place once complete; refuses to replace an existing file unless `force`,
+    /// and then replaces the directory entry, never what a symlink there points to. See
+    /// [`crate::files`].
     pub fn save(&self, path: &Path, force: bool) -> Result<()> {
-        let mut f = create_private(path, force)?;
+        let mut out = std::io::BufWriter::new(OutFile::create(path, force)?);
         let io = |source| Error::File {
             path: path.to_path_buf(),
             source,
         };
-        serde_json::to_writer(&mut f, self).map_err(|e| io(e.into()))?;
-        f.write_all(b"\n").map_err(io)?;
-        f.sync_all().map_err(io)
+        serde_json::to_writer(&mut out, self).map_err(|e| io(e.into()))?;
+        out.write_all(b"\n").map_err(io)?;
+        out.into_inner().map_err(|e| io(e.into_error()))?.commit()
     }
 }
 
-/// Creates `path` for writing with mode 0600. Without `force` an existing file is an error;
-/// with it, the file is truncated (and its mode tightened to 0600).
+/// Creates `path` for writing with mode 0600 and returns it at once (see
+/// [`files::create_placed`](crate::files::create_placed)). Without `force` an existing file is
+/// an error; with it the directory entry is replaced by a new empty file: an existing file or a
+/// symlink's target is never truncated, chmodded or written. Prefer
+/// [`files::OutFile`](crate::files::OutFile) or [`files::write_atomic`](crate::files::write_atomic),
+/// which only replace the destination once the data is complete.
 pub fn create_private(path: &Path, force: bool) -> Result<std::fs::File> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).mode(0o600);
-    if force {
-        o.create(true).truncate(true);
-    } else {
-        o.create_new(true);
-    }
-    let f = o.open(path).map_err(|source| match source.kind() {
-        std::io::ErrorKind::AlreadyExists => Error::InvalidArgument(format!(
-            "{} already exists (use --force to replace it)",
-            path.display()
-        )),
-        _ => Error::File {
-            path: path.to_path_buf(),
-            source,
-        },
-    })?;
-    f.set_permissions(std::fs::Permissions::from_mode(0o600))
-        .map_err(|source| Error::File {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    Ok(f)
+    crate::files::create_placed(path, force)
 }
 
 #[cfg(test)]

@@ -63,7 +63,9 @@ pub fn unescape_terminal(s: &str) -> Vec<u8> {
                 continue;
             }
             if b.get(i + 1) == Some(&b'x') {
-                let hex = b.get(i + 2..i + 4).and_then(|h| std::str::from_utf8(h).ok());
+                let hex = b
+                    .get(i + 2..i + 4)
+                    .and_then(|h| std::str::from_utf8(h).ok());
                 if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                     out.push(v);
                     i += 4;
@@ -99,11 +101,17 @@ mod tests {
     #[test]
     fn controls_escape_and_text_stays() {
         assert_eq!(terminal_safe(b"redis-server *:6379"), "redis-server *:6379");
-        assert_eq!(terminal_safe("caf\u{e9} \u{1F600}".as_bytes()), "caf\u{e9} \u{1F600}");
+        assert_eq!(
+            terminal_safe("caf\u{e9} \u{1F600}".as_bytes()),
+            "caf\u{e9} \u{1F600}"
+        );
         assert_eq!(terminal_safe(b"\x1b]0;owned\x07"), "\\x1b]0;owned\\x07");
         assert_eq!(terminal_safe(b"a\nb\tc\rd\x7f"), "a\\x0ab\\x09c\\x0dd\\x7f");
         // The one-byte CSI (U+009B) and NEL (U+0085) as UTF-8.
-        assert_eq!(terminal_safe("x\u{9b}31m\u{85}".as_bytes()), "x\\xc2\\x9b31m\\xc2\\x85");
+        assert_eq!(
+            terminal_safe("x\u{9b}31m\u{85}".as_bytes()),
+            "x\\xc2\\x9b31m\\xc2\\x85"
+        );
         assert_eq!(terminal_safe(b"back\\slash"), "back\\\\slash");
         assert_eq!(terminal_safe(b"bad\xff\xfe"), "bad\\xff\\xfe");
     }
@@ -113,7 +121,12 @@ mod tests {
     #[test]
     fn escaped_form_is_reversible_and_inert() {
         for b in 0..=255u8 {
-            for input in [vec![b], vec![b'a', b, b'z'], vec![0xc2, b], vec![b, b'\\', b'x']] {
+            for input in [
+                vec![b],
+                vec![b'a', b, b'z'],
+                vec![0xc2, b],
+                vec![b, b'\\', b'x'],
+            ] {
                 let safe = terminal_safe(&input);
                 assert!(
                     !safe
@@ -128,7 +141,10 @@ mod tests {
 
     #[test]
     fn padding_trims_blanks_only() {
-        assert_eq!(trim_padding(b"postgres: checkpointer   \0\0"), b"postgres: checkpointer");
+        assert_eq!(
+            trim_padding(b"postgres: checkpointer   \0\0"),
+            b"postgres: checkpointer"
+        );
         assert_eq!(trim_padding(b"   "), b"");
         assert_eq!(trim_padding(b" a b "), b" a b");
     }

@@ -90,7 +90,8 @@ enum Msg {
 }
 
 /// Copies `[start, end)` of the process to `out` (positioned at the file's start); holes are
-/// left as sparse zeros.
+/// left as sparse zeros when `sparse` (a new file memlink created), else written as zeros (a
+/// pipe or device, which can neither seek nor be truncated).
 ///
 /// # Errors
 /// [`Error::ProcessExited`] when the process exits mid-copy, write errors.
@@ -101,6 +102,7 @@ pub fn dump_to(
     end: u64,
     out: &mut File,
     path: &Path,
+    sparse: bool,
 ) -> Result<DumpReport> {
     let mut report = DumpReport {
         start,
@@ -124,13 +126,23 @@ pub fn dump_to(
                         out.write_all(&buf[..n])?;
                         let _ = to_reader.send(buf);
                     }
-                    Msg::Skip(n) => {
+                    Msg::Skip(n) if sparse => {
                         out.seek(SeekFrom::Current(n as i64))?;
+                    }
+                    Msg::Skip(mut n) => {
+                        let zeros = [0u8; 64 * 1024];
+                        while n > 0 {
+                            let k = n.min(zeros.len() as u64) as usize;
+                            out.write_all(&zeros[..k])?;
+                            n -= k as u64;
+                        }
                     }
                 }
             }
-            let len = out.stream_position()?;
-            out.set_len(len)?;
+            if sparse {
+                let len = out.stream_position()?;
+                out.set_len(len)?;
+            }
             Ok(())
         });
         let read_result = (|| -> Result<()> {
@@ -207,8 +219,9 @@ pub fn dump_to(
 }
 
 /// Dumps `[start, start + size)` of the analyzer's process into a new file at `path`
-/// (mode 0600; an existing file is replaced only with `force`). On failure the partial file
-/// is removed.
+/// (mode 0600, moved into place once complete; an existing file is replaced only with
+/// `force`), or into an existing pipe or device as it is (`-` is standard output). On failure
+/// only the temporary file is removed. See [`crate::files`].
 ///
 /// # Errors
 /// A bad range (see [`validate`]), the file exists, the process exits, I/O errors.
@@ -222,14 +235,11 @@ pub fn dump_file(
     let pid = analyzer.pid();
     let regions = analyzer.list()?;
     let end = validate(pid, &regions, start, size)?;
-    let mut f = crate::snapshot::create_private(path, force)?;
+    let mut out = crate::files::OutFile::create(path, force)?;
     let reader = analyzer.memory();
-    match dump_to(&reader, &regions, start, end, &mut f, path) {
-        Ok(r) => Ok(r),
-        Err(e) => {
-            drop(f);
-            let _ = std::fs::remove_file(path);
-            Err(e)
-        }
-    }
+    let sparse = out.is_new_file();
+    // On error `out` is dropped, which removes the temporary file and nothing else.
+    let report = dump_to(&reader, &regions, start, end, out.file_mut(), path, sparse)?;
+    out.commit()?;
+    Ok(report)
 }

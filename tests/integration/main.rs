@@ -11,6 +11,7 @@ mod layout;
 mod link;
 mod map;
 mod math;
+mod outfile;
 mod ps;
 mod regions;
 mod regression;

@@ -1,4 +1,5 @@
-//! `memlink dump`: write a range of a process's memory to a file created with mode 0600.
+//! `memlink dump`: write a range of a process's memory to a file created with mode 0600 (or to
+//! an existing pipe or device, or to stdout with `-o -`).
 
 use std::io::Write;
 use std::path::Path;
@@ -30,7 +31,12 @@ pub fn run(args: DumpArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
         (None, None) => unreachable!("checked above"),
     };
     let report = dump::dump_file(&analyzer, start, size, &args.output, args.force)?;
-    let mut out = output::stdout();
+    // With `-o -` the memory went to stdout; the report goes to stderr.
+    let mut out: Box<dyn Write> = if args.output.as_os_str() == "-" {
+        Box::new(std::io::stderr().lock())
+    } else {
+        Box::new(output::stdout())
+    };
     match args.format {
         Format::Json => output::write_json(&mut out, &report)?,
         Format::Text => {

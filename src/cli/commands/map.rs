@@ -5,69 +5,56 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use memlink::files::OutFile;
 use memlink::inspect::auditor;
 use memlink::map::diffmap::DiffPicture;
 use memlink::map::watch::WatchLog;
 use memlink::map::{html, svg, term, Highlight, Layout, LayoutOptions, MapDocument};
-use memlink::snapshot::{create_private, Snapshot};
+use memlink::snapshot::{Snapshot, MAX_SNAPSHOT_BYTES};
 use memlink::MemoryAnalyzer;
 
 use crate::cli::args::{ColorChoice, MapArgs, MapFormat};
 use crate::cli::output;
 use crate::cli::Outcome;
 
-/// Where the picture goes: a new private file (removed again if drawing fails) or stdout.
+/// Where the picture goes: an output file (moved into place only once complete, see
+/// [`memlink::files`]) or stdout.
 enum Sink {
-    File {
-        path: PathBuf,
-        out: std::io::BufWriter<std::fs::File>,
-        done: bool,
-    },
+    File(std::io::BufWriter<OutFile>),
     Stdout(std::io::BufWriter<std::io::StdoutLock<'static>>),
 }
 
 impl Sink {
     fn open(path: Option<&Path>, force: bool) -> anyhow::Result<Sink> {
         Ok(match path {
-            Some(p) => Sink::File {
-                path: p.to_path_buf(),
-                out: std::io::BufWriter::with_capacity(256 * 1024, create_private(p, force)?),
-                done: false,
-            },
+            Some(p) => Sink::File(std::io::BufWriter::with_capacity(
+                256 * 1024,
+                OutFile::create(p, force)?,
+            )),
             None => Sink::Stdout(output::stdout()),
         })
     }
 
     fn writer(&mut self) -> &mut dyn Write {
         match self {
-            Sink::File { out, .. } => out,
+            Sink::File(out) => out,
             Sink::Stdout(out) => out,
         }
     }
 
-    fn finish(mut self) -> anyhow::Result<()> {
-        match &mut self {
-            Sink::File {
-                path, out, done, ..
-            } => {
-                out.flush()
+    fn finish(self) -> anyhow::Result<()> {
+        match self {
+            Sink::File(out) => {
+                let path = out.get_ref().path().to_path_buf();
+                let file = out
+                    .into_inner()
+                    .map_err(|e| e.into_error())
                     .with_context(|| format!("cannot write {}", path.display()))?;
-                *done = true;
+                file.commit()?;
             }
-            Sink::Stdout(out) => out.flush()?,
+            Sink::Stdout(mut out) => out.flush()?,
         }
         Ok(())
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        if let Sink::File {
-            path, done: false, ..
-        } = self
-        {
-            let _ = std::fs::remove_file(path);
-        }
     }
 }
 
@@ -84,10 +71,7 @@ fn format_of(args: &MapArgs) -> MapFormat {
 }
 
 fn load_highlights(path: &Path) -> anyhow::Result<Vec<Highlight>> {
-    let bytes = std::fs::read(path).map_err(|source| memlink::Error::File {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = memlink::files::read_input(path, MAX_SNAPSHOT_BYTES)?;
     serde_json::from_slice(&bytes).map_err(|e| {
         anyhow::anyhow!(
             "highlights {}: line {}: {e} (expected a JSON array of {{\"start\", \"end\", \"severity\", \"label\"}})",
@@ -98,7 +82,11 @@ fn load_highlights(path: &Path) -> anyhow::Result<Vec<Highlight>> {
 }
 
 /// Runs `memlink map`.
-pub fn run(args: MapArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
+pub fn run(mut args: MapArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
+    // `-o -` is standard output, as without -o.
+    if args.output.as_deref() == Some(Path::new("-")) {
+        args.output = None;
+    }
     let format = format_of(&args);
     if let Some(pair) = &args.diff {
         return diff(&args, pair, format);
@@ -173,10 +161,7 @@ fn watch(args: &MapArgs, path: &Path, format: MapFormat) -> anyhow::Result<Outco
     if format == MapFormat::Text {
         anyhow::bail!("map --watch draws HTML, SVG or JSON; --format text is not implemented yet");
     }
-    let bytes = std::fs::read(path).map_err(|source| memlink::Error::File {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = memlink::files::read_input(path, MAX_SNAPSHOT_BYTES)?;
     let log = WatchLog::parse(&bytes, &path.display().to_string())?;
     let mut sink = Sink::open(args.output.as_deref(), args.force)?;
     let doc = MapDocument::watch(&log);
