@@ -21,7 +21,8 @@ use crate::region::{MemoryRegion, Perms, RegionType};
 /// use memlink::MemoryAnalyzer;
 /// let a = MemoryAnalyzer::new(std::process::id())?;
 /// let stats = a.get_memory_stats()?;
-/// println!("{} regions, {} bytes resident", stats.total.count, stats.total.rss);
+/// let rss = stats.total.memory.rss.map_or("-".to_string(), |b| b.to_string());
+/// println!("{} regions, {rss} bytes resident", stats.total.count);
 /// # Ok::<(), memlink::Error>(())
 /// ```
 #[derive(Debug, Clone)]

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use memlink::region::json;
 use memlink::region::push_escaped_path;
-use memlink::region::stats::{Figures, MemoryStats};
+use memlink::region::stats::{format_figure, Figures, MemoryStats};
 use memlink::units::{format_size, push_size};
 use memlink::{RegionSource, RegionView};
 use serde::Serialize;
@@ -271,11 +271,11 @@ fn figures_row(out: &mut impl Write, label: &str, f: &Figures, w: usize) -> io::
         "{label:<w$}  {:>6}  {:>9}  {:>9}  {:>9}  {:>9}  {:>9}  {:>9}",
         f.count,
         format_size(f.virtual_size),
-        format_size(f.rss),
-        format_size(f.pss),
-        format_size(f.uss),
-        format_size(f.swap),
-        format_size(f.dirty),
+        format_figure(f.memory.rss),
+        format_figure(f.memory.pss),
+        format_figure(f.memory.uss),
+        format_figure(f.memory.swap),
+        format_figure(f.dirty),
     )
 }
 

@@ -95,6 +95,7 @@ impl Analyzer for StatsSummary {
     }
 
     fn run(&self, cx: &Context<'_>) -> Result<Vec<Finding>> {
+        use crate::region::stats::format_figure;
         use crate::units::format_size;
         let s = &cx.snapshot.stats;
         let mut out = vec![Finding {
@@ -107,8 +108,8 @@ impl Analyzer for StatsSummary {
                 "{} regions, {} virtual, {} resident, {} swapped",
                 s.total.count,
                 format_size(s.total.virtual_size),
-                format_size(s.total.rss),
-                format_size(s.total.swap)
+                format_figure(s.total.memory.rss),
+                format_figure(s.total.memory.swap)
             ),
             jit: None,
         }];
@@ -123,8 +124,8 @@ impl Analyzer for StatsSummary {
                     "{}: {} regions, {} resident, {} swapped",
                     t.region_type,
                     t.figures.count,
-                    format_size(t.figures.rss),
-                    format_size(t.figures.swap)
+                    format_figure(t.figures.memory.rss),
+                    format_figure(t.figures.memory.swap)
                 ),
                 jit: None,
             });

@@ -7,6 +7,7 @@
 
 use std::fmt::Write as _;
 
+use crate::region::stats::format_figure;
 use crate::region::{MemoryRegion, RegionType};
 use crate::snapshot::Snapshot;
 use crate::units::format_size;
@@ -140,9 +141,9 @@ pub fn render(snapshot: &Snapshot, layout: &Layout, highlights: &[Highlight]) ->
         let _ = write!(
             sub,
             ", RSS {}, PSS {}, swap {}",
-            format_size(t.rss),
-            format_size(t.pss),
-            format_size(t.swap)
+            format_figure(t.memory.rss),
+            format_figure(t.memory.pss),
+            format_figure(t.memory.swap)
         );
     }
     if layout.aggregates > 0 {
@@ -198,8 +199,8 @@ pub fn render_diff(a: &Snapshot, b: &Snapshot, picture: &DiffPicture) -> String 
         utc(a.taken_at),
         utc(b.taken_at),
         b.taken_at.saturating_sub(a.taken_at),
-        if d.total.delta.rss >= 0 { "+" } else { "-" },
-        format_size(d.total.delta.rss.unsigned_abs()),
+        if d.total.delta.memory.rss.unwrap_or(0) >= 0 { "+" } else { "-" },
+        format_size(d.total.delta.memory.rss.unwrap_or(0).unsigned_abs()),
         if d.total.delta.virtual_size >= 0 { "+" } else { "-" },
         format_size(d.total.delta.virtual_size.unsigned_abs()),
     );
@@ -226,7 +227,7 @@ pub fn render_watch(log: &WatchLog) -> String {
     let tmax = samples.last().map_or(1.0, |s| s.t).max(1e-9);
     type Get = fn(&Sample) -> Option<u64>;
     let series: [(&str, &str, Get); 5] = [
-        ("rss", "#1b1b1b", |s| Some(s.rss)),
+        ("rss", "#1b1b1b", |s| s.figures.rss),
         ("anon", "#54a24b", |s| Some(s.anon)),
         ("file", "#72b7b2", |s| Some(s.file)),
         ("shmem", "#b279a2", |s| Some(s.shmem)),
@@ -349,8 +350,8 @@ pub fn render_watch(log: &WatchLog) -> String {
             samples.len(),
             l.t,
             utc(f.time as u64),
-            format_size(f.rss),
-            format_size(l.rss)
+            format_figure(f.figures.rss),
+            format_figure(l.figures.rss)
         ),
         _ => String::new(),
     };
@@ -540,7 +541,11 @@ fn draw_map(
 fn summary_bar(body: &mut String, snapshot: &Snapshot, width: f64, mut y: f64) -> f64 {
     let s = &snapshot.stats;
     let (what, total, of): (&str, u64, fn(&crate::region::stats::Figures) -> u64) = if s.detailed {
-        ("Resident memory (RSS) by type", s.total.rss, |f| f.rss)
+        (
+            "Resident memory (RSS) by type",
+            s.total.memory.rss.unwrap_or(0),
+            |f| f.memory.rss.unwrap_or(0),
+        )
     } else {
         ("Virtual size by type", s.total.virtual_size, |f| {
             f.virtual_size
@@ -580,7 +585,12 @@ fn legend(body: &mut String, snapshot: &Snapshot, mut y: f64) -> f64 {
     for t in &s.by_type {
         let f = &t.figures;
         let text = if s.detailed {
-            format!("{} {} ({})", t.region_type, format_size(f.rss), f.count)
+            format!(
+                "{} {} ({})",
+                t.region_type,
+                format_figure(f.memory.rss),
+                f.count
+            )
         } else {
             format!(
                 "{} {} ({})",

@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use crate::region::stats::format_figure;
 use crate::region::RegionType;
 use crate::snapshot::Snapshot;
 use crate::units::format_size;
@@ -86,8 +87,8 @@ pub fn render(
         let _ = write!(
             out,
             ", RSS {}, PSS {}",
-            format_size(t.rss),
-            format_size(t.pss)
+            format_figure(t.memory.rss),
+            format_figure(t.memory.pss)
         );
     }
     out.push('\n');
@@ -190,7 +191,7 @@ pub fn render(
             marked: false,
         };
         let size = if snapshot.stats.detailed {
-            f.figures.rss
+            f.figures.memory.rss.unwrap_or(0)
         } else {
             f.figures.virtual_size
         };

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::region::stats::Figures;
+use crate::region::stats::{signed_sub as sub, Figures, MemoryFigures};
 use crate::region::{MemoryRegion, RegionType};
 use crate::snapshot::Snapshot;
 
@@ -30,10 +30,10 @@ pub struct RegionRef {
     pub region_type: RegionType,
     /// The file path, pseudo-name (`[heap]`) or `None` for anonymous memory.
     pub label: Option<String>,
-    /// Resident bytes (0 when the snapshot had no figures).
-    pub rss: u64,
-    /// Proportional set size.
-    pub pss: u64,
+    /// Resident bytes (`None` when the snapshot had no figures).
+    pub rss: Option<u64>,
+    /// Proportional set size (`None` when the snapshot had no figures).
+    pub pss: Option<u64>,
 }
 
 /// A region present in both snapshots whose size or resident size changed.
@@ -45,31 +45,22 @@ pub struct RegionChange {
     pub after: RegionRef,
     /// Change of size in bytes.
     pub size_delta: i64,
-    /// Change of resident bytes.
-    pub rss_delta: i64,
-    /// Change of PSS.
-    pub pss_delta: i64,
+    /// Change of resident bytes (`None` when either side had no figures).
+    pub rss_delta: Option<i64>,
+    /// Change of PSS (`None` when either side had no figures).
+    pub pss_delta: Option<i64>,
 }
 
-/// Signed changes of [`Figures`].
+/// Signed changes of [`Figures`]; a memory figure unknown on either side has an unknown change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct FiguresDelta {
     /// Number of regions.
     pub count: i64,
     /// Virtual size.
     pub virtual_size: i64,
-    /// Resident set size.
-    pub rss: i64,
-    /// Proportional set size.
-    pub pss: i64,
-    /// Unique set size.
-    pub uss: i64,
-    /// Swap.
-    pub swap: i64,
-}
-
-fn sub(a: u64, b: u64) -> i64 {
-    (a as i128 - b as i128).clamp(i64::MIN as i128, i64::MAX as i128) as i64
+    /// Change of RSS, PSS, USS and swap.
+    #[serde(flatten)]
+    pub memory: MemoryFigures<i64>,
 }
 
 impl FiguresDelta {
@@ -78,16 +69,18 @@ impl FiguresDelta {
         FiguresDelta {
             count: sub(after.count, before.count),
             virtual_size: sub(after.virtual_size, before.virtual_size),
-            rss: sub(after.rss, before.rss),
-            pss: sub(after.pss, before.pss),
-            uss: sub(after.uss, before.uss),
-            swap: sub(after.swap, before.swap),
+            memory: after.memory.minus(&before.memory),
         }
     }
 
-    /// True when nothing changed.
+    /// True when nothing is known to have changed.
     pub fn is_zero(&self) -> bool {
-        *self == FiguresDelta::default()
+        let m = &self.memory;
+        self.count == 0
+            && self.virtual_size == 0
+            && [m.rss, m.pss, m.uss, m.swap]
+                .iter()
+                .all(|v| v.unwrap_or(0) == 0)
     }
 }
 
@@ -158,8 +151,8 @@ fn reference(r: &MemoryRegion) -> RegionRef {
         protection: r.protection.clone(),
         region_type: r.region_type,
         label: region_label(r),
-        rss: u.map_or(0, |u| u.rss),
-        pss: u.map_or(0, |u| u.pss),
+        rss: u.map(|u| u.rss),
+        pss: u.map(|u| u.pss),
     }
 }
 
@@ -195,24 +188,33 @@ pub fn diff(a: &Snapshot, b: &Snapshot) -> SnapshotDiff {
         }
     }
 
+    let delta = |a: Option<u64>, b: Option<u64>| Some(sub(a?, b?));
     let mut grown = Vec::new();
     let mut shrunk = Vec::new();
     for (i, j) in pairs {
         let (before, after) = (&ra[i], &rb[j]);
         let change = RegionChange {
             size_delta: sub(after.size, before.size),
-            rss_delta: sub(after.rss, before.rss),
-            pss_delta: sub(after.pss, before.pss),
+            rss_delta: delta(after.rss, before.rss),
+            pss_delta: delta(after.pss, before.pss),
             before: before.clone(),
             after: after.clone(),
         };
-        match (change.size_delta.signum(), change.rss_delta.signum()) {
+        match (
+            change.size_delta.signum(),
+            change.rss_delta.unwrap_or(0).signum(),
+        ) {
             (1, _) | (0, 1) => grown.push(change),
             (-1, _) | (0, -1) => shrunk.push(change),
             _ => {}
         }
     }
-    let magnitude = |c: &RegionChange| (c.size_delta.unsigned_abs(), c.rss_delta.unsigned_abs());
+    let magnitude = |c: &RegionChange| {
+        (
+            c.size_delta.unsigned_abs(),
+            c.rss_delta.unwrap_or(0).unsigned_abs(),
+        )
+    };
     grown.sort_by(|x, y| {
         magnitude(y)
             .cmp(&magnitude(x))
@@ -269,9 +271,10 @@ pub fn diff(a: &Snapshot, b: &Snapshot) -> SnapshotDiff {
         .collect();
     by_file.sort_by(|x, y| {
         y.delta
+            .memory
             .rss
-            .unsigned_abs()
-            .cmp(&x.delta.rss.unsigned_abs())
+            .map(i64::unsigned_abs)
+            .cmp(&x.delta.memory.rss.map(i64::unsigned_abs))
             .then(
                 y.delta
                     .virtual_size
@@ -386,9 +389,9 @@ mod tests {
         assert_eq!(d.grown[0].size_delta, 0x4000);
         assert_eq!(d.grown[1].after.label.as_deref(), Some("[stack]"));
         assert_eq!(d.shrunk.len(), 1);
-        assert_eq!(d.shrunk[0].rss_delta, -4096);
+        assert_eq!(d.shrunk[0].rss_delta, Some(-4096));
         let heap = d.by_type.iter().find(|g| g.key == "Heap").unwrap();
-        assert_eq!(heap.delta.rss, 16384);
+        assert_eq!(heap.delta.memory.rss, Some(16384));
         assert!(d.by_file.iter().any(|g| g.key == "/tmp/new"));
         assert!(d.by_file.iter().all(|g| !g.delta.is_zero()));
         assert!(diff(&a, &a).is_empty());

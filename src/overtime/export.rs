@@ -6,15 +6,24 @@
 //! `GET /metrics` (and `/`), one request at a time, and reads nothing but the request line and
 //! headers. Anyone who can reach the port sees the data: a root exporter shows every user's
 //! process names and memory to them.
+//!
+//! The metrics are one table, [`METRICS`]: each entry names a family, its type, unit and help,
+//! and the function that computes its series from a scrape. A figure memlink could not read is
+//! left out (its series is absent), never exported as 0; `memlink_group_unread_processes` counts
+//! the processes whose PSS/USS are missing from each group. [`Exporter`] owns the scrape loop
+//! (the process table plus the watched processes' samples) and [`write_atomically`] is the one
+//! place that writes a metrics file for a collector.
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read as _, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::time::Duration;
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::overtime::ps::{self, GroupBy, ProcessRow};
-use crate::overtime::watch::Component;
+use crate::overtime::watch::{self, Component, LeakRule, Sample, Sampler};
+use crate::region::stats::MemoryFigures;
 
 /// The exposition format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,34 +108,265 @@ fn esc(v: &str) -> String {
     s
 }
 
-struct Out {
-    text: String,
-    format: Format,
+/// The type of a metric family (every memlink metric is a gauge today).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A value that goes up and down.
+    Gauge,
 }
 
-impl Out {
-    fn family(&mut self, name: &str, unit: Option<&str>, help: &str) {
-        let _ = writeln!(self.text, "# HELP {name} {help}");
-        let _ = writeln!(self.text, "# TYPE {name} gauge");
-        if let (Format::OpenMetrics, Some(u)) = (self.format, unit) {
-            let _ = writeln!(self.text, "# UNIT {name} {u}");
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Gauge => "gauge",
         }
     }
+}
 
-    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
-        self.text.push_str(name);
-        if !labels.is_empty() {
-            self.text.push('{');
-            for (i, (k, v)) in labels.iter().enumerate() {
-                if i > 0 {
-                    self.text.push(',');
-                }
-                let _ = write!(self.text, "{k}=\"{}\"", esc(v));
-            }
-            self.text.push('}');
-        }
-        let _ = writeln!(self.text, " {}", number(value));
+/// Labels of one series, in order.
+type Labels = Vec<(&'static str, String)>;
+
+/// The series of one family; `None` leaves the family out of the scrape.
+type Series = Option<Vec<(Labels, f64)>>;
+
+/// One metric family: its name, type, unit, help and how its series are computed.
+pub struct Metric {
+    /// The family name.
+    pub name: &'static str,
+    /// Its type.
+    pub kind: Kind,
+    /// Its unit (OpenMetrics `# UNIT`), if any.
+    pub unit: Option<&'static str>,
+    /// The `# HELP` text.
+    pub help: &'static str,
+    /// Computes the series.
+    series: fn(&Ctx<'_>) -> Series,
+}
+
+impl std::fmt::Debug for Metric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metric").field("name", &self.name).finish()
     }
+}
+
+/// What the series functions see.
+struct Ctx<'a> {
+    s: &'a Scrape,
+    opts: &'a Options,
+    by: &'static str,
+    groups: Vec<ps::Group>,
+    types: &'static [&'static str],
+}
+
+/// The figure named `t` (rss, pss, uss, swap).
+fn figure(f: &MemoryFigures, t: &str) -> Option<u64> {
+    match t {
+        "rss" => f.rss,
+        "pss" => f.pss,
+        "uss" => f.uss,
+        _ => f.swap,
+    }
+}
+
+fn group_labels(c: &Ctx<'_>, g: &ps::Group) -> Labels {
+    vec![("group_by", c.by.to_string()), ("group", g.key.clone())]
+}
+
+fn pid_labels(pid: u32, command: &str) -> Labels {
+    vec![("pid", pid.to_string()), ("command", command.to_string())]
+}
+
+fn watch_series(c: &Ctx<'_>, value: fn(&Component) -> f64) -> Series {
+    (!c.s.watched.is_empty()).then(|| {
+        let mut v = Vec::new();
+        for w in &c.s.watched {
+            for comp in &w.components {
+                let mut l = pid_labels(w.pid, &w.name);
+                l.push(("component", comp.name.clone()));
+                v.push((l, value(comp)));
+            }
+        }
+        v
+    })
+}
+
+/// Every metric, in the order of the exposition.
+pub static METRICS: &[Metric] = &[
+    Metric {
+        name: "memlink_group_memory_bytes",
+        kind: Kind::Gauge,
+        unit: Some("bytes"),
+        help: "Memory of a group of processes by type (rss, pss, uss, swap).",
+        series: |c| {
+            let mut v = Vec::new();
+            for g in &c.groups {
+                for t in c.types {
+                    if let Some(x) = figure(&g.figures, t) {
+                        let mut l = group_labels(c, g);
+                        l.push(("type", t.to_string()));
+                        v.push((l, x as f64));
+                    }
+                }
+            }
+            Some(v)
+        },
+    },
+    Metric {
+        name: "memlink_group_processes",
+        kind: Kind::Gauge,
+        unit: None,
+        help: "Number of processes in the group.",
+        series: |c| {
+            Some(
+                c.groups
+                    .iter()
+                    .map(|g| (group_labels(c, g), g.processes as f64))
+                    .collect(),
+            )
+        },
+    },
+    Metric {
+        name: "memlink_group_unread_processes",
+        kind: Kind::Gauge,
+        unit: None,
+        help: "Processes of the group whose PSS and USS could not be read (left out of memlink_group_memory_bytes).",
+        series: |c| {
+            c.opts.smaps.then(|| {
+                c.groups
+                    .iter()
+                    .map(|g| (group_labels(c, g), unread(&c.s.rows, c.opts.by, &g.key) as f64))
+                    .collect()
+            })
+        },
+    },
+    Metric {
+        name: "memlink_group_mappings_max",
+        kind: Kind::Gauge,
+        unit: None,
+        help: "Largest number of mappings of one process in the group (compare with memlink_vm_max_mappings).",
+        series: |c| {
+            Some(
+                c.groups
+                    .iter()
+                    .map(|g| (group_labels(c, g), g.max_mappings as f64))
+                    .collect(),
+            )
+        },
+    },
+    Metric {
+        name: "memlink_vm_max_mappings",
+        kind: Kind::Gauge,
+        unit: None,
+        help: "The kernel's limit on mappings per process (vm.max_map_count).",
+        series: |c| c.s.max_map_count.map(|m| vec![(Vec::new(), m as f64)]),
+    },
+    Metric {
+        name: "memlink_process_memory_bytes",
+        kind: Kind::Gauge,
+        unit: Some("bytes"),
+        help: "Memory of one process by type (rss, pss, uss, swap).",
+        series: |c| {
+            c.opts.per_pid.then(|| {
+                let mut v = Vec::new();
+                for r in &c.s.rows {
+                    for t in c.types {
+                        let Some(x) = figure(&r.figures, t) else {
+                            continue;
+                        };
+                        let mut l = pid_labels(r.pid, &r.name);
+                        if c.opts.cmdline {
+                            l.push(("cmdline", r.command.clone().unwrap_or_default()));
+                        }
+                        l.push(("type", t.to_string()));
+                        v.push((l, x as f64));
+                    }
+                }
+                v
+            })
+        },
+    },
+    Metric {
+        name: "memlink_process_mappings",
+        kind: Kind::Gauge,
+        unit: None,
+        help: "Number of mappings of one process.",
+        series: |c| {
+            c.opts.per_pid.then(|| {
+                c.s.rows
+                    .iter()
+                    .filter_map(|r| Some((pid_labels(r.pid, &r.name), r.mappings? as f64)))
+                    .collect()
+            })
+        },
+    },
+    Metric {
+        name: "memlink_watch_slope_per_minute",
+        kind: Kind::Gauge,
+        unit: None,
+        help: "Least-squares growth per minute of a watched process's component (bytes; mappings for the mapping count).",
+        series: |c| watch_series(c, |comp| comp.fit.slope_per_min),
+    },
+    Metric {
+        name: "memlink_watch_r2",
+        kind: Kind::Gauge,
+        unit: None,
+        help: "r² of the growth fit of a watched process's component.",
+        series: |c| watch_series(c, |comp| comp.fit.r2),
+    },
+    Metric {
+        name: "memlink_watch_leak_suspected",
+        kind: Kind::Gauge,
+        unit: None,
+        help: "1 when a watched process meets every leak threshold.",
+        series: |c| {
+            (!c.s.watched.is_empty()).then(|| {
+                c.s.watched
+                    .iter()
+                    .map(|w| {
+                        let v = if w.leak_suspected { 1.0 } else { 0.0 };
+                        (pid_labels(w.pid, &w.name), v)
+                    })
+                    .collect()
+            })
+        },
+    },
+    Metric {
+        name: "memlink_scrape_processes",
+        kind: Kind::Gauge,
+        unit: None,
+        help: "Processes read in this scrape, by outcome.",
+        series: |c| {
+            let rows = &c.s.rows;
+            let restricted = rows.iter().filter(|r| r.restricted).count() as f64;
+            let over = rows.iter().filter(|r| r.over_budget).count() as f64;
+            let outcome = |o: &str, v: f64| (vec![("outcome", o.to_string())], v);
+            Some(vec![
+                outcome("read", rows.len() as f64 - restricted),
+                outcome("restricted", restricted),
+                outcome("over_budget", over),
+                outcome("exited", c.s.exited as f64),
+            ])
+        },
+    },
+    Metric {
+        name: "memlink_scrape_duration_seconds",
+        kind: Kind::Gauge,
+        unit: Some("seconds"),
+        help: "Time taken to read the processes.",
+        series: |c| Some(vec![(Vec::new(), c.s.duration_s)]),
+    },
+];
+
+/// Processes of group `key` whose PSS (or USS) is unknown.
+fn unread(rows: &[ProcessRow], by: GroupBy, key: &str) -> u64 {
+    let same = |r: &ProcessRow| match by {
+        GroupBy::Command => r.name == key,
+        GroupBy::User => r.user == key,
+        GroupBy::Cgroup => r.cgroup.as_ref().map_or("?", |c| c.path.as_str()) == key,
+    };
+    rows.iter()
+        .filter(|r| same(r) && (r.figures.pss.is_none() || r.figures.uss.is_none()))
+        .count() as u64
 }
 
 fn number(v: f64) -> String {
@@ -143,199 +383,218 @@ fn number(v: f64) -> String {
 
 /// Renders one scrape.
 pub fn render(s: &Scrape, opts: &Options, format: Format) -> String {
-    let mut o = Out {
-        text: String::with_capacity(8192),
-        format,
-    };
     let by = match opts.by {
         GroupBy::Command => "command",
         GroupBy::User => "user",
         GroupBy::Cgroup => "cgroup",
     };
-    let groups = ps::group(&s.rows, opts.by);
-    let types: &[&str] = if opts.smaps {
-        &["rss", "pss", "uss", "swap"]
-    } else {
-        &["rss", "swap"]
+    let c = Ctx {
+        s,
+        opts,
+        by,
+        groups: ps::group(&s.rows, opts.by),
+        types: if opts.smaps {
+            &["rss", "pss", "uss", "swap"]
+        } else {
+            &["rss", "swap"]
+        },
     };
-    let value = |g: &ps::Group, t: &str| match t {
-        "rss" => g.rss,
-        "pss" => g.pss,
-        "uss" => g.uss,
-        _ => g.swap,
-    };
-
-    o.family(
-        "memlink_group_memory_bytes",
-        Some("bytes"),
-        "Memory of a group of processes by type (rss, pss, uss, swap).",
-    );
-    for g in &groups {
-        for t in types {
-            o.sample(
-                "memlink_group_memory_bytes",
-                &[("group_by", by), ("group", &g.key), ("type", t)],
-                value(g, t) as f64,
-            );
+    let mut text = String::with_capacity(8192);
+    for m in METRICS {
+        let Some(series) = (m.series)(&c) else {
+            continue;
+        };
+        let name = m.name;
+        let _ = writeln!(text, "# HELP {name} {}", m.help);
+        let _ = writeln!(text, "# TYPE {name} {}", m.kind.name());
+        if let (Format::OpenMetrics, Some(u)) = (format, m.unit) {
+            let _ = writeln!(text, "# UNIT {name} {u}");
         }
-    }
-    o.family(
-        "memlink_group_processes",
-        None,
-        "Number of processes in the group.",
-    );
-    for g in &groups {
-        o.sample(
-            "memlink_group_processes",
-            &[("group_by", by), ("group", &g.key)],
-            g.processes as f64,
-        );
-    }
-    o.family(
-        "memlink_group_mappings_max",
-        None,
-        "Largest number of mappings of one process in the group (compare with memlink_vm_max_mappings).",
-    );
-    for g in &groups {
-        o.sample(
-            "memlink_group_mappings_max",
-            &[("group_by", by), ("group", &g.key)],
-            g.max_mappings as f64,
-        );
-    }
-    if let Some(m) = s.max_map_count {
-        o.family(
-            "memlink_vm_max_mappings",
-            None,
-            "The kernel's limit on mappings per process (vm.max_map_count).",
-        );
-        o.sample("memlink_vm_max_mappings", &[], m as f64);
-    }
-
-    if opts.per_pid {
-        o.family(
-            "memlink_process_memory_bytes",
-            Some("bytes"),
-            "Memory of one process by type (rss, pss, uss, swap).",
-        );
-        for r in &s.rows {
-            let pid = r.pid.to_string();
-            let cmd = r.command.clone().unwrap_or_default();
-            for t in types {
-                let v = match *t {
-                    "rss" => r.rss,
-                    "pss" => r.pss,
-                    "uss" => r.uss,
-                    _ => r.swap,
-                };
-                let mut labels = vec![("pid", pid.as_str()), ("command", r.name.as_str())];
-                if opts.cmdline {
-                    labels.push(("cmdline", cmd.as_str()));
+        for (labels, value) in series {
+            text.push_str(name);
+            if !labels.is_empty() {
+                text.push('{');
+                for (i, (k, v)) in labels.iter().enumerate() {
+                    if i > 0 {
+                        text.push(',');
+                    }
+                    let _ = write!(text, "{k}=\"{}\"", esc(v));
                 }
-                labels.push(("type", t));
-                o.sample("memlink_process_memory_bytes", &labels, v as f64);
+                text.push('}');
             }
-        }
-        o.family(
-            "memlink_process_mappings",
-            None,
-            "Number of mappings of one process.",
-        );
-        for r in &s.rows {
-            if let Some(m) = r.mappings {
-                let pid = r.pid.to_string();
-                o.sample(
-                    "memlink_process_mappings",
-                    &[("pid", &pid), ("command", &r.name)],
-                    m as f64,
-                );
-            }
+            let _ = writeln!(text, " {}", number(value));
         }
     }
-
-    if !s.watched.is_empty() {
-        o.family(
-            "memlink_watch_slope_per_minute",
-            None,
-            "Least-squares growth per minute of a watched process's component (bytes; mappings for the mapping count).",
-        );
-        for w in &s.watched {
-            let pid = w.pid.to_string();
-            for c in &w.components {
-                o.sample(
-                    "memlink_watch_slope_per_minute",
-                    &[("pid", &pid), ("command", &w.name), ("component", &c.name)],
-                    c.fit.slope_per_min,
-                );
-            }
-        }
-        o.family(
-            "memlink_watch_r2",
-            None,
-            "r² of the growth fit of a watched process's component.",
-        );
-        for w in &s.watched {
-            let pid = w.pid.to_string();
-            for c in &w.components {
-                o.sample(
-                    "memlink_watch_r2",
-                    &[("pid", &pid), ("command", &w.name), ("component", &c.name)],
-                    c.fit.r2,
-                );
-            }
-        }
-        o.family(
-            "memlink_watch_leak_suspected",
-            None,
-            "1 when a watched process meets every leak threshold.",
-        );
-        for w in &s.watched {
-            let pid = w.pid.to_string();
-            o.sample(
-                "memlink_watch_leak_suspected",
-                &[("pid", &pid), ("command", &w.name)],
-                if w.leak_suspected { 1.0 } else { 0.0 },
-            );
-        }
-    }
-
-    o.family(
-        "memlink_scrape_processes",
-        None,
-        "Processes read in this scrape, by outcome.",
-    );
-    let restricted = s.rows.iter().filter(|r| r.restricted).count() as f64;
-    let over = s.rows.iter().filter(|r| r.over_budget).count() as f64;
-    o.sample(
-        "memlink_scrape_processes",
-        &[("outcome", "read")],
-        s.rows.len() as f64 - restricted,
-    );
-    o.sample(
-        "memlink_scrape_processes",
-        &[("outcome", "restricted")],
-        restricted,
-    );
-    o.sample(
-        "memlink_scrape_processes",
-        &[("outcome", "over_budget")],
-        over,
-    );
-    o.sample(
-        "memlink_scrape_processes",
-        &[("outcome", "exited")],
-        s.exited as f64,
-    );
-    o.family(
-        "memlink_scrape_duration_seconds",
-        Some("seconds"),
-        "Time taken to read the processes.",
-    );
-    o.sample("memlink_scrape_duration_seconds", &[], s.duration_s);
     if format == Format::OpenMetrics {
-        o.text.push_str("# EOF\n");
+        text.push_str("# EOF\n");
     }
-    o.text
+    text
+}
+
+/// Writes `bytes` to `path` so that a reader sees the old file or the new one, never half of
+/// it: written beside the target (mode 0600), synced, then renamed over it. The temporary file is
+/// removed on failure.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] when `path` has no file name, [`Error::File`] naming the path when
+/// the write or the rename fails.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path.file_name().ok_or_else(|| {
+        Error::InvalidArgument(format!("--output {} is not a file name", path.display()))
+    })?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let mut f = crate::snapshot::create_private(&tmp, true)?;
+    let res = f
+        .write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .and_then(|_| std::fs::rename(&tmp, path));
+    if let Err(source) = res {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::File {
+            path: path.to_path_buf(),
+            source,
+        });
+    }
+    Ok(())
+}
+
+/// Samples kept per watched process (at a 15 s scrape interval, about 8 hours).
+const MAX_SAMPLES: usize = 2000;
+
+/// A watched process between scrapes.
+#[derive(Debug)]
+struct WatchState {
+    sampler: Sampler,
+    name: String,
+    start: Instant,
+    samples: Vec<Sample>,
+    seq: u64,
+    gone: bool,
+}
+
+impl WatchState {
+    /// Takes one sample and judges the series so far; `None` once the process is gone.
+    fn sample(&mut self, rule: &LeakRule) -> Option<Watched> {
+        if self.gone {
+            return None;
+        }
+        match self
+            .sampler
+            .sample(self.seq, self.start.elapsed().as_secs_f64())
+        {
+            Ok(s) => {
+                self.samples.push(s);
+                self.seq += 1;
+                if self.samples.len() > MAX_SAMPLES {
+                    self.samples.remove(0);
+                }
+            }
+            Err(e) => {
+                log::info!("watched process {} is gone: {e}", self.sampler.pid());
+                self.gone = true;
+                return None;
+            }
+        }
+        let v = watch::verdict(self.sampler.pid(), &self.samples, None, None, rule);
+        Some(Watched {
+            pid: self.sampler.pid(),
+            name: self.name.clone(),
+            // The stack series needs the per-region view, which the exporter does not read.
+            components: v
+                .components
+                .into_iter()
+                .filter(|c| c.name != "stacks")
+                .collect(),
+            leak_suspected: v.leak_suspected,
+        })
+    }
+}
+
+/// The exporter: what to read, what to render, and the watched processes' series, kept from
+/// one scrape to the next.
+#[derive(Debug)]
+pub struct Exporter {
+    scan: ps::Options,
+    render: Options,
+    rule: LeakRule,
+    watched: Vec<WatchState>,
+    max_map_count: Option<u64>,
+}
+
+impl Exporter {
+    /// Opens every watched PID (under the procfs root of `scan`) and reads `vm.max_map_count`.
+    ///
+    /// # Errors
+    /// A watched process that does not exist or may not be read.
+    pub fn new(scan: ps::Options, render: Options, rule: LeakRule, watch: &[u32]) -> Result<Self> {
+        let mut watched = Vec::new();
+        for &pid in watch {
+            let sampler = Sampler::open(&scan.root, pid)?;
+            let name = crate::platform::process_info_in(&scan.root, pid)?.name;
+            watched.push(WatchState {
+                sampler,
+                name,
+                start: Instant::now(),
+                samples: Vec::new(),
+                seq: 0,
+                gone: false,
+            });
+        }
+        let max_map_count = std::fs::read_to_string(scan.root.join("sys/vm/max_map_count"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok());
+        Ok(Exporter {
+            scan,
+            render,
+            rule,
+            watched,
+            max_map_count,
+        })
+    }
+
+    /// Reads every process and samples the watched ones.
+    ///
+    /// # Errors
+    /// The procfs root cannot be listed.
+    pub fn read(&mut self) -> Result<Scrape> {
+        let t0 = Instant::now();
+        let table = ps::scan(&self.scan)?;
+        let rule = self.rule;
+        let watched = self
+            .watched
+            .iter_mut()
+            .filter_map(|w| w.sample(&rule))
+            .collect();
+        Ok(Scrape {
+            rows: table.rows,
+            exited: table.exited,
+            max_map_count: self.max_map_count,
+            watched,
+            duration_s: t0.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// One scrape, rendered.
+    ///
+    /// # Errors
+    /// As [`Exporter::read`].
+    pub fn scrape(&mut self, format: Format) -> Result<String> {
+        let s = self.read()?;
+        Ok(render(&s, &self.render, format))
+    }
+
+    /// One scrape written to `path` with [`write_atomically`] (for node_exporter's textfile
+    /// collector).
+    ///
+    /// # Errors
+    /// As [`Exporter::read`] and [`write_atomically`].
+    pub fn write_once(&mut self, path: &Path, format: Format) -> Result<()> {
+        let text = self.scrape(format)?;
+        write_atomically(path, text.as_bytes())
+    }
 }
 
 /// Checks a listen address: it must parse and, unless `allow_remote`, be a loopback address.
@@ -434,11 +693,13 @@ mod tests {
             user: "root".into(),
             name: name.into(),
             command: Some(format!("{name} --secret")),
-            rss: pss * 2,
-            pss,
-            uss: pss / 2,
-            swap: 0,
-            swap_pss: 0,
+            figures: MemoryFigures {
+                rss: Some(pss * 2),
+                pss: Some(pss),
+                uss: Some(pss / 2),
+                swap: Some(0),
+            },
+            swap_pss: Some(0),
             threads: 1,
             mappings: Some(10),
             cgroup: None,

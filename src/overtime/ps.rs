@@ -5,7 +5,12 @@
 //! Per process, memlink reads `status` (name, user, threads, `NSpid`, and RSS/swap as a fallback),
 //! `smaps_rollup` (RSS, PSS, USS, swap, SwapPss), then `cmdline`, `cgroup` and `maps` (the
 //! mapping count). Processes that exit meanwhile are skipped and counted; processes whose
-//! `smaps_rollup` may not be read are kept with what `status` shows and marked `restricted`.
+//! `smaps_rollup` may not be read are kept with what `status` shows and marked `restricted`. A
+//! figure memlink does not know (not permitted, or not read at all) is `None`, never 0: it sorts
+//! last and is left out of sums, which count the rows that lacked it.
+//!
+//! [`run`] is the whole `memlink ps`: a [`Request`] (filters, sort key, grouping, limit) in, a
+//! sorted and grouped [`Report`] with its [`Totals`] out; the command line only renders it.
 //!
 //! Cost per process is bounded by a time budget: the budget is checked before each optional file,
 //! and once it is spent the remaining optional files (cgroup, mapping count, and for the mapping
@@ -25,6 +30,7 @@ use crate::overtime::cgroup::{self, Cgroup, Container};
 use crate::platform::ProcDir;
 use crate::proc::smaps::{self, SmapsParser};
 use crate::region::escape_path;
+use crate::region::stats::{FiguresSum, KnownSum, MemoryFigures};
 
 /// One process.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,16 +47,12 @@ pub struct ProcessRow {
     pub name: String,
     /// Command line, arguments separated by spaces (`None` when not read).
     pub command: Option<String>,
-    /// Resident set size, bytes.
-    pub rss: u64,
-    /// Proportional set size (0 when restricted).
-    pub pss: u64,
-    /// Unique set size (0 when restricted).
-    pub uss: u64,
-    /// Swapped out.
-    pub swap: u64,
-    /// Proportional swap (0 when restricted).
-    pub swap_pss: u64,
+    /// RSS, PSS, USS and swap, bytes. RSS and swap come from `status` when `smaps_rollup` is
+    /// not read; PSS and USS are then unknown (`None`).
+    #[serde(flatten)]
+    pub figures: MemoryFigures,
+    /// Proportional swap (`None` when `smaps_rollup` was not read).
+    pub swap_pss: Option<u64>,
     /// Threads.
     pub threads: u64,
     /// Number of mappings (`None` when not read).
@@ -59,7 +61,9 @@ pub struct ProcessRow {
     pub cgroup: Option<Cgroup>,
     /// The container, pod or systemd unit recognised from the cgroup path.
     pub container: Option<Container>,
-    /// `smaps_rollup` could not be read: only `status` figures (RSS, swap) are shown.
+    /// Reading `smaps_rollup` was not permitted: only `status` figures (RSS, swap) are known.
+    /// A rollup that was not asked for (`Options::rollup` false) leaves PSS and USS unknown
+    /// without marking the row restricted.
     pub restricted: bool,
     /// The time budget ran out: some optional fields were not read.
     pub over_budget: bool,
@@ -108,7 +112,7 @@ impl Default for Options {
 }
 
 /// Figures of one mapped file (or pseudo-name, or anonymous memory) summed over processes.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MappingUse {
     /// The path, `[heap]`-style name, or `[anon]`.
     pub key: String,
@@ -116,14 +120,21 @@ pub struct MappingUse {
     pub processes: u64,
     /// Mappings.
     pub mappings: u64,
-    /// Summed RSS.
-    pub rss: u64,
-    /// Summed PSS.
-    pub pss: u64,
-    /// Summed USS.
-    pub uss: u64,
-    /// Summed swap.
-    pub swap: u64,
+    /// Summed RSS, PSS, USS and swap.
+    #[serde(flatten)]
+    pub figures: MemoryFigures,
+}
+
+impl Default for MappingUse {
+    /// Nothing mapped yet: every figure known and zero.
+    fn default() -> Self {
+        MappingUse {
+            key: String::new(),
+            processes: 0,
+            mappings: 0,
+            figures: MemoryFigures::ZERO,
+        }
+    }
 }
 
 /// The result of a scan.
@@ -133,6 +144,9 @@ pub struct Table {
     pub rows: Vec<ProcessRow>,
     /// Processes that exited while being read.
     pub exited: u64,
+    /// PIDs asked for (`Options::pids`) that do not exist.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<u32>,
     /// Kernel threads and zombies (no user memory), left out.
     pub no_memory: u64,
     /// The per-mapping view, when asked for (largest PSS first).
@@ -155,6 +169,8 @@ pub fn list_pids(root: &Path) -> Result<Vec<u32>> {
 
 enum Read1 {
     Row(Box<ProcessRow>, Vec<MappingUse>),
+    /// The PID's directory was not there.
+    Missing,
     Exited,
     NoMemory,
     Filtered,
@@ -183,14 +199,19 @@ fn gone(e: &std::io::Error) -> bool {
 /// Reads every process (or those in `opts.pids`), in parallel.
 pub fn scan(opts: &Options) -> Result<Table> {
     let pids = match &opts.pids {
-        Some(p) => p.clone(),
+        Some(p) => {
+            let mut p = p.clone();
+            p.sort_unstable();
+            p.dedup();
+            p
+        }
         None => list_pids(&opts.root)?,
     };
     let results: Vec<Read1> = pids.par_iter().map(|&pid| read_one(opts, pid)).collect();
     let mut table = Table::default();
     let mut mappings: HashMap<String, MappingUse> = HashMap::new();
     let mut users: HashMap<u32, String> = HashMap::new();
-    for r in results {
+    for (r, &pid) in results.into_iter().zip(&pids) {
         match r {
             Read1::Row(mut row, uses) => {
                 row.user = users
@@ -204,21 +225,20 @@ pub fn scan(opts: &Options) -> Result<Table> {
                     });
                     m.processes += 1;
                     m.mappings += u.mappings;
-                    m.rss += u.rss;
-                    m.pss += u.pss;
-                    m.uss += u.uss;
-                    m.swap += u.swap;
+                    m.figures.add(&u.figures);
                 }
                 table.rows.push(*row);
             }
-            Read1::Exited => table.exited += 1,
+            // Listed a moment ago, gone now: it exited; asked for by PID: it does not exist.
+            Read1::Missing if opts.pids.is_some() => table.missing.push(pid),
+            Read1::Missing | Read1::Exited => table.exited += 1,
             Read1::NoMemory => table.no_memory += 1,
             Read1::Filtered => {}
         }
     }
     if opts.per_mapping {
         let mut v: Vec<MappingUse> = mappings.into_values().collect();
-        v.sort_by(|a, b| b.pss.cmp(&a.pss).then(a.key.cmp(&b.key)));
+        v.sort_by(|a, b| b.figures.pss.cmp(&a.figures.pss).then(a.key.cmp(&b.key)));
         table.by_mapping = Some(v);
     }
     Ok(table)
@@ -227,7 +247,7 @@ pub fn scan(opts: &Options) -> Result<Table> {
 fn read_one(opts: &Options, pid: u32) -> Read1 {
     let start = Instant::now();
     let Ok(dir) = ProcDir::open(&opts.root, pid) else {
-        return Read1::Exited;
+        return Read1::Missing;
     };
     let status = match read_small(&dir, "status") {
         Ok(b) => match crate::proc::status::parse(&b) {
@@ -255,16 +275,18 @@ fn read_one(opts: &Options, pid: u32) -> Read1 {
         user: String::new(),
         name,
         command: None,
-        rss: status.vm_rss,
-        pss: 0,
-        uss: 0,
-        swap: status.vm_swap,
-        swap_pss: 0,
+        figures: MemoryFigures {
+            rss: Some(status.vm_rss),
+            pss: None,
+            uss: None,
+            swap: Some(status.vm_swap),
+        },
+        swap_pss: None,
         threads: status.threads,
         mappings: None,
         cgroup: None,
         container: None,
-        restricted: !opts.rollup,
+        restricted: false,
         over_budget: false,
     };
     if opts.cmdline || opts.command.is_some() {
@@ -311,17 +333,17 @@ fn read_one(opts: &Options, pid: u32) -> Read1 {
         match res {
             Ok(b) => match smaps::parse_rollup(&b) {
                 Ok(Some(r)) => {
-                    row.rss = r.usage.rss;
-                    row.pss = r.usage.pss;
-                    row.uss = r.usage.uss();
-                    row.swap = r.usage.swap;
-                    row.swap_pss = r.usage.swap_pss;
+                    row.figures = MemoryFigures::from_usage(&r.usage);
+                    row.swap_pss = Some(r.usage.swap_pss);
                 }
                 Ok(None) => return Read1::Exited,
-                Err(_) => row.restricted = true,
+                // Unparsable: unknown, but not a matter of permission.
+                Err(_) => {}
             },
             Err(e) if gone(&e) => return Read1::Exited,
-            Err(_) => row.restricted = true,
+            Err(e) => {
+                row.restricted = matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::EPERM))
+            }
         }
     }
     match maps {
@@ -332,7 +354,7 @@ fn read_one(opts: &Options, pid: u32) -> Read1 {
         None => {}
     }
     let mut uses = Vec::new();
-    if opts.per_mapping && !row.restricted {
+    if opts.per_mapping && row.figures.pss.is_some() {
         match read_mappings(&dir, start, opts.budget) {
             Ok((u, n, complete)) => {
                 uses = u;
@@ -410,10 +432,7 @@ fn read_mappings(
             ..MappingUse::default()
         });
         m.mappings += 1;
-        m.rss += e.usage.rss;
-        m.pss += e.usage.pss;
-        m.uss += e.usage.uss();
-        m.swap += e.usage.swap;
+        m.figures.add(&MemoryFigures::from_usage(&e.usage));
     };
     loop {
         line.clear();
@@ -492,18 +511,13 @@ pub struct Group {
     pub container: Option<Container>,
     /// Processes.
     pub processes: u64,
-    /// Processes whose PSS/USS could not be read.
+    /// Processes whose PSS/USS could not be read (left out of those sums).
     pub restricted: u64,
-    /// Summed RSS.
-    pub rss: u64,
-    /// Summed PSS.
-    pub pss: u64,
-    /// Summed USS.
-    pub uss: u64,
-    /// Summed swap.
-    pub swap: u64,
+    /// Summed RSS, PSS, USS and swap of the processes that know them (`None` when none does).
+    #[serde(flatten)]
+    pub figures: MemoryFigures,
     /// Summed SwapPss.
-    pub swap_pss: u64,
+    pub swap_pss: Option<u64>,
     /// Summed threads.
     pub threads: u64,
     /// Largest mapping count of one process in the group.
@@ -514,32 +528,39 @@ pub struct Group {
     pub cgroup: Option<Cgroup>,
 }
 
-/// Groups rows; largest PSS first (then RSS, then key).
+/// The key of `r` under a grouping.
+fn group_key(r: &ProcessRow, by: GroupBy) -> String {
+    match by {
+        GroupBy::Command => r.name.clone(),
+        GroupBy::User => r.user.clone(),
+        GroupBy::Cgroup => r
+            .cgroup
+            .as_ref()
+            .map_or_else(|| "?".to_string(), |c| c.path.clone()),
+    }
+}
+
+/// Groups rows; largest PSS first (then RSS, then key; unknown sums last).
 pub fn group(rows: &[ProcessRow], by: GroupBy) -> Vec<Group> {
-    let mut map: HashMap<String, Group> = HashMap::new();
+    let mut map: HashMap<String, (Group, RowSums)> = HashMap::new();
     for r in rows {
-        let key = match by {
-            GroupBy::Command => r.name.clone(),
-            GroupBy::User => r.user.clone(),
-            GroupBy::Cgroup => r
-                .cgroup
-                .as_ref()
-                .map_or_else(|| "?".to_string(), |c| c.path.clone()),
-        };
-        let g = map.entry(key.clone()).or_insert_with(|| Group {
-            key,
-            container: None,
-            processes: 0,
-            restricted: 0,
-            rss: 0,
-            pss: 0,
-            uss: 0,
-            swap: 0,
-            swap_pss: 0,
-            threads: 0,
-            max_mappings: 0,
-            cgroup_memory: None,
-            cgroup: None,
+        let key = group_key(r, by);
+        let (g, sums) = map.entry(key.clone()).or_insert_with(|| {
+            (
+                Group {
+                    key,
+                    container: None,
+                    processes: 0,
+                    restricted: 0,
+                    figures: MemoryFigures::UNKNOWN,
+                    swap_pss: None,
+                    threads: 0,
+                    max_mappings: 0,
+                    cgroup_memory: None,
+                    cgroup: None,
+                },
+                RowSums::default(),
+            )
         });
         if by == GroupBy::Cgroup {
             g.container = r.container.clone();
@@ -547,22 +568,40 @@ pub fn group(rows: &[ProcessRow], by: GroupBy) -> Vec<Group> {
         }
         g.processes += 1;
         g.restricted += r.restricted as u64;
-        g.rss += r.rss;
-        g.pss += r.pss;
-        g.uss += r.uss;
-        g.swap += r.swap;
-        g.swap_pss += r.swap_pss;
         g.threads += r.threads;
         g.max_mappings = g.max_mappings.max(r.mappings.unwrap_or(0));
+        sums.add(r);
     }
-    let mut v: Vec<Group> = map.into_values().collect();
+    let mut v: Vec<Group> = map
+        .into_values()
+        .map(|(mut g, sums)| {
+            g.figures = sums.figures.value();
+            g.swap_pss = sums.swap_pss.value();
+            g
+        })
+        .collect();
     v.sort_by(|a, b| {
-        b.pss
-            .cmp(&a.pss)
-            .then(b.rss.cmp(&a.rss))
+        b.figures
+            .pss
+            .cmp(&a.figures.pss)
+            .then(b.figures.rss.cmp(&a.figures.rss))
             .then(a.key.cmp(&b.key))
     });
     v
+}
+
+/// Sums of the optional figures of rows, each leaving unknown values out.
+#[derive(Debug, Default)]
+struct RowSums {
+    figures: FiguresSum,
+    swap_pss: KnownSum,
+}
+
+impl RowSums {
+    fn add(&mut self, r: &ProcessRow) {
+        self.figures.add(&r.figures);
+        self.swap_pss.add(r.swap_pss);
+    }
 }
 
 /// Fills in each cgroup group's own memory figures from the cgroup filesystem at `cgroup_root`
@@ -576,43 +615,193 @@ pub fn add_cgroup_memory(groups: &mut [Group], cgroup_root: &Path) {
     }
 }
 
-/// Sums over rows.
+/// Sums over rows. A row whose figure is unknown is left out of that figure's sum; a sum no row
+/// knows is `None`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Totals {
     /// Processes.
     pub processes: u64,
     /// Restricted processes (their PSS/USS are not in the sums).
     pub restricted: u64,
-    /// RSS.
-    pub rss: u64,
-    /// PSS.
-    pub pss: u64,
-    /// USS.
-    pub uss: u64,
-    /// Swap.
-    pub swap: u64,
+    /// Processes whose PSS/USS were not read for another reason (also not in the sums).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unknown: u64,
+    /// RSS, PSS, USS and swap.
+    #[serde(flatten)]
+    pub figures: MemoryFigures,
     /// SwapPss.
-    pub swap_pss: u64,
+    pub swap_pss: Option<u64>,
     /// Threads.
     pub threads: u64,
     /// Mappings.
     pub mappings: u64,
 }
 
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
 /// Sums every row.
 pub fn totals(rows: &[ProcessRow]) -> Totals {
-    rows.iter().fold(Totals::default(), |mut t, r| {
+    let mut sums = RowSums::default();
+    let mut t = Totals::default();
+    for r in rows {
         t.processes += 1;
         t.restricted += r.restricted as u64;
-        t.rss += r.rss;
-        t.pss += r.pss;
-        t.uss += r.uss;
-        t.swap += r.swap;
-        t.swap_pss += r.swap_pss;
+        t.unknown += (!r.restricted && r.figures.pss.is_none()) as u64;
         t.threads += r.threads;
         t.mappings += r.mappings.unwrap_or(0);
-        t
-    })
+        sums.add(r);
+    }
+    t.figures = sums.figures.value();
+    t.swap_pss = sums.swap_pss.value();
+    t
+}
+
+/// The order of rows (and groups).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SortKey {
+    /// Proportional set size, largest first.
+    #[default]
+    Pss,
+    /// Unique set size, largest first.
+    Uss,
+    /// Resident set size, largest first.
+    Rss,
+    /// Swap, largest first.
+    Swap,
+    /// PID, ascending (groups keep their PSS order).
+    Pid,
+}
+
+/// What one line of the report is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum View {
+    /// One line per process.
+    #[default]
+    Processes,
+    /// One line per user, cgroup or command.
+    Groups(GroupBy),
+    /// One line per mapped file, pseudo-region or `[anon]`, summed over processes (reads every
+    /// process's full `smaps`).
+    Mappings,
+}
+
+/// A whole `memlink ps`: which processes, what to read, how to order and group them.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The filters and the files to read (`per_mapping` is set from `view`).
+    pub scan: Options,
+    /// The order.
+    pub sort: SortKey,
+    /// Processes, groups or mappings.
+    pub view: View,
+    /// At most this many lines (0: all); totals always cover every row.
+    pub limit: usize,
+    /// The cgroup filesystem (for the cgroup view's own figures), normally `/sys/fs/cgroup`.
+    pub cgroup_root: PathBuf,
+}
+
+impl Default for Request {
+    fn default() -> Self {
+        Request {
+            scan: Options::default(),
+            sort: SortKey::default(),
+            view: View::default(),
+            limit: 0,
+            cgroup_root: PathBuf::from("/sys/fs/cgroup"),
+        }
+    }
+}
+
+/// The answer to a [`Request`], ready to render.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// The process rows, sorted, at most `limit` of them in the process view (every row
+    /// otherwise).
+    pub rows: Vec<ProcessRow>,
+    /// The groups, sorted and limited (group view).
+    pub groups: Vec<Group>,
+    /// The mappings, largest PSS first, limited (mapping view).
+    pub mappings: Vec<MappingUse>,
+    /// Sums over every row read (before the limit).
+    pub totals: Totals,
+    /// Processes that exited while being read.
+    pub exited: u64,
+    /// PIDs asked for that do not exist.
+    pub missing: Vec<u32>,
+    /// Rows over the time budget (before the limit).
+    pub over_budget: u64,
+}
+
+/// Runs a [`Request`]: scans, sorts, groups, sums and limits.
+///
+/// # Errors
+/// The procfs root cannot be listed.
+pub fn run(req: &Request) -> Result<Report> {
+    let mut opts = req.scan.clone();
+    opts.per_mapping = req.view == View::Mappings;
+    let table = scan(&opts)?;
+    let mut rows = table.rows;
+    sort_rows(&mut rows, req.sort);
+    let totals = totals(&rows);
+    let over_budget = rows.iter().filter(|r| r.over_budget).count() as u64;
+    let limit = |n: usize| if req.limit > 0 { req.limit.min(n) } else { n };
+    let mut report = Report {
+        totals,
+        exited: table.exited,
+        missing: table.missing,
+        over_budget,
+        ..Report::default()
+    };
+    match req.view {
+        View::Processes => rows.truncate(limit(rows.len())),
+        View::Groups(by) => {
+            let mut groups = group(&rows, by);
+            sort_groups(&mut groups, req.sort);
+            if by == GroupBy::Cgroup {
+                add_cgroup_memory(&mut groups, &req.cgroup_root);
+            }
+            groups.truncate(limit(groups.len()));
+            report.groups = groups;
+        }
+        View::Mappings => {
+            let mut m = table.by_mapping.unwrap_or_default();
+            m.truncate(limit(m.len()));
+            report.mappings = m;
+        }
+    }
+    report.rows = rows;
+    Ok(report)
+}
+
+/// Sorts rows by `key`, largest first (PID ascending); unknown figures last, ties by RSS.
+pub fn sort_rows(rows: &mut [ProcessRow], key: SortKey) {
+    let by = |f: fn(&MemoryFigures) -> Option<u64>| {
+        move |a: &ProcessRow, b: &ProcessRow| {
+            f(&b.figures)
+                .cmp(&f(&a.figures))
+                .then(b.figures.rss.cmp(&a.figures.rss))
+        }
+    };
+    match key {
+        SortKey::Pid => rows.sort_by_key(|r| r.pid),
+        SortKey::Pss => rows.sort_by(by(|f| f.pss)),
+        SortKey::Uss => rows.sort_by(by(|f| f.uss)),
+        SortKey::Rss => rows.sort_by_key(|r| std::cmp::Reverse(r.figures.rss)),
+        SortKey::Swap => rows.sort_by(by(|f| f.swap)),
+    }
+}
+
+/// Re-sorts groups (already in PSS order) by `key`; unknown sums last.
+pub fn sort_groups(g: &mut [Group], key: SortKey) {
+    match key {
+        SortKey::Pid | SortKey::Pss => {}
+        SortKey::Uss => g.sort_by_key(|g| std::cmp::Reverse(g.figures.uss)),
+        SortKey::Rss => g.sort_by_key(|g| std::cmp::Reverse(g.figures.rss)),
+        SortKey::Swap => g.sort_by_key(|g| std::cmp::Reverse(g.figures.swap)),
+    }
 }
 
 #[cfg(test)]
@@ -634,6 +823,44 @@ mod tests {
     }
 
     #[test]
+    fn unknown_figures_sort_last_and_stay_out_of_sums() {
+        let row = |pid: u32, pss: Option<u64>| ProcessRow {
+            pid,
+            ns_pid: pid,
+            uid: 0,
+            user: "root".into(),
+            name: "x".into(),
+            command: None,
+            figures: MemoryFigures {
+                rss: Some(100),
+                pss,
+                uss: pss,
+                swap: Some(0),
+            },
+            swap_pss: pss.map(|_| 0),
+            threads: 1,
+            mappings: Some(3),
+            cgroup: None,
+            container: None,
+            restricted: pss.is_none(),
+            over_budget: false,
+        };
+        let mut rows = vec![row(1, None), row(2, Some(5)), row(3, Some(50))];
+        sort_rows(&mut rows, SortKey::Pss);
+        assert_eq!(rows.iter().map(|r| r.pid).collect::<Vec<_>>(), [3, 2, 1]);
+        let t = totals(&rows);
+        assert_eq!(
+            (t.figures.pss, t.figures.rss, t.restricted),
+            (Some(55), Some(300), 1)
+        );
+        let t = totals(&rows[2..]);
+        assert_eq!((t.figures.pss, t.swap_pss), (None, None));
+        let g = group(&rows[2..], GroupBy::Command);
+        assert_eq!((g[0].figures.pss, g[0].restricted), (None, 1));
+        assert_eq!(totals(&[]).figures.pss, Some(0));
+    }
+
+    #[test]
     fn scans_self() {
         let me = std::process::id();
         let t = scan(&Options {
@@ -642,13 +869,20 @@ mod tests {
         })
         .unwrap();
         assert_eq!(t.rows.len(), 1);
-        assert_eq!(t.exited, 1);
+        // Asked for by PID and not there: missing, not "exited while being read".
+        assert_eq!(t.missing, vec![0x7fff_fff0]);
+        assert_eq!(t.exited, 0);
         let r = &t.rows[0];
-        assert!(r.pss > 0 && r.uss > 0 && r.rss >= r.uss);
+        let (rss, pss, uss) = (
+            r.figures.rss.unwrap(),
+            r.figures.pss.unwrap(),
+            r.figures.uss,
+        );
+        assert!(pss > 0 && uss.unwrap() > 0 && rss >= uss.unwrap());
         assert!(r.mappings.unwrap() > 5);
         assert!(r.command.is_some());
         let g = group(&t.rows, GroupBy::User);
         assert_eq!(g.len(), 1);
-        assert_eq!(g[0].pss, r.pss);
+        assert_eq!(g[0].figures.pss, Some(pss));
     }
 }

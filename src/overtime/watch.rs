@@ -4,10 +4,15 @@
 //!
 //! The JSON Lines stream of `memlink watch --format jsonl` is one [`Record`] per line: samples,
 //! then one verdict. Sizes are in bytes.
+//!
+//! [`run`] is the whole watch loop of a [`Plan`] (checked first by [`Plan::check`]): it samples at
+//! the interval until the count, the duration, a stop signal or the process's exit, hands every
+//! sample to the caller as it is taken, and returns the [`Verdict`]. A verdict whose judged span
+//! is shorter than the rule needs is *inconclusive*, not "no leak".
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +22,7 @@ use crate::overtime::trend::{self, Thresholds};
 #[cfg(target_os = "linux")]
 use crate::platform::ProcDir;
 use crate::proc::smaps;
+use crate::region::stats::MemoryFigures;
 use crate::region::{MemoryRegion, RegionType};
 
 /// One sample.
@@ -30,14 +36,9 @@ pub struct Sample {
     pub time: f64,
     /// The process.
     pub pid: u32,
-    /// Resident set size.
-    pub rss: u64,
-    /// Proportional set size.
-    pub pss: u64,
-    /// Unique set size.
-    pub uss: u64,
-    /// Swapped out.
-    pub swap: u64,
+    /// RSS, PSS, USS and swap (from `smaps_rollup`).
+    #[serde(flatten)]
+    pub figures: MemoryFigures,
     /// Resident anonymous memory (`RssAnon`: heap, private anonymous mappings, stacks).
     pub anon: u64,
     /// Resident file-backed memory (`RssFile`).
@@ -82,6 +83,19 @@ pub struct Verdict {
     pub grew: Vec<Grew>,
     /// The next step.
     pub suggestion: String,
+    /// Set when no leak was suspected but the span judged was shorter than the rule needs: the
+    /// watch cannot tell (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inconclusive: Option<Inconclusive>,
+}
+
+/// Why a verdict cannot tell: the span judged and the span needed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Inconclusive {
+    /// Seconds between the first and last sample judged (after the warm-up).
+    pub span_s: f64,
+    /// Seconds the leak rule needs (`--min-span`).
+    pub needed_s: f64,
 }
 
 /// One line of the JSON Lines stream.
@@ -206,12 +220,25 @@ pub fn verdict(
         .filter(|c| c.fit.suspected)
         .map(|c| c.name.as_str())
         .collect();
-    let suggestion = suggestion(pid, &suspected);
+    // Every per-sample component covers the same samples; stacks (per-region views only) may
+    // cover fewer, so the judged span is the longest of them.
+    let span_s = components.iter().map(|c| c.fit.span_s).fold(0.0, f64::max);
+    let needed_s = rule.bytes.min_span_s.max(rule.mappings.min_span_s);
+    let inconclusive =
+        (suspected.is_empty() && span_s < needed_s).then_some(Inconclusive { span_s, needed_s });
+    let suggestion = match inconclusive {
+        Some(i) => format!(
+            "inconclusive: judged {:.1}s of the {:.1}s the leak rule needs (watch longer, or lower --min-span/--warmup)",
+            i.span_s, i.needed_s
+        ),
+        None => suggestion(pid, &suspected),
+    };
     Verdict {
         leak_suspected: !suspected.is_empty(),
         components,
         grew,
         suggestion,
+        inconclusive,
     }
 }
 
@@ -297,10 +324,7 @@ impl Sampler {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0.0, |d| d.as_secs_f64()),
             pid: self.pid,
-            rss: rollup.usage.rss,
-            pss: rollup.usage.pss,
-            uss: rollup.usage.uss(),
-            swap: rollup.usage.swap,
+            figures: MemoryFigures::from_usage(&rollup.usage),
             anon: status.rss_anon,
             file: status.rss_file,
             shmem: status.rss_shmem,
@@ -313,6 +337,180 @@ impl Sampler {
     pub fn regions(&self) -> Result<Vec<MemoryRegion>> {
         crate::platform::regions_in(&self.root, self.pid, true)?.collect()
     }
+}
+
+/// How long and how often to watch, and the rule to judge by.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Plan {
+    /// Time between samples.
+    pub interval: Duration,
+    /// Stop after this many samples.
+    pub count: Option<u64>,
+    /// Stop after this long.
+    pub duration: Option<Duration>,
+    /// Read the per-region view every this many samples (and on the first and last).
+    pub detail_every: u64,
+    /// The leak rule.
+    pub rule: LeakRule,
+    /// A suspected leak is the answer asked for: the watch must be able to reach a verdict.
+    pub fail_on_leak: bool,
+}
+
+impl Plan {
+    /// The seconds from the first sample to the last one a bounded watch can take: with
+    /// `--count N`, `(N - 1) * interval`; with `--duration D`, `D`; `None` when unbounded.
+    pub fn reach_s(&self) -> Option<f64> {
+        match (self.count, self.duration) {
+            (Some(n), _) => Some(n.saturating_sub(1) as f64 * self.interval.as_secs_f64()),
+            (None, Some(d)) => Some(d.as_secs_f64()),
+            (None, None) => None,
+        }
+    }
+
+    /// Refuses a plan that cannot work, before anything is sampled.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming the option: a zero interval, count, duration or
+    /// detail period, and with `fail_on_leak` a count or duration that can never reach the
+    /// warm-up plus the minimum span (naming the thresholds to lower).
+    pub fn check(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::InvalidArgument(m));
+        if self.interval.is_zero() {
+            return bad("--interval must be greater than 0".into());
+        }
+        if self.count == Some(0) {
+            return bad("--count must be at least 1".into());
+        }
+        if self.duration.is_some_and(|d| d.is_zero()) {
+            return bad("--duration must be greater than 0".into());
+        }
+        if self.detail_every == 0 {
+            return bad("--detail-every must be at least 1".into());
+        }
+        let (b, m) = (&self.rule.bytes, &self.rule.mappings);
+        let needed = (b.warmup_s + b.min_span_s).max(m.warmup_s + m.min_span_s);
+        if let (true, Some(reach)) = (self.fail_on_leak, self.reach_s()) {
+            if reach < needed {
+                let what = if self.count.is_some() {
+                    "--count and --interval"
+                } else {
+                    "--duration"
+                };
+                return bad(format!(
+                    "--fail-on-leak can never be answered: {what} cover {reach:.1}s, but --warmup {:.1}s plus --min-span {:.1}s need {needed:.1}s (watch longer, or lower --warmup or --min-span)",
+                    b.warmup_s.max(m.warmup_s),
+                    b.min_span_s.max(m.min_span_s)
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How a watch ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The verdict on the samples taken.
+    pub verdict: Verdict,
+    /// Samples taken.
+    pub samples: u64,
+    /// The process exited (or became a zombie) during the watch.
+    pub exited: bool,
+}
+
+fn is_gone(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::ProcessExited { .. } | Error::NoSuchProcess { .. } | Error::Zombie { .. }
+    )
+}
+
+/// Watches `sampler`'s process by `plan`: calls `on_sample` with every sample as soon as it is
+/// taken (its `stacks` set on samples with the per-region view), stops at the count, the
+/// duration, a message on (or the hang-up of) `stop`, or the process's exit, and judges the
+/// samples.
+///
+/// # Errors
+/// A sample that fails other than by the process's exit, or an error from `on_sample`.
+#[cfg(target_os = "linux")]
+pub fn run<E: From<Error>>(
+    sampler: &Sampler,
+    plan: &Plan,
+    stop: &std::sync::mpsc::Receiver<()>,
+    mut on_sample: impl FnMut(&Sample) -> std::result::Result<(), E>,
+) -> std::result::Result<Outcome, E> {
+    use std::sync::mpsc::RecvTimeoutError;
+    let start = Instant::now();
+    let mut samples: Vec<Sample> = Vec::new();
+    let mut first_view: Option<RegionUsage> = None;
+    let mut last_view: Option<(u64, RegionUsage)> = None;
+    let mut exited = false;
+    let mut seq = 0u64;
+    loop {
+        let t = start.elapsed().as_secs_f64();
+        let last = plan.count.is_some_and(|c| seq + 1 >= c)
+            || plan
+                .duration
+                .is_some_and(|d| start.elapsed() + plan.interval > d);
+        let mut s = match sampler.sample(seq, t) {
+            Ok(s) => s,
+            Err(e) if is_gone(&e) => {
+                exited = true;
+                break;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if seq.is_multiple_of(plan.detail_every) || last {
+            match sampler.regions() {
+                Ok(regions) => {
+                    s.stacks = Some(stack_bytes(&regions));
+                    let u = region_usage(&regions);
+                    if first_view.is_none() {
+                        first_view = Some(u);
+                    } else {
+                        last_view = Some((seq, u));
+                    }
+                }
+                Err(e) if is_gone(&e) => {
+                    exited = true;
+                    break;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        on_sample(&s)?;
+        samples.push(s);
+        seq += 1;
+        if last {
+            break;
+        }
+        let next = start + plan.interval * (seq as u32);
+        let wait = next.saturating_duration_since(Instant::now());
+        match stop.recv_timeout(wait) {
+            Ok(()) => break,
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => std::thread::sleep(wait),
+        }
+    }
+    // The last per-region view should be as late as possible: take one now if the last sample
+    // had none.
+    if !exited && last_view.as_ref().map(|v| v.0 + 1) != Some(seq) && seq > 1 {
+        if let Ok(regions) = sampler.regions() {
+            last_view = Some((seq, region_usage(&regions)));
+        }
+    }
+    let verdict = verdict(
+        sampler.pid(),
+        &samples,
+        first_view.as_ref(),
+        last_view.as_ref().map(|v| &v.1),
+        &plan.rule,
+    );
+    Ok(Outcome {
+        verdict,
+        samples: samples.len() as u64,
+        exited,
+    })
 }
 
 /// Parses a duration: a number with `ms`, `s`, `m` or `h` (`200ms`, `1s`, `1.5s`, `10m`); a bare
@@ -352,10 +550,12 @@ mod tests {
             t,
             time: 0.0,
             pid: 1,
-            rss: anon,
-            pss: anon,
-            uss: anon,
-            swap: 0,
+            figures: MemoryFigures {
+                rss: Some(anon),
+                pss: Some(anon),
+                uss: Some(anon),
+                swap: Some(0),
+            },
             anon,
             file: 100,
             shmem: 0,

@@ -7,36 +7,193 @@ use serde::{Deserialize, Serialize};
 use crate::region::view::RegionView;
 use crate::region::{escape_path, MemoryRegion, RegionType, Usage};
 
-/// Figures summed over a set of regions. Sizes in bytes.
+/// The memory figures memlink reads for a process, a group of processes or a set of regions: the
+/// one type `ps`, `watch`, `diff` and these summaries share.
+///
+/// Every figure is optional: `None` is a figure memlink does not know (it was not read, or
+/// reading it was not permitted), which JSON writes as `null` and text as `-`, never as 0. The
+/// number type is generic so that the signed change between two sets of figures
+/// (`MemoryFigures<i64>`, see [`crate::overtime::diff`]) is the same type. Sizes in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MemoryFigures<T = u64> {
+    /// Resident set size.
+    pub rss: Option<T>,
+    /// Proportional set size.
+    pub pss: Option<T>,
+    /// Unique set size (private clean + private dirty).
+    pub uss: Option<T>,
+    /// Swapped out.
+    pub swap: Option<T>,
+}
+
+impl MemoryFigures {
+    /// Every figure known and zero: the sum over nothing.
+    pub const ZERO: MemoryFigures = MemoryFigures {
+        rss: Some(0),
+        pss: Some(0),
+        uss: Some(0),
+        swap: Some(0),
+    };
+
+    /// Every figure unknown.
+    pub const UNKNOWN: MemoryFigures = MemoryFigures {
+        rss: None,
+        pss: None,
+        uss: None,
+        swap: None,
+    };
+
+    /// The figures of one `smaps` entry or of `smaps_rollup`.
+    pub fn from_usage(u: &Usage) -> MemoryFigures {
+        MemoryFigures {
+            rss: Some(u.rss),
+            pss: Some(u.pss),
+            uss: Some(u.uss()),
+            swap: Some(u.swap),
+        }
+    }
+
+    /// Adds `other` figure by figure; a figure unknown on either side makes the sum unknown
+    /// (the total of a set with one unread member is not known).
+    pub fn add(&mut self, other: &MemoryFigures) {
+        let both = |a: Option<u64>, b: Option<u64>| Some(a?.saturating_add(b?));
+        self.rss = both(self.rss, other.rss);
+        self.pss = both(self.pss, other.pss);
+        self.uss = both(self.uss, other.uss);
+        self.swap = both(self.swap, other.swap);
+    }
+
+    /// True when every figure is known.
+    pub fn is_known(&self) -> bool {
+        self.rss.is_some() && self.pss.is_some() && self.uss.is_some() && self.swap.is_some()
+    }
+
+    /// `self - before`, figure by figure; unknown when either side is.
+    pub fn minus(&self, before: &MemoryFigures) -> MemoryFigures<i64> {
+        let d = |a: Option<u64>, b: Option<u64>| Some(signed_sub(a?, b?));
+        MemoryFigures {
+            rss: d(self.rss, before.rss),
+            pss: d(self.pss, before.pss),
+            uss: d(self.uss, before.uss),
+            swap: d(self.swap, before.swap),
+        }
+    }
+}
+
+/// A figure in text: the human size, or `-` when it is not known (never 0).
+pub fn format_figure(v: Option<u64>) -> String {
+    v.map_or_else(|| "-".to_string(), crate::units::format_size)
+}
+
+/// `a - b` as a signed number, clamped to the `i64` range.
+pub fn signed_sub(a: u64, b: u64) -> i64 {
+    (a as i128 - b as i128).clamp(i64::MIN as i128, i64::MAX as i128) as i64
+}
+
+/// Sums one optional figure over many rows, leaving unknown values out and counting them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct KnownSum {
+    /// The sum of the known values.
+    pub sum: u64,
+    /// Values that were known.
+    pub known: u64,
+    /// Values that were unknown (left out of `sum`).
+    pub unknown: u64,
+}
+
+impl KnownSum {
+    /// Adds one value.
+    pub fn add(&mut self, v: Option<u64>) {
+        match v {
+            Some(v) => {
+                self.sum = self.sum.saturating_add(v);
+                self.known += 1;
+            }
+            None => self.unknown += 1,
+        }
+    }
+
+    /// The sum, or `None` when there were values and none was known.
+    pub fn value(&self) -> Option<u64> {
+        (self.known > 0 || self.unknown == 0).then_some(self.sum)
+    }
+}
+
+/// Sums [`MemoryFigures`] over rows, each figure with [`KnownSum`]: an unknown figure is left out
+/// of its sum (and counted) instead of poisoning it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FiguresSum {
+    /// RSS.
+    pub rss: KnownSum,
+    /// PSS.
+    pub pss: KnownSum,
+    /// USS.
+    pub uss: KnownSum,
+    /// Swap.
+    pub swap: KnownSum,
+}
+
+impl FiguresSum {
+    /// Adds one row's figures.
+    pub fn add(&mut self, f: &MemoryFigures) {
+        self.rss.add(f.rss);
+        self.pss.add(f.pss);
+        self.uss.add(f.uss);
+        self.swap.add(f.swap);
+    }
+
+    /// The sums (a figure no row knew is unknown).
+    pub fn value(&self) -> MemoryFigures {
+        MemoryFigures {
+            rss: self.rss.value(),
+            pss: self.pss.value(),
+            uss: self.uss.value(),
+            swap: self.swap.value(),
+        }
+    }
+}
+
+/// Figures summed over a set of regions. Sizes in bytes; a memory figure is unknown (`None`)
+/// when some region of the set was read without its `smaps` figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Figures {
     /// Number of regions.
     pub count: u64,
     /// Summed virtual size.
     pub virtual_size: u64,
-    /// Resident set size.
-    pub rss: u64,
-    /// Proportional set size.
-    pub pss: u64,
-    /// Unique set size (private clean + private dirty).
-    pub uss: u64,
-    /// Swapped out.
-    pub swap: u64,
+    /// RSS, PSS, USS and swap.
+    #[serde(flatten)]
+    pub memory: MemoryFigures,
     /// Dirty (shared dirty + private dirty).
-    pub dirty: u64,
+    pub dirty: Option<u64>,
+}
+
+impl Default for Figures {
+    /// No region: every figure known and zero.
+    fn default() -> Self {
+        Figures {
+            count: 0,
+            virtual_size: 0,
+            memory: MemoryFigures::ZERO,
+            dirty: Some(0),
+        }
+    }
 }
 
 impl Figures {
-    /// Adds one region (its usage counts only when it was read).
+    /// Adds one region; a region without usage makes the memory figures unknown.
     pub fn add(&mut self, size: u64, usage: Option<&Usage>) {
         self.count += 1;
         self.virtual_size += size;
-        if let Some(u) = usage {
-            self.rss += u.rss;
-            self.pss += u.pss;
-            self.uss += u.uss();
-            self.swap += u.swap;
-            self.dirty += u.dirty();
+        match usage {
+            Some(u) => {
+                self.memory.add(&MemoryFigures::from_usage(u));
+                self.dirty = self.dirty.map(|d| d + u.dirty());
+            }
+            None => {
+                self.memory = MemoryFigures::UNKNOWN;
+                self.dirty = None;
+            }
         }
     }
 }
@@ -146,8 +303,9 @@ impl StatsBuilder {
             .collect();
         by_file.sort_by(|a, b| {
             b.figures
+                .memory
                 .rss
-                .cmp(&a.figures.rss)
+                .cmp(&a.figures.memory.rss)
                 .then(b.figures.virtual_size.cmp(&a.figures.virtual_size))
                 .then(a.path.cmp(&b.path))
                 .then(a.deleted.cmp(&b.deleted))

@@ -151,7 +151,8 @@ fn text_output_and_ctrl_c_still_give_a_verdict() {
     out.read_to_string(&mut rest).unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "{rest}");
-    assert!(rest.contains("Verdict: no leak suspected"), "{rest}");
+    // Stopped long before the default 60 s span: it cannot tell, and says so.
+    assert!(rest.contains("Verdict: inconclusive (judged"), "{rest}");
     assert!(rest.contains("Next:"));
 }
 
@@ -182,7 +183,8 @@ fn watch_ends_when_the_process_exits() {
         .unwrap()
         .read_to_string(&mut err)
         .unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(0), "{err}");
+    // Killed long before the default 60 s span: the verdict is printed, and the exit is 2.
+    assert_eq!(child.wait().unwrap().code(), Some(2), "{err}");
     assert!(
         rest.lines()
             .last()

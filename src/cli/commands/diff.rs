@@ -56,9 +56,9 @@ pub fn run(args: DiffArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
                         format_size(c.before.size),
                         format_size(c.after.size),
                         signed(c.size_delta),
-                        format_size(c.before.rss),
-                        format_size(c.after.rss),
-                        signed(c.rss_delta),
+                        size(c.before.rss),
+                        size(c.after.rss),
+                        c.rss_delta.map_or("-".into(), signed),
                     )?;
                     if let Some(l) = &c.after.label {
                         writeln!(out, "      {l}")?;
@@ -89,6 +89,11 @@ fn signed(v: i64) -> String {
     }
 }
 
+/// A size, or `-` when it is not known.
+fn size(v: Option<u64>) -> String {
+    v.map_or("-".into(), format_size)
+}
+
 fn section(out: &mut impl Write, title: &str, list: &[RegionRef]) -> std::io::Result<()> {
     writeln!(out, "{title} ({})", list.len())?;
     for r in list {
@@ -100,7 +105,7 @@ fn section(out: &mut impl Write, title: &str, list: &[RegionRef]) -> std::io::Re
             format_size(r.size),
             r.protection,
             r.region_type.name(),
-            format_size(r.rss),
+            size(r.rss),
             r.label.as_deref().unwrap_or("")
         )?;
     }
@@ -113,10 +118,10 @@ fn delta_row(out: &mut impl Write, key: &str, d: &FiguresDelta, w: usize) -> std
         "  {key:<w$}  {:>6}  {:>10}  {:>10}  {:>10}  {:>10}  {:>10}",
         format!("{:+}", d.count),
         signed(d.virtual_size),
-        signed(d.rss),
-        signed(d.pss),
-        signed(d.uss),
-        signed(d.swap)
+        d.memory.rss.map_or("-".into(), signed),
+        d.memory.pss.map_or("-".into(), signed),
+        d.memory.uss.map_or("-".into(), signed),
+        d.memory.swap.map_or("-".into(), signed)
     )
 }
 

@@ -3,7 +3,8 @@
 use std::io::Write;
 use std::path::Path;
 
-use memlink::overtime::ps::{self, GroupBy, Options, ProcessRow};
+use memlink::overtime::ps::{self, GroupBy, Options, ProcessRow, Report, Request, View};
+use memlink::region::stats::format_figure;
 use memlink::units::format_size;
 use serde_json::json;
 
@@ -11,8 +12,8 @@ use crate::cli::args::{PsArgs, PsBy, SortKey, TableFormat};
 use crate::cli::output;
 use crate::cli::Outcome;
 
-/// Runs `memlink ps`.
-pub fn run(args: PsArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
+/// The library request from the command line.
+fn request(args: &PsArgs, proc_root: &Path) -> anyhow::Result<Request> {
     let uids = if args.user.is_empty() {
         None
     } else {
@@ -35,63 +36,65 @@ pub fn run(args: PsArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
             })
         })
         .transpose()?;
-    let opts = Options {
-        root: proc_root.to_path_buf(),
-        pids: (!args.pid.is_empty()).then(|| args.pid.clone()),
-        uids,
-        command,
-        cgroup: args.cgroup.clone(),
-        cmdline: true,
-        mappings: true,
-        rollup: true,
-        per_mapping: args.by == PsBy::Mapping,
-        budget: args.budget,
-    };
-    let mut table = ps::scan(&opts)?;
-    sort(&mut table.rows, args.sort);
-    let mut out = output::stdout();
-    let totals = ps::totals(&table.rows);
-    match args.by {
-        PsBy::Process => processes(&mut out, &args, &table, &totals)?,
-        PsBy::Mapping => mappings(&mut out, &args, &table)?,
-        PsBy::User | PsBy::Cgroup => {
-            let by = if args.by == PsBy::User {
-                GroupBy::User
-            } else {
-                GroupBy::Cgroup
-            };
-            let mut groups = ps::group(&table.rows, by);
-            sort_groups(&mut groups, args.sort);
-            if by == GroupBy::Cgroup {
-                ps::add_cgroup_memory(&mut groups, &args.cgroup_root);
-            }
-            if args.limit > 0 {
-                groups.truncate(args.limit);
-            }
-            grouped(&mut out, &args, by, &groups, &table, &totals)?;
+    Ok(Request {
+        scan: Options {
+            root: proc_root.to_path_buf(),
+            pids: (!args.pid.is_empty()).then(|| args.pid.clone()),
+            uids,
+            command,
+            cgroup: args.cgroup.clone(),
+            cmdline: true,
+            mappings: true,
+            rollup: true,
+            per_mapping: false,
+            budget: args.budget,
+        },
+        sort: match args.sort {
+            SortKey::Pss => ps::SortKey::Pss,
+            SortKey::Uss => ps::SortKey::Uss,
+            SortKey::Rss => ps::SortKey::Rss,
+            SortKey::Swap => ps::SortKey::Swap,
+            SortKey::Pid => ps::SortKey::Pid,
+        },
+        view: match args.by {
+            PsBy::Process => View::Processes,
+            PsBy::User => View::Groups(GroupBy::User),
+            PsBy::Cgroup => View::Groups(GroupBy::Cgroup),
+            PsBy::Mapping => View::Mappings,
+        },
+        limit: args.limit,
+        cgroup_root: args.cgroup_root.clone(),
+    })
+}
+
+/// Runs `memlink ps`.
+pub fn run(args: PsArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
+    let req = request(&args, proc_root)?;
+    let report = ps::run(&req)?;
+    let asked = req.scan.pids.as_ref().map_or(0, |p| {
+        let mut p = p.clone();
+        p.sort_unstable();
+        p.dedup();
+        p.len()
+    });
+    if !report.missing.is_empty() && report.missing.len() == asked {
+        if let [pid] = report.missing[..] {
+            return Err(memlink::Error::NoSuchProcess { pid }.into());
         }
+        let list: Vec<String> = report.missing.iter().map(u32::to_string).collect();
+        anyhow::bail!("processes {} do not exist", list.join(", "));
+    }
+    for &pid in &report.missing {
+        eprintln!("memlink: {}", memlink::Error::NoSuchProcess { pid });
+    }
+    let mut out = output::stdout();
+    match req.view {
+        View::Processes => processes(&mut out, &args, &report)?,
+        View::Mappings => mappings(&mut out, &args, &report)?,
+        View::Groups(by) => grouped(&mut out, &args, by, &report)?,
     }
     out.flush()?;
     Ok(Outcome::Success)
-}
-
-fn sort(rows: &mut [ProcessRow], key: SortKey) {
-    match key {
-        SortKey::Pid => rows.sort_by_key(|r| r.pid),
-        SortKey::Pss => rows.sort_by(|a, b| b.pss.cmp(&a.pss).then(b.rss.cmp(&a.rss))),
-        SortKey::Uss => rows.sort_by(|a, b| b.uss.cmp(&a.uss).then(b.rss.cmp(&a.rss))),
-        SortKey::Rss => rows.sort_by_key(|r| std::cmp::Reverse(r.rss)),
-        SortKey::Swap => rows.sort_by(|a, b| b.swap.cmp(&a.swap).then(b.rss.cmp(&a.rss))),
-    }
-}
-
-fn sort_groups(g: &mut [ps::Group], key: SortKey) {
-    match key {
-        SortKey::Pid | SortKey::Pss => {}
-        SortKey::Uss => g.sort_by_key(|g| std::cmp::Reverse(g.uss)),
-        SortKey::Rss => g.sort_by_key(|g| std::cmp::Reverse(g.rss)),
-        SortKey::Swap => g.sort_by_key(|g| std::cmp::Reverse(g.swap)),
-    }
 }
 
 fn where_(r: &ProcessRow) -> String {
@@ -102,33 +105,32 @@ fn where_(r: &ProcessRow) -> String {
     }
 }
 
-fn footer(out: &mut impl Write, table: &ps::Table, totals: &ps::Totals) -> std::io::Result<()> {
-    writeln!(
+fn footer(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
+    let t = &report.totals;
+    write!(
         out,
         "{} processes; {} exited while being read (skipped); {} restricted (*: smaps_rollup not readable, RSS and swap from status); {} over the time budget (~: some columns not read)",
-        totals.processes,
-        table.exited,
-        totals.restricted,
-        table.rows.iter().filter(|r| r.over_budget).count()
-    )
+        t.processes, report.exited, t.restricted, report.over_budget
+    )?;
+    if t.unknown > 0 {
+        write!(out, "; {} unknown (PSS and USS not read, -)", t.unknown)?;
+    }
+    writeln!(out)
 }
 
-fn processes(
-    out: &mut impl Write,
-    args: &PsArgs,
-    table: &ps::Table,
-    totals: &ps::Totals,
-) -> anyhow::Result<()> {
-    let rows: &[ProcessRow] = if args.limit > 0 && args.limit < table.rows.len() {
-        &table.rows[..args.limit]
-    } else {
-        &table.rows
-    };
+/// A figure in CSV: the number, or nothing when it is not known.
+fn csv_figure(v: Option<u64>) -> String {
+    v.map_or(String::new(), |v| v.to_string())
+}
+
+fn processes(out: &mut impl Write, args: &PsArgs, report: &Report) -> anyhow::Result<()> {
+    let rows: &[ProcessRow] = &report.rows;
+    let totals = &report.totals;
     match args.format {
         TableFormat::Json => {
             let mut v = json!({
                 "processes": rows,
-                "exited": table.exited,
+                "exited": report.exited,
                 "restricted": totals.restricted,
             });
             if args.totals {
@@ -146,11 +148,11 @@ fn processes(
                     r.ns_pid,
                     csv(&r.user),
                     csv(&r.name),
-                    r.rss,
-                    r.pss,
-                    r.uss,
-                    r.swap,
-                    r.swap_pss,
+                    csv_figure(r.figures.rss),
+                    csv_figure(r.figures.pss),
+                    csv_figure(r.figures.uss),
+                    csv_figure(r.figures.swap),
+                    csv_figure(r.swap_pss),
                     r.threads,
                     r.mappings.map_or(String::new(), |m| m.to_string()),
                     csv(r.cgroup.as_ref().map_or("", |c| c.path.as_str())),
@@ -165,7 +167,14 @@ fn processes(
                 writeln!(
                     out,
                     "total,,,,{},{},{},{},{},{},{},,,{},,",
-                    t.rss, t.pss, t.uss, t.swap, t.swap_pss, t.threads, t.mappings, t.restricted
+                    csv_figure(t.figures.rss),
+                    csv_figure(t.figures.pss),
+                    csv_figure(t.figures.uss),
+                    csv_figure(t.figures.swap),
+                    csv_figure(t.swap_pss),
+                    t.threads,
+                    t.mappings,
+                    t.restricted
                 )?;
             }
         }
@@ -204,23 +213,11 @@ fn processes(
                     r.pid,
                     r.ns_pid,
                     truncate(&r.user, 10),
-                    format_size(r.rss),
-                    if r.restricted {
-                        "-".into()
-                    } else {
-                        format_size(r.pss)
-                    },
-                    if r.restricted {
-                        "-".into()
-                    } else {
-                        format_size(r.uss)
-                    },
-                    format_size(r.swap),
-                    if r.restricted {
-                        "-".into()
-                    } else {
-                        format_size(r.swap_pss)
-                    },
+                    format_figure(r.figures.rss),
+                    format_figure(r.figures.pss),
+                    format_figure(r.figures.uss),
+                    format_figure(r.figures.swap),
+                    format_figure(r.swap_pss),
                     r.threads,
                     r.mappings.map_or("-".to_string(), |m| m.to_string()),
                     truncate(&where_(r), 24),
@@ -235,16 +232,16 @@ fn processes(
                     "TOTAL",
                     "",
                     "",
-                    format_size(t.rss),
-                    format_size(t.pss),
-                    format_size(t.uss),
-                    format_size(t.swap),
-                    format_size(t.swap_pss),
+                    format_figure(t.figures.rss),
+                    format_figure(t.figures.pss),
+                    format_figure(t.figures.uss),
+                    format_figure(t.figures.swap),
+                    format_figure(t.swap_pss),
                     t.threads,
                     t.mappings
                 )?;
             }
-            footer(out, table, totals)?;
+            footer(out, report)?;
         }
     }
     Ok(())
@@ -254,13 +251,12 @@ fn grouped(
     out: &mut impl Write,
     args: &PsArgs,
     by: GroupBy,
-    groups: &[ps::Group],
-    table: &ps::Table,
-    totals: &ps::Totals,
+    report: &Report,
 ) -> anyhow::Result<()> {
+    let (groups, totals) = (&report.groups, &report.totals);
     match args.format {
         TableFormat::Json => {
-            let mut v = json!({ "groups": groups, "exited": table.exited });
+            let mut v = json!({ "groups": groups, "exited": report.exited });
             if args.totals {
                 v["totals"] = serde_json::to_value(totals)?;
             }
@@ -277,11 +273,11 @@ fn grouped(
                     csv(&g.container.as_ref().map_or(String::new(), |c| c.short())),
                     g.processes,
                     g.restricted,
-                    g.rss,
-                    g.pss,
-                    g.uss,
-                    g.swap,
-                    g.swap_pss,
+                    csv_figure(g.figures.rss),
+                    csv_figure(g.figures.pss),
+                    csv_figure(g.figures.uss),
+                    csv_figure(g.figures.swap),
+                    csv_figure(g.swap_pss),
                     g.threads,
                     g.max_mappings,
                     m.and_then(|m| m.current)
@@ -323,10 +319,10 @@ fn grouped(
                     "{:<w$} {:>6} {:>9} {:>9} {:>9} {:>9}",
                     truncate(&g.key, w),
                     g.processes,
-                    format_size(g.pss),
-                    format_size(g.uss),
-                    format_size(g.rss),
-                    format_size(g.swap)
+                    format_figure(g.figures.pss),
+                    format_figure(g.figures.uss),
+                    format_figure(g.figures.rss),
+                    format_figure(g.figures.swap)
                 )?;
                 if by == GroupBy::Cgroup {
                     let m = g.cgroup_memory.clone().unwrap_or_default();
@@ -350,25 +346,20 @@ fn grouped(
                     writeln!(out)?;
                 }
             }
-            footer(out, table, totals)?;
+            footer(out, report)?;
         }
     }
     Ok(())
 }
 
-fn mappings(out: &mut impl Write, args: &PsArgs, table: &ps::Table) -> anyhow::Result<()> {
-    let list = table.by_mapping.as_deref().unwrap_or(&[]);
-    let list = if args.limit > 0 && args.limit < list.len() {
-        &list[..args.limit]
-    } else {
-        list
-    };
+fn mappings(out: &mut impl Write, args: &PsArgs, report: &Report) -> anyhow::Result<()> {
+    let list = &report.mappings;
     match args.format {
         TableFormat::Json => {
             output::write_json(
                 out,
-                &json!({ "source": "smaps", "mappings": list, "exited": table.exited,
-                         "processes": table.rows.len() }),
+                &json!({ "source": "smaps", "mappings": list, "exited": report.exited,
+                         "processes": report.rows.len() }),
             )?;
         }
         TableFormat::Csv => {
@@ -380,10 +371,10 @@ fn mappings(out: &mut impl Write, args: &PsArgs, table: &ps::Table) -> anyhow::R
                     csv(&m.key),
                     m.processes,
                     m.mappings,
-                    m.rss,
-                    m.pss,
-                    m.uss,
-                    m.swap
+                    csv_figure(m.figures.rss),
+                    csv_figure(m.figures.pss),
+                    csv_figure(m.figures.uss),
+                    csv_figure(m.figures.swap)
                 )?;
             }
         }
@@ -403,14 +394,14 @@ fn mappings(out: &mut impl Write, args: &PsArgs, table: &ps::Table) -> anyhow::R
                     "{:>6} {:>7} {:>9} {:>9} {:>9} {:>9}  {}",
                     m.processes,
                     m.mappings,
-                    format_size(m.pss),
-                    format_size(m.uss),
-                    format_size(m.rss),
-                    format_size(m.swap),
+                    format_figure(m.figures.pss),
+                    format_figure(m.figures.uss),
+                    format_figure(m.figures.rss),
+                    format_figure(m.figures.swap),
                     m.key
                 )?;
             }
-            footer(out, table, &ps::totals(&table.rows))?;
+            footer(out, report)?;
         }
     }
     Ok(())

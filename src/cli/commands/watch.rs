@@ -4,10 +4,10 @@
 use std::io::Write;
 use std::path::Path;
 use std::sync::mpsc;
-use std::time::Instant;
 
 use memlink::overtime::trend::Thresholds;
-use memlink::overtime::watch::{self, LeakRule, Record, RegionUsage, Sample, Sampler, Verdict};
+use memlink::overtime::watch::{self, LeakRule, Plan, Record, Sample, Sampler, Verdict};
+use memlink::region::stats::format_figure;
 use memlink::units::format_size;
 
 use crate::cli::args::{LeakArgs, WatchArgs, WatchFormat};
@@ -38,16 +38,15 @@ pub fn leak_rule(a: &LeakArgs) -> anyhow::Result<LeakRule> {
 
 /// Runs `memlink watch`.
 pub fn run(args: WatchArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
-    if args.interval.is_zero() {
-        anyhow::bail!("--interval must be greater than 0");
-    }
-    if args.count == Some(0) {
-        anyhow::bail!("--count must be at least 1");
-    }
-    if args.detail_every == 0 {
-        anyhow::bail!("--detail-every must be at least 1");
-    }
-    let rule = leak_rule(&args.leak)?;
+    let plan = Plan {
+        interval: args.interval,
+        count: args.count,
+        duration: args.duration,
+        detail_every: args.detail_every,
+        rule: leak_rule(&args.leak)?,
+        fail_on_leak: args.fail_on_leak,
+    };
+    plan.check()?;
     let sampler = Sampler::open(proc_root, args.pid)?;
 
     let (tx, rx) = mpsc::channel::<()>();
@@ -57,95 +56,34 @@ pub fn run(args: WatchArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
     });
 
     let mut out = output::stdout();
-    let start = Instant::now();
-    let mut samples: Vec<Sample> = Vec::new();
-    let mut first_view: Option<RegionUsage> = None;
-    let mut last_view: Option<(u64, RegionUsage)> = None;
-    let mut exited = false;
-    let mut seq = 0u64;
-    loop {
-        let t = start.elapsed().as_secs_f64();
-        let last = args.count.is_some_and(|c| seq + 1 >= c)
-            || args
-                .duration
-                .is_some_and(|d| start.elapsed() + args.interval > d);
-        let mut s = match sampler.sample(seq, t) {
-            Ok(s) => s,
-            Err(e) if is_gone(&e) => {
-                exited = true;
-                break;
-            }
-            Err(e) => return Err(e.into()),
-        };
-        if seq.is_multiple_of(args.detail_every) || last {
-            match sampler.regions() {
-                Ok(regions) => {
-                    s.stacks = Some(watch::stack_bytes(&regions));
-                    let u = watch::region_usage(&regions);
-                    if first_view.is_none() {
-                        first_view = Some(u);
-                    } else {
-                        last_view = Some((seq, u));
-                    }
-                }
-                Err(e) if is_gone(&e) => {
-                    exited = true;
-                    break;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        print_sample(&mut out, args.format, &s)?;
-        samples.push(s);
-        seq += 1;
-        if last {
-            break;
-        }
-        let next = start + args.interval * (seq as u32);
-        let wait = next.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(wait) {
-            Ok(()) => break,
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => std::thread::sleep(wait),
-        }
-    }
-    // The last per-region view should be as late as possible: take one now if the last sample
-    // had none.
-    if !exited && last_view.as_ref().map(|v| v.0 + 1) != Some(seq) && seq > 1 {
-        if let Ok(regions) = sampler.regions() {
-            last_view = Some((seq, watch::region_usage(&regions)));
-        }
-    }
-    if exited {
+    let end = watch::run(&sampler, &plan, &rx, |s| -> anyhow::Result<()> {
+        print_sample(&mut out, args.format, s)
+    })?;
+    let v = &end.verdict;
+    // Exiting before the span the rule needs leaves no answer: an error, not "no leak".
+    let early_exit = end.exited && v.inconclusive.is_some();
+    if end.exited && !early_exit {
         eprintln!(
             "memlink: process {} exited after {} samples; judging those",
-            args.pid,
-            samples.len()
+            args.pid, end.samples
         );
     }
-    let v = watch::verdict(
-        args.pid,
-        &samples,
-        first_view.as_ref(),
-        last_view.as_ref().map(|v| &v.1),
-        &rule,
-    );
-    print_verdict(&mut out, args.format, &v)?;
+    print_verdict(&mut out, args.format, v)?;
     out.flush()?;
+    if let (true, Some(i)) = (early_exit, v.inconclusive) {
+        anyhow::bail!(
+            "process {} exited after {} samples ({:.1}s judged), before the {:.1}s span the leak rule needs: no verdict",
+            args.pid,
+            end.samples,
+            i.span_s,
+            i.needed_s
+        );
+    }
     Ok(if v.leak_suspected && args.fail_on_leak {
         Outcome::Negative
     } else {
         Outcome::Success
     })
-}
-
-fn is_gone(e: &memlink::Error) -> bool {
-    matches!(
-        e,
-        memlink::Error::ProcessExited { .. }
-            | memlink::Error::NoSuchProcess { .. }
-            | memlink::Error::Zombie { .. }
-    )
 }
 
 fn print_sample(out: &mut impl Write, f: WatchFormat, s: &Sample) -> anyhow::Result<()> {
@@ -159,10 +97,10 @@ fn print_sample(out: &mut impl Write, f: WatchFormat, s: &Sample) -> anyhow::Res
                 out,
                 "{:>8.1}s  rss {:>9}  pss {:>9}  uss {:>9}  swap {:>9}  anon {:>9}  file {:>9}  shmem {:>9}  stacks {:>9}  maps {:>6}",
                 s.t,
-                format_size(s.rss),
-                format_size(s.pss),
-                format_size(s.uss),
-                format_size(s.swap),
+                format_figure(s.figures.rss),
+                format_figure(s.figures.pss),
+                format_figure(s.figures.uss),
+                format_figure(s.figures.swap),
                 format_size(s.anon),
                 format_size(s.file),
                 format_size(s.shmem),
@@ -187,10 +125,13 @@ fn print_verdict(out: &mut impl Write, f: WatchFormat, v: &Verdict) -> anyhow::R
             writeln!(
                 out,
                 "Verdict: {}",
-                if v.leak_suspected {
-                    "LEAK SUSPECTED"
-                } else {
-                    "no leak suspected"
+                match (v.leak_suspected, v.inconclusive) {
+                    (true, _) => "LEAK SUSPECTED".to_string(),
+                    (false, Some(i)) => format!(
+                        "inconclusive (judged {:.1}s, needs {:.1}s)",
+                        i.span_s, i.needed_s
+                    ),
+                    (false, None) => "no leak suspected".to_string(),
                 }
             )?;
             for c in &v.components {
