@@ -18,17 +18,17 @@
 
 use std::time::{Duration, Instant};
 
-use nix::sys::uio::{process_vm_writev, RemoteIoVec};
-use nix::unistd::Pid;
-
 use crate::error::{Error, Result};
 use crate::link::{FaultAction, LinkMode, LinkReport, LinkRequest, Step};
 use crate::platform::linux::ptrace::remote::nr;
 use crate::platform::linux::ptrace::sys;
 use crate::platform::linux::ptrace::{ProcId, Session};
+use crate::platform::linux::vm;
 
 use super::preflight::{self, Piece};
-use super::{fd_links, gather, hash_range, page_size, report_pieces, smaps_of};
+use super::{
+    fd_links, gather, hash_range, page_size, pid_path, proc_path, report_pieces, smaps_of,
+};
 
 const MFD_CLOEXEC: u64 = 1;
 const MFD_NOEXEC_SEAL: u64 = 8;
@@ -60,10 +60,10 @@ pub fn plan(req: &LinkRequest, suspend_seccomp: bool) -> Result<Plan> {
         preflight::check_source_range(req.source, &s.smaps, req.address, req.size)?;
     preflight::check_target_free(req.target, &t.smaps, req.target_address(), req.size)?;
     preflight::check_pinned(req.source, &fd_links(req.source), req.allow_pinned)?;
-    if let Ok(mi) = std::fs::read("/proc/meminfo") {
+    if let Ok(mi) = std::fs::read(proc_path("meminfo")) {
         preflight::check_memory(req.source, req.size, &mi)?;
     }
-    if let Some(max) = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+    if let Some(max) = std::fs::read_to_string(proc_path("sys/vm/max_map_count"))
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
     {
@@ -721,15 +721,8 @@ fn os(pid: u32, what: &str, e: std::io::Error) -> Error {
 
 /// Writes `data` at `addr` of process `pid`.
 fn write_remote(pid: u32, addr: u64, data: &[u8]) -> Result<()> {
-    let n = process_vm_writev(
-        Pid::from_raw(pid as i32),
-        &[std::io::IoSlice::new(data)],
-        &[RemoteIoVec {
-            base: addr as usize,
-            len: data.len(),
-        }],
-    )
-    .map_err(|e| Error::from_errno(pid, "write the memory of", e.into()))?;
+    let n = vm::write(pid, addr, data)
+        .map_err(|e| Error::from_errno(pid, "write the memory of", e.into()))?;
     if n != data.len() {
         return Err(Error::Unmapped {
             pid,
@@ -743,13 +736,13 @@ fn write_remote(pid: u32, addr: u64, data: &[u8]) -> Result<()> {
 /// The PID of `pid` as process `observer` sees it: the same when both live in memlink's PID
 /// namespace, else the innermost `NSpid` when `pid` lives in the observer's namespace.
 fn pid_as_seen_by(pid: u32, observer: u32) -> Option<u32> {
-    let ns = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/pid")).ok();
+    let ns = |p: &str| std::fs::read_link(proc_path(&format!("{p}/ns/pid"))).ok();
     let obs = ns(&observer.to_string())?;
     if Some(&obs) == ns("self").as_ref() {
         return Some(pid);
     }
     if Some(&obs) == ns(&pid.to_string()).as_ref() {
-        let st = std::fs::read(format!("/proc/{pid}/status")).ok()?;
+        let st = std::fs::read(pid_path(pid, "status")).ok()?;
         return crate::proc::status::parse(&st).ok()?.ns_pid.last().copied();
     }
     None

@@ -12,7 +12,6 @@
 //! never a hole. The temporary range stays one VMA (protections are applied after the move)
 //! because `mremap` cannot move a range spanning several VMAs.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
@@ -23,7 +22,7 @@ use crate::platform::linux::ptrace::Session;
 
 use super::copy::copy_range;
 use super::preflight;
-use super::{gather, has_cap_sys_admin, page_size, report_pieces, smaps_of};
+use super::{gather, has_cap_sys_admin, page_size, proc_path, proc_root, report_pieces, smaps_of};
 
 const MREMAP_MAYMOVE: u64 = 1;
 const MREMAP_FIXED: u64 = 2;
@@ -80,7 +79,7 @@ pub fn unlink(req: &UnlinkRequest) -> Result<UnlinkReport> {
         report.elapsed_us = started.elapsed().as_micros() as u64;
         return Ok(report);
     }
-    if let Ok(mi) = std::fs::read("/proc/meminfo") {
+    if let Ok(mi) = std::fs::read(proc_path("meminfo")) {
         preflight::check_memory(req.pid, req.size, &mi)?;
     }
 
@@ -169,7 +168,7 @@ pub fn unlink(req: &UnlinkRequest) -> Result<UnlinkReport> {
     fault(&mut s, Step::Remap)?;
     drop(s);
     // The process must still be there and the range private now.
-    let _ = ProcDir::open_live(Path::new("/proc"), req.pid)?;
+    let _ = ProcDir::open_live(proc_root(), req.pid)?;
     report.elapsed_us = started.elapsed().as_micros() as u64;
     Ok(report)
 }
