@@ -11,7 +11,7 @@ use crate::link::{LinkMode, LinkReport, LinkRequest};
 use crate::platform::linux::vm;
 use crate::region::Perms;
 
-use super::preflight::{self, Piece};
+use super::preflight::{self, VmaPiece};
 use super::{gather_with, report_pieces};
 
 /// Largest chunk held in memlink's memory at once.
@@ -25,7 +25,7 @@ pub fn copy(req: &LinkRequest, started: Instant) -> Result<LinkReport> {
     let t = gather_with(req.target, true, false)?;
     preflight::check_accessible(req.source, &s.smaps, req.address, n, Perms::READ, "source")?;
     preflight::check_accessible(req.target, &t.smaps, ta, n, Perms::WRITE, "target")?;
-    let pieces = [Piece {
+    let pieces = [VmaPiece {
         start: req.address,
         end: req.address + n,
         perms: Perms::READ,

@@ -23,7 +23,7 @@ use crate::proc::smaps::{self, SmapsEntry};
 use crate::proc::stat::Stat;
 use crate::proc::status::Status;
 
-use preflight::Piece;
+use preflight::VmaPiece;
 
 pub use super::vm::page_size;
 
@@ -149,7 +149,7 @@ pub fn has_cap_sys_admin() -> bool {
         .is_some_and(|caps| caps & (1 << 21) != 0)
 }
 
-pub(crate) fn report_pieces(pieces: &[Piece]) -> Vec<LinkedPiece> {
+pub(crate) fn report_pieces(pieces: &[VmaPiece]) -> Vec<LinkedPiece> {
     pieces
         .iter()
         .map(|p| LinkedPiece {

@@ -1,31 +1,34 @@
-//! The share-mode link sequence, as explicit steps each with its undo.
+//! The share-mode link sequence. A `Share` session holds the tracees, the journal of what
+//! to undo and the steps done; the driver [`run`] calls one method per step, in the order of
+//! this table, and marks each step done after it (the test-only fault points).
 //!
-//! | step | where | action | undo |
-//! |---|---|---|---|
-//! | stop | memlink | stop every thread of S, one of T; re-check the ranges | detach |
-//! | scratch | S | `mmap` one page, write the memfd name into it | `munmap` |
-//! | memfd | S | `memfd_create(name, MFD_CLOEXEC\|MFD_NOEXEC_SEAL)` | `close` |
-//! | truncate | S | `ftruncate(sfd, N)` | (closing the fd frees it) |
-//! | copy | S | `pwrite64(sfd, A+off, len, off)`, chunks of at most 1 GiB | (same) |
-//! | target-fd | T | `pidfd_open(S)`, `pidfd_getfd(pidfd, sfd)`, `close(pidfd)` | `close` |
-//! | target-map | T | `mmap(A', N, MAP_SHARED\|MAP_FIXED_NOREPLACE, tfd)`, per-piece `mprotect` | `munmap` |
-//! | check | memlink | both alive (state in `/proc/PID/stat`) | — |
-//! | remap | S | `mmap(A, N, MAP_SHARED\|MAP_FIXED, sfd)`, per-piece `mprotect` | rebuild a private copy from the memfd if a hole was left |
-//! | cleanup | S, T | close the fds, unmap the scratch page | warn |
+//! | step | method | where | action | undo |
+//! |---|---|---|---|---|
+//! | stop | `stop`, `recheck` | memlink | stop every thread of S, one of T; re-check the ranges | detach |
+//! | scratch | `scratch` | S | `mmap` one page, write the memfd name into it | `munmap` |
+//! | memfd | `memfd` | S | `memfd_create(name, MFD_CLOEXEC\|MFD_NOEXEC_SEAL)` | `close` |
+//! | truncate | `truncate` | S | `ftruncate(sfd, N)` | (closing the fd frees it) |
+//! | copy | `copy` | S | `pwrite64(sfd, A+off, len, off)`, chunks of at most 1 GiB | (same) |
+//! | target-fd | `target_fd` | T | `pidfd_open(S)`, `pidfd_getfd(pidfd, sfd)`, `close(pidfd)`; else a socket pair and `SCM_RIGHTS` | `close` |
+//! | target-map | `target_map` | T | `mmap(A', N, MAP_SHARED\|MAP_FIXED_NOREPLACE, tfd)`, per-piece `mprotect` | `munmap` |
+//! | check | `check` | memlink | both alive (state in `/proc/PID/stat`) | — |
+//! | remap | `remap` | S | `mmap(A, N, MAP_SHARED\|MAP_FIXED, sfd)`, per-piece `mprotect` | rebuild a private copy from the memfd if a hole was left |
+//! | cleanup | `finish` (`cleanup`) | S, T | close the fds, unmap the scratch page | warn |
 //!
-//! Until `remap` nothing the processes can observe has changed, and the memfd holds a complete
-//! copy from `copy` until `cleanup`. After `remap` the link is done even if T then dies.
+//! A failed step hands its error to `rollback`, which undoes what the journal records. Until
+//! `remap` nothing the processes can observe has changed, and the memfd holds a complete copy
+//! from `copy` until `cleanup`. After `remap` the link is done even if T then dies.
 
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::link::{FaultAction, LinkMode, LinkReport, LinkRequest, Step};
-use crate::platform::linux::ptrace::remote::nr;
+use crate::platform::linux::ptrace::remote::{self, nr};
 use crate::platform::linux::ptrace::sys;
 use crate::platform::linux::ptrace::{ProcId, Session};
 use crate::platform::linux::vm;
 
-use super::preflight::{self, Piece};
+use super::preflight::{self, VmaPiece};
 use super::{
     fd_links, gather, hash_range, page_size, pid_path, proc_path, report_pieces, smaps_of,
 };
@@ -47,7 +50,7 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone)]
 pub struct Plan {
     /// The source pieces.
-    pub pieces: Vec<Piece>,
+    pub pieces: Vec<VmaPiece>,
     /// State lost by the link.
     pub warnings: Vec<String>,
 }
@@ -102,73 +105,97 @@ fn memfd_name(req: &LinkRequest) -> String {
 /// What has been done so far, for the undo.
 #[derive(Debug, Default)]
 struct Journal {
-    s_scratch: Option<u64>,
-    sfd: Option<u64>,
-    t_pidfd: Option<u64>,
-    t_scratch: Option<u64>,
-    t_socks: Vec<u64>,
-    tfd: Option<u64>,
-    t_map: bool,
+    /// The scratch page in S.
+    source_scratch: Option<u64>,
+    /// The memfd, as an fd of S.
+    source_fd: Option<u64>,
+    /// A pidfd of S open in T, while `pidfd_getfd` runs.
+    target_pidfd: Option<u64>,
+    /// The scratch page in T (socket method).
+    target_scratch: Option<u64>,
+    /// The socket pair in T (socket method), until `recvmsg` returned.
+    target_sockets: Vec<u64>,
+    /// The memfd, as an fd of T.
+    target_fd: Option<u64>,
+    /// The memfd is mapped in T.
+    target_mapped: bool,
+    /// The `MAP_FIXED` over the source range was attempted: it may have left a hole.
     remap_tried: bool,
+    /// The source range is the memfd now: past the point of no return.
     remapped: bool,
 }
 
-struct Link<'a> {
+/// A share-mode link in progress: the tracees, the journal of what to undo, and the steps
+/// done so far.
+struct Share<'a> {
     req: &'a LinkRequest,
-    s: Session,
-    sid: ProcId,
-    tid: ProcId,
-    j: Journal,
+    plan: Plan,
+    tracees: Session,
+    source: ProcId,
+    target: ProcId,
+    journal: Journal,
     steps: Vec<Step>,
     page: u64,
 }
 
-/// Runs the link after the checks passed.
+/// Runs the link after the checks passed: the steps in order, then the cleanup, or the
+/// rollback of whatever the journal records.
 pub fn run(req: &LinkRequest, plan: Plan, suspend: bool, started: Instant) -> Result<LinkReport> {
-    let mut s = Session::new(suspend);
-    let sid = s.stop(req.source, true)?;
-    let tid = s.stop(req.target, false)?;
-    let mut l = Link {
-        req,
-        s,
-        sid,
-        tid,
-        j: Journal::default(),
-        steps: Vec::new(),
-        page: page_size(),
-    };
-    let result = l.steps(plan);
-    match result {
-        Ok(mut report) => {
-            let cleanup_warnings = l.cleanup();
-            if !l.s.alive(l.tid) {
-                return Err(target_died_after_remap(req.target));
-            }
-            report.warnings.extend(cleanup_warnings);
-            l.steps.push(Step::Cleanup);
-            report.steps = l.steps.clone();
-            drop(l);
-            report.elapsed_us = started.elapsed().as_micros() as u64;
-            Ok(report)
-        }
-        Err(mut e) => {
-            // Name the real cause: a call that failed because the other process died.
-            for id in [l.sid, l.tid] {
-                if !matches!(e, Error::ProcessExited { .. }) && !l.s.alive(id) {
-                    e = Error::ProcessExited {
-                        pid: l.pid(id),
-                        during: "being linked".into(),
-                    };
-                }
-            }
-            Err(l.rollback(e))
+    let mut share = Share::stop(req, plan, suspend)?;
+    match share.steps() {
+        Ok(report) => share.finish(report, started),
+        Err(e) => {
+            let e = share.real_cause(e);
+            Err(share.rollback(e))
         }
     }
 }
 
-impl Link<'_> {
+impl<'a> Share<'a> {
+    /// Step `stop`, first half: seizes every thread of S and one thread of T. Nothing needs
+    /// undoing if this fails: dropping the session detaches whatever was stopped.
+    fn stop(req: &'a LinkRequest, plan: Plan, suspend: bool) -> Result<Share<'a>> {
+        let mut tracees = Session::new(suspend);
+        let source = tracees.stop(req.source, true)?;
+        let target = tracees.stop(req.target, false)?;
+        Ok(Share {
+            req,
+            plan,
+            tracees,
+            source,
+            target,
+            journal: Journal::default(),
+            steps: Vec::new(),
+            page: page_size(),
+        })
+    }
+
+    /// The steps of the module table, in order, each marked done after it.
+    fn steps(&mut self) -> Result<LinkReport> {
+        let before = self.recheck()?;
+        self.done(Step::Stop)?;
+        let scratch = self.scratch()?;
+        self.done(Step::Scratch)?;
+        let sfd = self.memfd(scratch)?;
+        self.done(Step::Memfd)?;
+        self.truncate(sfd)?;
+        self.done(Step::Truncate)?;
+        self.copy(sfd)?;
+        self.done(Step::Copy)?;
+        let (tfd, method) = self.target_fd(sfd)?;
+        self.done(Step::TargetFd)?;
+        self.target_map(tfd)?;
+        self.done(Step::TargetMap)?;
+        self.check()?;
+        self.done(Step::Check)?;
+        self.remap(sfd)?;
+        self.done(Step::Remap)?;
+        let verified = self.verify(before)?;
+        Ok(self.report(method, verified))
+    }
+
     fn pid(&self, id: ProcId) -> u32 {
-        self.s.proc(id).pid
+        self.tracees.proc(id).pid
     }
 
     /// One injected call; a negative result becomes an error naming `what`.
@@ -184,7 +211,7 @@ impl Link<'_> {
         what: &str,
         timeout: Duration,
     ) -> Result<u64> {
-        let r = self.s.remote_syscall(id, nr, args, timeout)?;
+        let r = self.tracees.remote_syscall(id, nr, args, timeout)?;
         if (-4095..0).contains(&r) {
             return Err(Error::Os {
                 op: format!("process {}: {what}", self.pid(id)),
@@ -201,37 +228,40 @@ impl Link<'_> {
         }
     }
 
-    /// Marks `step` done and fires the test-only fault hook if it names this step.
+    /// Marks `step` done and fires the test-only fault if it names this step.
     fn done(&mut self, step: Step) -> Result<()> {
         self.steps.push(step);
-        if let Some(f) = self.req.fault {
-            if f.after == step {
-                match f.action {
-                    FaultAction::KillSource => self.s.kill_and_reap(self.sid),
-                    FaultAction::KillTarget => self.s.kill_and_reap(self.tid),
-                    FaultAction::Fail => {
-                        return Err(Error::Refused {
-                            pid: self.req.source,
-                            reason: format!("test fault injected after step {}", step.name()),
-                        })
-                    }
+        self.fault_after(step)?;
+        Ok(())
+    }
+
+    /// The test-only fault hook: kills a process (the next step then meets a dead process) or
+    /// fails as if the next step had failed.
+    fn fault_after(&mut self, step: Step) -> Result<()> {
+        match self.req.fault {
+            Some(f) if f.after == step => match f.action {
+                FaultAction::KillSource => self.tracees.kill_and_reap(self.source),
+                FaultAction::KillTarget => self.tracees.kill_and_reap(self.target),
+                FaultAction::Fail => {
+                    return Err(Error::Refused {
+                        pid: self.req.source,
+                        reason: format!("test fault injected after step {}", step.name()),
+                    })
                 }
-            }
+            },
+            _ => {}
         }
         Ok(())
     }
 
-    fn steps(&mut self, plan: Plan) -> Result<LinkReport> {
+    /// Step `stop`, second half: re-checks both ranges now that S cannot change them, prepares
+    /// both injection threads, and hashes the source range for `--verify`.
+    fn recheck(&mut self) -> Result<Option<u64>> {
         let req = self.req;
-        let (sid, tid) = (self.sid, self.tid);
-        let n = req.size;
-        let a = req.address;
-        let ta = req.target_address();
-
-        // Re-check the ranges now that S cannot change.
+        let (a, ta, n) = (req.address, req.target_address(), req.size);
         let sf = smaps_of(req.source)?;
         let (pieces, _) = preflight::check_source_range(req.source, &sf, a, n)?;
-        if pieces != plan.pieces {
+        if pieces != self.plan.pieces {
             return Err(Error::Refused {
                 pid: req.source,
                 reason: "the source range changed during the checks; try again".into(),
@@ -239,33 +269,34 @@ impl Link<'_> {
         }
         let tf = smaps_of(req.target)?;
         preflight::check_target_free(req.target, &tf, ta, n)?;
-        self.s.prepare(sid)?;
-        self.s.prepare(tid)?;
-        let before = if req.verify {
-            Some(hash_range(req.source, a, n)?)
+        self.tracees.prepare(self.source)?;
+        self.tracees.prepare(self.target)?;
+        if req.verify {
+            Ok(Some(hash_range(req.source, a, n)?))
         } else {
-            None
-        };
-        self.done(Step::Stop)?;
+            Ok(None)
+        }
+    }
 
-        // scratch
-        let page = self.page;
+    /// Step `scratch`: one page in S that holds the memfd's name for `memfd_create`.
+    fn scratch(&mut self) -> Result<u64> {
         let scratch = self.call(
-            sid,
+            self.source,
             nr::MMAP,
-            [0, page, PROT_RW, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0],
+            [0, self.page, PROT_RW, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0],
             "mmap a scratch page",
         )?;
-        self.j.s_scratch = Some(scratch);
-        let name = memfd_name(req);
-        let mut bytes = name.clone().into_bytes();
-        bytes.push(0);
-        write_remote(req.source, scratch, &bytes)?;
-        self.done(Step::Scratch)?;
+        self.journal.source_scratch = Some(scratch);
+        let mut name = memfd_name(self.req).into_bytes();
+        name.push(0);
+        write_remote(self.req.source, scratch, &name)?;
+        Ok(scratch)
+    }
 
-        // memfd
+    /// Step `memfd`: `memfd_create` in S, with `MFD_NOEXEC_SEAL` where the kernel knows it.
+    fn memfd(&mut self, scratch: u64) -> Result<u64> {
         let sfd = match self.call(
-            sid,
+            self.source,
             nr::MEMFD_CREATE,
             [scratch, MFD_CLOEXEC | MFD_NOEXEC_SEAL, 0, 0, 0, 0],
             "memfd_create",
@@ -273,7 +304,7 @@ impl Link<'_> {
             Err(e) if Self::errno_of(&e) == Some(libc::EINVAL) => {
                 // Kernels before 6.3 do not know MFD_NOEXEC_SEAL.
                 self.call(
-                    sid,
+                    self.source,
                     nr::MEMFD_CREATE,
                     [scratch, MFD_CLOEXEC, 0, 0, 0, 0],
                     "memfd_create",
@@ -281,24 +312,30 @@ impl Link<'_> {
             }
             r => r?,
         };
-        self.j.sfd = Some(sfd);
-        self.done(Step::Memfd)?;
+        self.journal.source_fd = Some(sfd);
+        Ok(sfd)
+    }
 
+    /// Step `truncate`: the memfd gets the range's size.
+    fn truncate(&mut self, sfd: u64) -> Result<()> {
         self.call(
-            sid,
+            self.source,
             nr::FTRUNCATE,
-            [sfd, n, 0, 0, 0, 0],
+            [sfd, self.req.size, 0, 0, 0, 0],
             "ftruncate the memfd",
         )?;
-        self.done(Step::Truncate)?;
+        Ok(())
+    }
 
-        // copy: the source writes its own range into the memfd.
+    /// Step `copy`: the source writes its own range into the memfd, at most 1 GiB per call.
+    fn copy(&mut self, sfd: u64) -> Result<()> {
+        let (a, n) = (self.req.address, self.req.size);
         let mut off = 0;
         while off < n {
             let len = PWRITE_CHUNK.min(n - off);
             let timeout = CALL_TIMEOUT + Duration::from_secs(30 * (len >> 30).max(1));
             let w = self.call_t(
-                sid,
+                self.source,
                 nr::PWRITE64,
                 [sfd, a + off, len, off, 0, 0],
                 "pwrite the range into the memfd",
@@ -308,19 +345,24 @@ impl Link<'_> {
                 return Err(Error::Os {
                     op: format!(
                         "process {}: pwrite into the memfd made no progress",
-                        req.source
+                        self.req.source
                     ),
                     source: std::io::Error::from_raw_os_error(libc::EIO),
                 });
             }
             off += w;
         }
-        self.done(Step::Copy)?;
+        Ok(())
+    }
 
-        // target-fd: method A (pidfd, injected in T), then B (SCM_RIGHTS brokered by memlink).
+    /// Step `target-fd`: the memfd as an fd of T, by the pidfd method (injected in T) or else
+    /// over a socket pair brokered by memlink. Returns the fd and the method's name.
+    fn target_fd(&mut self, sfd: u64) -> Result<(u64, &'static str)> {
         let (tfd, method) = match self.target_fd_pidfd(sfd) {
             Ok(fd) => (fd, "pidfd"),
-            Err(e) if !self.s.alive(sid) || !self.s.alive(tid) => return Err(e),
+            Err(e) if !self.tracees.alive(self.source) || !self.tracees.alive(self.target) => {
+                return Err(e)
+            }
             Err(e) => {
                 log::info!("pidfd method failed ({e}); passing the memfd over a socket");
                 (
@@ -329,137 +371,40 @@ impl Link<'_> {
                 )
             }
         };
-        self.j.tfd = Some(tfd);
-        self.done(Step::TargetFd)?;
-
-        // target-map
-        let prot0 = pieces[0].prot();
-        let m = match self.call(
-            tid,
-            nr::MMAP,
-            [ta, n, prot0, MAP_SHARED | MAP_FIXED_NOREPLACE, tfd, 0],
-            "mmap the memfd",
-        ) {
-            Err(e) if Self::errno_of(&e) == Some(libc::EEXIST) => return Err(occupied(req)),
-            r => r?,
-        };
-        if m != ta {
-            // Before Linux 4.17 MAP_FIXED_NOREPLACE is only a hint.
-            let _ = self.call(tid, nr::MUNMAP, [m, n, 0, 0, 0, 0], "munmap");
-            return Err(occupied(req));
-        }
-        self.j.t_map = true;
-        for p in pieces.iter().filter(|p| p.prot() != prot0) {
-            self.call(
-                tid,
-                nr::MPROTECT,
-                [ta + (p.start - a), p.end - p.start, p.prot(), 0, 0, 0],
-                "mprotect a piece of the target range",
-            )?;
-        }
-        self.done(Step::TargetMap)?;
-
-        // check: the point of no return.
-        for id in [sid, tid] {
-            if !self.s.alive(id) {
-                return Err(Error::ProcessExited {
-                    pid: self.pid(id),
-                    during: "being linked (before the point of no return)".into(),
-                });
-            }
-        }
-        self.done(Step::Check)?;
-
-        // remap
-        self.j.remap_tried = true;
-        let m = self.call(
-            sid,
-            nr::MMAP,
-            [a, n, prot0, MAP_SHARED | MAP_FIXED, sfd, 0],
-            "mmap the memfd over the source range",
-        )?;
-        if m != a {
-            return Err(Error::Os {
-                op: format!(
-                    "process {}: mmap over the source range landed at {m:#x}",
-                    req.source
-                ),
-                source: std::io::Error::from_raw_os_error(libc::EFAULT),
-            });
-        }
-        self.j.remapped = true;
-        for p in pieces.iter().filter(|p| p.prot() != prot0) {
-            // The data is in the memfd either way; a failed mprotect is only reported.
-            if let Err(e) = self.call(
-                sid,
-                nr::MPROTECT,
-                [p.start, p.end - p.start, p.prot(), 0, 0, 0],
-                "mprotect a piece of the source range",
-            ) {
-                log::warn!("{e}");
-            }
-        }
-        self.done(Step::Remap)?;
-
-        let verified = match before {
-            Some(h) => {
-                let hs = hash_range(req.source, a, n)?;
-                let ht = hash_range(req.target, ta, n)?;
-                if hs != h || ht != h {
-                    return Err(Error::Refused {
-                        pid: req.target,
-                        reason: "verification failed: the linked ranges differ from the source's content".into(),
-                    });
-                }
-                Some(true)
-            }
-            None => None,
-        };
-
-        Ok(LinkReport {
-            source: req.source,
-            target: req.target,
-            address: a,
-            target_address: ta,
-            size: n,
-            mode: LinkMode::Share,
-            dry_run: false,
-            memfd_name: Some(name),
-            fd_method: Some(method.into()),
-            pieces: report_pieces(&pieces),
-            bytes_copied: n,
-            verified,
-            steps: Vec::new(),
-            warnings: plan.warnings,
-            elapsed_us: 0,
-        })
+        self.journal.target_fd = Some(tfd);
+        Ok((tfd, method))
     }
 
     /// Method A: `pidfd_open(S)` and `pidfd_getfd` injected in T. Needs T to be allowed to
     /// trace S, and S visible in T's PID namespace.
     fn target_fd_pidfd(&mut self, sfd: u64) -> Result<u64> {
-        let (req, tid) = (self.req, self.tid);
+        let req = self.req;
         let spid_in_t = pid_as_seen_by(req.source, req.target).ok_or_else(|| Error::Refused {
             pid: req.target,
             reason: format!("process {} is not visible in its PID namespace", req.source),
         })?;
         let pidfd = self
             .call(
-                tid,
+                self.target,
                 nr::PIDFD_OPEN,
                 [spid_in_t as u64, 0, 0, 0, 0, 0],
                 "pidfd_open",
             )
             .map_err(pidfd_error)?;
-        self.j.t_pidfd = Some(pidfd);
+        self.journal.target_pidfd = Some(pidfd);
         let r = self.call(
-            tid,
+            self.target,
             nr::PIDFD_GETFD,
             [pidfd, sfd, 0, 0, 0, 0],
             "pidfd_getfd",
         );
-        let _ = self.call(tid, nr::CLOSE, [pidfd, 0, 0, 0, 0, 0], "close the pidfd");
-        self.j.t_pidfd = None;
+        let _ = self.call(
+            self.target,
+            nr::CLOSE,
+            [pidfd, 0, 0, 0, 0, 0],
+            "close the pidfd",
+        );
+        self.journal.target_pidfd = None;
         r.map_err(pidfd_error)
     }
 
@@ -468,36 +413,48 @@ impl Link<'_> {
     /// `recvmsg`. Needs only memlink's rights over both processes (works across users and PID
     /// namespaces).
     fn target_fd_socket(&mut self, sfd: u64) -> Result<u64> {
-        use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, UnixAddr};
-        use std::os::fd::AsRawFd;
-        let (req, tid) = (self.req, self.tid);
-        let page = self.page;
         let scratch = self.call(
-            tid,
+            self.target,
             nr::MMAP,
-            [0, page, PROT_RW, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0],
+            [0, self.page, PROT_RW, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0],
             "mmap a scratch page",
         )?;
-        self.j.t_scratch = Some(scratch);
-        // socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, scratch)
+        self.journal.target_scratch = Some(scratch);
+        let [sv0, sv1] = self.socket_pair_in_target(scratch)?;
+        self.send_memfd(sv1, sfd)?;
+        self.receive_memfd(scratch, sv0)
+    }
+
+    /// `socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, scratch)` in T; the two fds.
+    fn socket_pair_in_target(&mut self, scratch: u64) -> Result<[u64; 2]> {
+        let target = self.req.target;
         self.call(
-            tid,
+            self.target,
             nr::SOCKETPAIR,
             [1, 2 | 0x80000, 0, scratch, 0, 0],
             "socketpair",
         )?;
-        let sv = super::super::ptrace::remote::read_remote(req.target, scratch, 8)
-            .map_err(|e| Error::from_errno(req.target, "read the memory of", e))?;
+        let sv = remote::read_remote(target, scratch, 8)
+            .map_err(|e| Error::from_errno(target, "read the memory of", e))?;
         if sv.len() != 8 {
             return Err(Error::Unmapped {
-                pid: req.target,
+                pid: target,
                 start: scratch,
                 end: scratch + 8,
             });
         }
         let sv0 = i32::from_ne_bytes([sv[0], sv[1], sv[2], sv[3]]) as u64;
         let sv1 = i32::from_ne_bytes([sv[4], sv[5], sv[6], sv[7]]) as u64;
-        self.j.t_socks = vec![sv0, sv1];
+        self.journal.target_sockets = vec![sv0, sv1];
+        Ok([sv0, sv1])
+    }
+
+    /// memlink takes T's end `sv1` and S's memfd with its own `pidfd_getfd` and sends the
+    /// memfd over the socket.
+    fn send_memfd(&self, sv1: u64, sfd: u64) -> Result<()> {
+        use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, UnixAddr};
+        use std::os::fd::AsRawFd;
+        let req = self.req;
         let getfd = |pid: u32, fd: u64| -> Result<std::os::fd::OwnedFd> {
             let pidfd = sys::pidfd_open(pid).map_err(|e| os(pid, "pidfd_open", e))?;
             sys::pidfd_getfd(&pidfd, fd as i32).map_err(|e| os(pid, "pidfd_getfd", e))
@@ -513,8 +470,13 @@ impl Link<'_> {
             None,
         )
         .map_err(|e| os(req.target, "send the memfd", e.into()))?;
-        drop(sock);
-        drop(memfd);
+        Ok(())
+    }
+
+    /// T receives the memfd on `sv0` with an injected `recvmsg` (the message header built in
+    /// its scratch page), then closes both sockets; the received fd.
+    fn receive_memfd(&mut self, scratch: u64, sv0: u64) -> Result<u64> {
+        let target = self.req.target;
         // msghdr at +64, iovec at +128, control buffer at +192, data at +256.
         let mut msg = Vec::with_capacity(200);
         let put = |v: &mut Vec<u8>, x: u64| v.extend_from_slice(&x.to_ne_bytes());
@@ -529,67 +491,211 @@ impl Link<'_> {
         put(&mut msg, scratch + 256); // iov_base
         put(&mut msg, 16); // iov_len
         msg.resize(192 - 64 + 64, 0);
-        write_remote(req.target, scratch + 64, &msg)?;
+        write_remote(target, scratch + 64, &msg)?;
         // recvmsg(sv0, msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT)
         self.call(
-            tid,
+            self.target,
             nr::RECVMSG,
             [sv0, scratch + 64, 0x4000_0000 | 0x40, 0, 0, 0],
             "recvmsg",
         )?;
-        let c = super::super::ptrace::remote::read_remote(req.target, scratch + 192, 24)
-            .map_err(|e| Error::from_errno(req.target, "read the memory of", e))?;
-        let level = c
-            .get(8..12)
-            .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
-        let kind = c
-            .get(12..16)
-            .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
-        let fd = c
-            .get(16..20)
-            .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
-        for fd in std::mem::take(&mut self.j.t_socks) {
-            let _ = self.call(tid, nr::CLOSE, [fd, 0, 0, 0, 0, 0], "close a socket");
+        let c = remote::read_remote(target, scratch + 192, 24)
+            .map_err(|e| Error::from_errno(target, "read the memory of", e))?;
+        let word = |r: std::ops::Range<usize>| {
+            c.get(r)
+                .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        let (level, kind, fd) = (word(8..12), word(12..16), word(16..20));
+        for fd in std::mem::take(&mut self.journal.target_sockets) {
+            let _ = self.call(self.target, nr::CLOSE, [fd, 0, 0, 0, 0, 0], "close a socket");
         }
         match (level, kind, fd) {
             (Some(1), Some(1), Some(fd)) if fd >= 0 => Ok(fd as u64),
             _ => Err(Error::Refused {
-                pid: req.target,
+                pid: target,
                 reason: "the memfd did not arrive over the socket".into(),
             }),
         }
     }
 
-    /// Closes the temporary fds and unmaps the scratch page; failures become warnings.
+    /// Step `target-map`: the memfd mapped into the hole of T (`MAP_FIXED_NOREPLACE`: refused
+    /// atomically if T mapped something there meanwhile), then per-piece protections.
+    fn target_map(&mut self, tfd: u64) -> Result<()> {
+        let req = self.req;
+        let (a, ta, n) = (req.address, req.target_address(), req.size);
+        let pieces = self.plan.pieces.clone();
+        let prot0 = pieces[0].prot();
+        let m = match self.call(
+            self.target,
+            nr::MMAP,
+            [ta, n, prot0, MAP_SHARED | MAP_FIXED_NOREPLACE, tfd, 0],
+            "mmap the memfd",
+        ) {
+            Err(e) if Self::errno_of(&e) == Some(libc::EEXIST) => return Err(occupied(req)),
+            r => r?,
+        };
+        if m != ta {
+            // Before Linux 4.17 MAP_FIXED_NOREPLACE is only a hint.
+            let _ = self.call(self.target, nr::MUNMAP, [m, n, 0, 0, 0, 0], "munmap");
+            return Err(occupied(req));
+        }
+        self.journal.target_mapped = true;
+        for p in pieces.iter().filter(|p| p.prot() != prot0) {
+            self.call(
+                self.target,
+                nr::MPROTECT,
+                [ta + (p.start - a), p.end - p.start, p.prot(), 0, 0, 0],
+                "mprotect a piece of the target range",
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Step `check`: both processes still alive; the point of no return follows.
+    fn check(&mut self) -> Result<()> {
+        for id in [self.source, self.target] {
+            if !self.tracees.alive(id) {
+                return Err(Error::ProcessExited {
+                    pid: self.pid(id),
+                    during: "being linked (before the point of no return)".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Step `remap`: the memfd mapped over the source range (`MAP_FIXED`), then per-piece
+    /// protections. From here on the link stands.
+    fn remap(&mut self, sfd: u64) -> Result<()> {
+        let (a, n) = (self.req.address, self.req.size);
+        let pieces = self.plan.pieces.clone();
+        let prot0 = pieces[0].prot();
+        self.journal.remap_tried = true;
+        let m = self.call(
+            self.source,
+            nr::MMAP,
+            [a, n, prot0, MAP_SHARED | MAP_FIXED, sfd, 0],
+            "mmap the memfd over the source range",
+        )?;
+        if m != a {
+            return Err(Error::Os {
+                op: format!(
+                    "process {}: mmap over the source range landed at {m:#x}",
+                    self.req.source
+                ),
+                source: std::io::Error::from_raw_os_error(libc::EFAULT),
+            });
+        }
+        self.journal.remapped = true;
+        for p in pieces.iter().filter(|p| p.prot() != prot0) {
+            // The data is in the memfd either way; a failed mprotect is only reported.
+            if let Err(e) = self.call(
+                self.source,
+                nr::MPROTECT,
+                [p.start, p.end - p.start, p.prot(), 0, 0, 0],
+                "mprotect a piece of the source range",
+            ) {
+                log::warn!("{e}");
+            }
+        }
+        Ok(())
+    }
+
+    /// `--verify`: both ranges hash to the source's content before the link.
+    fn verify(&self, before: Option<u64>) -> Result<Option<bool>> {
+        let Some(h) = before else { return Ok(None) };
+        let req = self.req;
+        let hs = hash_range(req.source, req.address, req.size)?;
+        let ht = hash_range(req.target, req.target_address(), req.size)?;
+        if hs != h || ht != h {
+            return Err(Error::Refused {
+                pid: req.target,
+                reason: "verification failed: the linked ranges differ from the source's content"
+                    .into(),
+            });
+        }
+        Ok(Some(true))
+    }
+
+    /// The report of the finished steps (`steps` and `elapsed_us` are filled in by `finish`).
+    fn report(&mut self, method: &str, verified: Option<bool>) -> LinkReport {
+        let req = self.req;
+        LinkReport {
+            source: req.source,
+            target: req.target,
+            address: req.address,
+            target_address: req.target_address(),
+            size: req.size,
+            mode: LinkMode::Share,
+            dry_run: false,
+            memfd_name: Some(memfd_name(req)),
+            fd_method: Some(method.into()),
+            pieces: report_pieces(&self.plan.pieces),
+            bytes_copied: req.size,
+            verified,
+            steps: Vec::new(),
+            warnings: std::mem::take(&mut self.plan.warnings),
+            elapsed_us: 0,
+        }
+    }
+
+    /// Step `cleanup` after every other step succeeded, then the detach (dropping the
+    /// session). T dying now is reported, though the link stands.
+    fn finish(mut self, mut report: LinkReport, started: Instant) -> Result<LinkReport> {
+        let cleanup_warnings = self.cleanup();
+        if !self.tracees.alive(self.target) {
+            return Err(target_died_after_remap(self.req.target));
+        }
+        report.warnings.extend(cleanup_warnings);
+        self.steps.push(Step::Cleanup);
+        report.steps = std::mem::take(&mut self.steps);
+        drop(self);
+        report.elapsed_us = started.elapsed().as_micros() as u64;
+        Ok(report)
+    }
+
+    /// Names the real cause of a failed step: a call that failed because the other process
+    /// died.
+    fn real_cause(&mut self, mut e: Error) -> Error {
+        for id in [self.source, self.target] {
+            if !matches!(e, Error::ProcessExited { .. }) && !self.tracees.alive(id) {
+                e = Error::ProcessExited {
+                    pid: self.pid(id),
+                    during: "being linked".into(),
+                };
+            }
+        }
+        e
+    }
+
+    /// Closes the temporary fds and unmaps the scratch pages; failures become warnings.
     fn cleanup(&mut self) -> Vec<String> {
         let mut w = Vec::new();
-        let (sid, tid) = (self.sid, self.tid);
-        if let Some(fd) = self.j.tfd.take() {
-            if self.s.alive(tid) {
-                if let Err(e) = self.call(tid, nr::CLOSE, [fd, 0, 0, 0, 0, 0], "close") {
+        let (source, target, page) = (self.source, self.target, self.page);
+        if let Some(fd) = self.journal.target_fd.take() {
+            if self.tracees.alive(target) {
+                if let Err(e) = self.call(target, nr::CLOSE, [fd, 0, 0, 0, 0, 0], "close") {
                     w.push(format!("target fd {fd} may leak: {e}"));
                 }
             }
         }
-        if let Some(p) = self.j.t_scratch.take() {
-            if self.s.alive(tid) {
-                let page = self.page;
-                if let Err(e) = self.call(tid, nr::MUNMAP, [p, page, 0, 0, 0, 0], "munmap") {
+        if let Some(p) = self.journal.target_scratch.take() {
+            if self.tracees.alive(target) {
+                if let Err(e) = self.call(target, nr::MUNMAP, [p, page, 0, 0, 0, 0], "munmap") {
                     w.push(format!("target scratch page may leak: {e}"));
                 }
             }
         }
-        if let Some(fd) = self.j.sfd.take() {
-            if self.s.alive(sid) {
-                if let Err(e) = self.call(sid, nr::CLOSE, [fd, 0, 0, 0, 0, 0], "close") {
+        if let Some(fd) = self.journal.source_fd.take() {
+            if self.tracees.alive(source) {
+                if let Err(e) = self.call(source, nr::CLOSE, [fd, 0, 0, 0, 0, 0], "close") {
                     w.push(format!("source fd {fd} may leak: {e}"));
                 }
             }
         }
-        if let Some(p) = self.j.s_scratch.take() {
-            if self.s.alive(sid) {
-                let page = self.page;
-                if let Err(e) = self.call(sid, nr::MUNMAP, [p, page, 0, 0, 0, 0], "munmap") {
+        if let Some(p) = self.journal.source_scratch.take() {
+            if self.tracees.alive(source) {
+                if let Err(e) = self.call(source, nr::MUNMAP, [p, page, 0, 0, 0, 0], "munmap") {
                     w.push(format!("source scratch page may leak: {e}"));
                 }
             }
@@ -600,39 +706,42 @@ impl Link<'_> {
     /// Undoes what the journal records, for each process still alive, and returns the error
     /// to report.
     fn rollback(&mut self, e: Error) -> Error {
-        let (sid, tid) = (self.sid, self.tid);
+        let (source, target) = (self.source, self.target);
         let (a, ta, n) = (self.req.address, self.req.target_address(), self.req.size);
-        if self.j.remapped {
+        if self.journal.remapped {
             // Past the point of no return: the source is linked; only clean up.
-            let tgt_alive = self.s.alive(tid);
+            let target_alive = self.tracees.alive(target);
             let _ = self.cleanup();
-            if !tgt_alive {
+            if !target_alive {
                 return target_died_after_remap(self.req.target);
             }
             return e;
         }
         // Target: unmap, close its fds.
-        if self.s.alive(tid) {
-            if self.j.t_map {
-                if let Err(u) = self.call(tid, nr::MUNMAP, [ta, n, 0, 0, 0, 0], "munmap") {
+        if self.tracees.alive(target) {
+            if self.journal.target_mapped {
+                if let Err(u) = self.call(target, nr::MUNMAP, [ta, n, 0, 0, 0, 0], "munmap") {
                     log::warn!("rollback in target: {u}");
                 }
             }
-            for fd in [self.j.tfd.take(), self.j.t_pidfd.take()]
-                .into_iter()
-                .flatten()
+            for fd in [
+                self.journal.target_fd.take(),
+                self.journal.target_pidfd.take(),
+            ]
+            .into_iter()
+            .flatten()
             {
-                let _ = self.call(tid, nr::CLOSE, [fd, 0, 0, 0, 0, 0], "close");
+                let _ = self.call(target, nr::CLOSE, [fd, 0, 0, 0, 0, 0], "close");
             }
         }
         // Source: if a failed remap left a hole, rebuild private memory from the memfd.
-        if self.j.remap_tried && self.s.alive(sid) {
+        if self.journal.remap_tried && self.tracees.alive(source) {
             if let Err(u) = self.rebuild_source(a, n) {
                 log::warn!("rollback in source: {u}");
             }
         }
-        self.j.tfd = None;
-        self.j.t_map = false;
+        self.journal.target_fd = None;
+        self.journal.target_mapped = false;
         let _ = self.cleanup();
         e
     }
@@ -640,15 +749,17 @@ impl Link<'_> {
     /// After a failed `MAP_FIXED` over the source: if the range is no longer fully mapped,
     /// map private memory there again and read the content back from the memfd.
     fn rebuild_source(&mut self, a: u64, n: u64) -> Result<()> {
-        let sid = self.sid;
+        let source = self.source;
         let facts = smaps_of(self.req.source)?;
         let fully = preflight::check_source_range(self.req.source, &facts, a, n).is_ok();
         if fully {
             return Ok(());
         }
-        let Some(sfd) = self.j.sfd else { return Ok(()) };
+        let Some(sfd) = self.journal.source_fd else {
+            return Ok(());
+        };
         self.call(
-            sid,
+            source,
             nr::MMAP,
             [
                 a,
@@ -663,7 +774,7 @@ impl Link<'_> {
         let mut off = 0;
         while off < n {
             let len = PWRITE_CHUNK.min(n - off);
-            let r = self.call(sid, nr::PREAD64, [sfd, a + off, len, off, 0, 0], "pread")?;
+            let r = self.call(source, nr::PREAD64, [sfd, a + off, len, off, 0, 0], "pread")?;
             if r == 0 {
                 break;
             }
