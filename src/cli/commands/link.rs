@@ -1,11 +1,15 @@
 //! `memlink link`: share (or copy) a range of one process's memory with another.
 //!
 //! `MEMLINK_TEST_FAULT=after:STEP:kill-source|kill-target|fail` is a test-only hook read here
-//! and nowhere else: it makes the rollback tests deterministic. Never set it otherwise.
+//! and nowhere else: it makes the rollback tests deterministic. It is compiled only with the
+//! cargo feature `test-hooks` (the test suite enables it); in any other build the variable has
+//! no effect.
 
 use std::io::Write;
 
-use memlink::link::{Fault, LinkMode, LinkReport, LinkRequest, MemoryLinker};
+#[cfg(feature = "test-hooks")]
+use memlink::link::Fault;
+use memlink::link::{LinkMode, LinkReport, LinkRequest, MemoryLinker};
 use memlink::units::format_size;
 
 use crate::cli::args::{Format, LinkArgs, ModeArg};
@@ -13,6 +17,7 @@ use crate::cli::output;
 use crate::cli::Outcome;
 
 /// The test-only fault hook from the environment.
+#[cfg(feature = "test-hooks")]
 pub fn test_fault() -> anyhow::Result<Option<Fault>> {
     match std::env::var("MEMLINK_TEST_FAULT") {
         Ok(v) if !v.is_empty() => Ok(Some(Fault::parse(&v)?)),
@@ -33,7 +38,10 @@ impl TryFrom<&LinkArgs> for LinkRequest {
         req.verify = a.verify;
         req.dry_run = a.dry_run;
         req.allow_pinned = a.allow_pinned;
-        req.fault = test_fault()?;
+        #[cfg(feature = "test-hooks")]
+        {
+            req.fault = test_fault()?;
+        }
         Ok(req)
     }
 }

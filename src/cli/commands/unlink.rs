@@ -11,13 +11,12 @@ use crate::cli::Outcome;
 
 /// Runs `memlink unlink`.
 pub fn run(args: UnlinkArgs) -> anyhow::Result<Outcome> {
-    let req = UnlinkRequest {
-        pid: args.pid,
-        address: args.address,
-        size: args.size,
-        dry_run: args.dry_run,
-        fault: super::link::test_fault()?,
-    };
+    let mut req = UnlinkRequest::new(args.pid, args.address, args.size);
+    req.dry_run = args.dry_run;
+    #[cfg(feature = "test-hooks")]
+    {
+        req.fault = super::link::test_fault()?;
+    }
     let r = MemoryLinker::new().unlink(&req)?;
     let mut out = output::stdout();
     match args.format {

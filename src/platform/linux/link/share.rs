@@ -22,7 +22,9 @@
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::link::{FaultAction, LinkMode, LinkReport, LinkRequest, Step};
+#[cfg(feature = "test-hooks")]
+use crate::link::FaultAction;
+use crate::link::{LinkMode, LinkReport, LinkRequest, Step};
 use crate::platform::linux::ptrace::remote::{self, nr};
 use crate::platform::linux::ptrace::sys;
 use crate::platform::linux::ptrace::{ProcId, Session};
@@ -228,15 +230,18 @@ impl<'a> Share<'a> {
         }
     }
 
-    /// Marks `step` done and fires the test-only fault if it names this step.
+    /// Marks `step` done; with the `test-hooks` feature, fires the test-only fault if it names
+    /// this step.
     fn done(&mut self, step: Step) -> Result<()> {
         self.steps.push(step);
+        #[cfg(feature = "test-hooks")]
         self.fault_after(step)?;
         Ok(())
     }
 
     /// The test-only fault hook: kills a process (the next step then meets a dead process) or
     /// fails as if the next step had failed.
+    #[cfg(feature = "test-hooks")]
     fn fault_after(&mut self, step: Step) -> Result<()> {
         match self.req.fault {
             Some(f) if f.after == step => match f.action {

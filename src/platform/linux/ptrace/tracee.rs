@@ -326,6 +326,7 @@ impl Session {
 
     /// Sends SIGKILL to process `id` and waits until its injection thread is reported gone.
     /// Used by the test-only fault hook to make "the other process died here" deterministic.
+    #[cfg(feature = "test-hooks")]
     pub fn kill_and_reap(&mut self, id: ProcId) {
         let pid = self.procs[id].pid;
         let _ = nix::sys::signal::kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
