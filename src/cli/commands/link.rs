@@ -6,10 +6,12 @@
 //! no effect.
 
 use std::io::Write;
+use std::path::Path;
 
 #[cfg(feature = "test-hooks")]
 use memlink::link::Fault;
 use memlink::link::{LinkMode, LinkReport, LinkRequest, MemoryLinker};
+use memlink::platform::DEFAULT_PROC_ROOT;
 use memlink::units::format_size;
 
 use crate::cli::args::{Format, LinkArgs, ModeArg};
@@ -23,6 +25,21 @@ pub fn test_fault() -> anyhow::Result<Option<Fault>> {
         Ok(v) if !v.is_empty() => Ok(Some(Fault::parse(&v)?)),
         _ => Ok(None),
     }
+}
+
+/// Refuses a `--proc-root` other than `/proc` for `command`: ptrace takes PIDs of memlink's own
+/// PID namespace, and only the default procfs is sure to name the same processes.
+pub fn refuse_other_proc_root(command: &str, proc_root: &Path) -> anyhow::Result<()> {
+    let default = Path::new(DEFAULT_PROC_ROOT);
+    let same = |p: &Path| p == default || p.canonicalize().is_ok_and(|p| p == default);
+    if same(proc_root) {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "{command} does not support --proc-root {}: it traces processes by the PIDs of \
+         memlink's own PID namespace, which only {DEFAULT_PROC_ROOT} names",
+        proc_root.display()
+    )
 }
 
 impl TryFrom<&LinkArgs> for LinkRequest {
@@ -47,7 +64,8 @@ impl TryFrom<&LinkArgs> for LinkRequest {
 }
 
 /// Runs `memlink link`.
-pub fn run(args: LinkArgs) -> anyhow::Result<Outcome> {
+pub fn run(args: LinkArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
+    refuse_other_proc_root("link", proc_root)?;
     let req = LinkRequest::try_from(&args)?;
     let report = MemoryLinker::new().link(&req)?;
     let mut out = output::stdout();

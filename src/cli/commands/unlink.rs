@@ -1,6 +1,7 @@
 //! `memlink unlink`: turn a linked range back into private memory with the same content.
 
 use std::io::Write;
+use std::path::Path;
 
 use memlink::link::{MemoryLinker, UnlinkRequest};
 use memlink::units::format_size;
@@ -10,7 +11,8 @@ use crate::cli::output;
 use crate::cli::Outcome;
 
 /// Runs `memlink unlink`.
-pub fn run(args: UnlinkArgs) -> anyhow::Result<Outcome> {
+pub fn run(args: UnlinkArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
+    super::link::refuse_other_proc_root("unlink", proc_root)?;
     let mut req = UnlinkRequest::new(args.pid, args.address, args.size);
     req.dry_run = args.dry_run;
     #[cfg(feature = "test-hooks")]
