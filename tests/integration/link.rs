@@ -966,7 +966,15 @@ fn the_tested_binary_has_the_fault_hook() {
         "--size",
         "4096",
     ];
-    let unlink = ["unlink", "--pid", "1", "--address", "0x1000", "--size", "4096"];
+    let unlink = [
+        "unlink",
+        "--pid",
+        "1",
+        "--address",
+        "0x1000",
+        "--size",
+        "4096",
+    ];
     for args in [&link[..], &unlink[..]] {
         let mut c = memlink();
         c.args(args).env("MEMLINK_TEST_FAULT", "after:nowhere:fail");

@@ -154,10 +154,9 @@ impl RangeCopy {
                     return Err(Error::from_errno(self.dst, "write the memory of", e.into()))
                 }
                 Err(e) => {
-                    return Err(self.partial(
-                        off,
-                        format!("writing process {} at {at:#x}: {e}", self.dst),
-                    ))
+                    return Err(
+                        self.partial(off, format!("writing process {} at {at:#x}: {e}", self.dst))
+                    )
                 }
             }
         }

@@ -285,10 +285,11 @@ impl<'a> Share<'a> {
 
     /// Step `scratch`: one page in S that holds the memfd's name for `memfd_create`.
     fn scratch(&mut self) -> Result<u64> {
+        let page = self.page;
         let scratch = self.call(
             self.source,
             nr::MMAP,
-            [0, self.page, PROT_RW, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0],
+            [0, page, PROT_RW, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0],
             "mmap a scratch page",
         )?;
         self.journal.source_scratch = Some(scratch);
@@ -418,10 +419,11 @@ impl<'a> Share<'a> {
     /// `recvmsg`. Needs only memlink's rights over both processes (works across users and PID
     /// namespaces).
     fn target_fd_socket(&mut self, sfd: u64) -> Result<u64> {
+        let page = self.page;
         let scratch = self.call(
             self.target,
             nr::MMAP,
-            [0, self.page, PROT_RW, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0],
+            [0, page, PROT_RW, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0],
             "mmap a scratch page",
         )?;
         self.journal.target_scratch = Some(scratch);
@@ -511,8 +513,9 @@ impl<'a> Share<'a> {
                 .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
         };
         let (level, kind, fd) = (word(8..12), word(12..16), word(16..20));
+        let target_id = self.target;
         for fd in std::mem::take(&mut self.journal.target_sockets) {
-            let _ = self.call(self.target, nr::CLOSE, [fd, 0, 0, 0, 0, 0], "close a socket");
+            let _ = self.call(target_id, nr::CLOSE, [fd, 0, 0, 0, 0, 0], "close a socket");
         }
         match (level, kind, fd) {
             (Some(1), Some(1), Some(fd)) if fd >= 0 => Ok(fd as u64),

@@ -201,9 +201,10 @@ impl<'a> Unlink<'a> {
 
     /// Step `scratch`: a temporary private anonymous range of N bytes elsewhere in the process.
     fn scratch(&mut self) -> Result<u64> {
+        let n = self.req.size;
         self.call(
             nr::MMAP,
-            [0, self.req.size, PROT_RW, MAP_PRIVATE_ANONYMOUS, u64::MAX, 0],
+            [0, n, PROT_RW, MAP_PRIVATE_ANONYMOUS, u64::MAX, 0],
             "mmap a temporary range",
         )
     }
