@@ -21,6 +21,8 @@ mod request;
 pub use request::*;
 
 use crate::error::Result;
+#[cfg(doc)]
+use crate::Error;
 
 impl LinkRequest {
     /// Checks the arguments alone: size not 0, page alignment, user-space bounds, two distinct
