@@ -9,7 +9,7 @@
 //! | memfd | `memfd` | S | `memfd_create(name, MFD_CLOEXEC\|MFD_NOEXEC_SEAL)` | `close` |
 //! | truncate | `truncate` | S | `ftruncate(sfd, N)` | (closing the fd frees it) |
 //! | copy | `copy` | S | `pwrite64(sfd, A+off, len, off)`, chunks of at most 1 GiB | (same) |
-//! | target-fd | `target_fd` | T | `pidfd_open(S)`, `pidfd_getfd(pidfd, sfd)`, `close(pidfd)`; else a socket pair and `SCM_RIGHTS` | `close` |
+//! | target-fd | `target_fd` (and `fd_passing`) | T | `pidfd_open(S)`, `pidfd_getfd(pidfd, sfd)`, `close(pidfd)`; else a socket pair and `SCM_RIGHTS` | `close` |
 //! | target-map | `target_map` | T | `mmap(A', N, MAP_SHARED\|MAP_FIXED_NOREPLACE, tfd)`, per-piece `mprotect` | `munmap` |
 //! | check | `check` | memlink | both alive (state in `/proc/PID/stat`) | — |
 //! | remap | `remap` | S | `mmap(A, N, MAP_SHARED\|MAP_FIXED, sfd)`, per-piece `mprotect` | rebuild a private copy from the memfd if a hole was left |
@@ -19,21 +19,22 @@
 //! `remap` nothing the processes can observe has changed, and the memfd holds a complete copy
 //! from `copy` until `cleanup`. After `remap` the link is done even if T then dies.
 
+mod fd_passing;
+
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 #[cfg(feature = "test-hooks")]
 use crate::link::FaultAction;
 use crate::link::{LinkMode, LinkReport, LinkRequest, Step};
-use crate::platform::linux::ptrace::remote::{self, nr};
-use crate::platform::linux::ptrace::sys;
+use crate::platform::linux::ptrace::remote::nr;
 use crate::platform::linux::ptrace::{ProcId, Session};
 use crate::platform::linux::vm;
 
+use fd_passing::pidfd_error;
+
 use super::preflight::{self, VmaPiece};
-use super::{
-    fd_links, gather, hash_range, page_size, pid_path, proc_path, report_pieces, smaps_of,
-};
+use super::{fd_links, gather, hash_range, page_size, proc_path, report_pieces, smaps_of};
 
 const MFD_CLOEXEC: u64 = 1;
 const MFD_NOEXEC_SEAL: u64 = 8;
@@ -381,151 +382,6 @@ impl<'a> Share<'a> {
         Ok((tfd, method))
     }
 
-    /// Method A: `pidfd_open(S)` and `pidfd_getfd` injected in T. Needs T to be allowed to
-    /// trace S, and S visible in T's PID namespace.
-    fn target_fd_pidfd(&mut self, sfd: u64) -> Result<u64> {
-        let req = self.req;
-        let spid_in_t = pid_as_seen_by(req.source, req.target).ok_or_else(|| Error::Refused {
-            pid: req.target,
-            reason: format!("process {} is not visible in its PID namespace", req.source),
-        })?;
-        let pidfd = self
-            .call(
-                self.target,
-                nr::PIDFD_OPEN,
-                [spid_in_t as u64, 0, 0, 0, 0, 0],
-                "pidfd_open",
-            )
-            .map_err(pidfd_error)?;
-        self.journal.target_pidfd = Some(pidfd);
-        let r = self.call(
-            self.target,
-            nr::PIDFD_GETFD,
-            [pidfd, sfd, 0, 0, 0, 0],
-            "pidfd_getfd",
-        );
-        let _ = self.call(
-            self.target,
-            nr::CLOSE,
-            [pidfd, 0, 0, 0, 0, 0],
-            "close the pidfd",
-        );
-        self.journal.target_pidfd = None;
-        r.map_err(pidfd_error)
-    }
-
-    /// Method B: T creates a socket pair; memlink takes one end and the memfd with its own
-    /// `pidfd_getfd` and sends the memfd with `SCM_RIGHTS`; T receives it with an injected
-    /// `recvmsg`. Needs only memlink's rights over both processes (works across users and PID
-    /// namespaces).
-    fn target_fd_socket(&mut self, sfd: u64) -> Result<u64> {
-        let page = self.page;
-        let scratch = self.call(
-            self.target,
-            nr::MMAP,
-            [0, page, PROT_RW, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0],
-            "mmap a scratch page",
-        )?;
-        self.journal.target_scratch = Some(scratch);
-        let [sv0, sv1] = self.socket_pair_in_target(scratch)?;
-        self.send_memfd(sv1, sfd)?;
-        self.receive_memfd(scratch, sv0)
-    }
-
-    /// `socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, scratch)` in T; the two fds.
-    fn socket_pair_in_target(&mut self, scratch: u64) -> Result<[u64; 2]> {
-        let target = self.req.target;
-        self.call(
-            self.target,
-            nr::SOCKETPAIR,
-            [1, 2 | 0x80000, 0, scratch, 0, 0],
-            "socketpair",
-        )?;
-        let sv = remote::read_remote(target, scratch, 8)
-            .map_err(|e| Error::from_errno(target, "read the memory of", e))?;
-        if sv.len() != 8 {
-            return Err(Error::Unmapped {
-                pid: target,
-                start: scratch,
-                end: scratch + 8,
-            });
-        }
-        let sv0 = i32::from_ne_bytes([sv[0], sv[1], sv[2], sv[3]]) as u64;
-        let sv1 = i32::from_ne_bytes([sv[4], sv[5], sv[6], sv[7]]) as u64;
-        self.journal.target_sockets = vec![sv0, sv1];
-        Ok([sv0, sv1])
-    }
-
-    /// memlink takes T's end `sv1` and S's memfd with its own `pidfd_getfd` and sends the
-    /// memfd over the socket.
-    fn send_memfd(&self, sv1: u64, sfd: u64) -> Result<()> {
-        use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, UnixAddr};
-        use std::os::fd::AsRawFd;
-        let req = self.req;
-        let getfd = |pid: u32, fd: u64| -> Result<std::os::fd::OwnedFd> {
-            let pidfd = sys::pidfd_open(pid).map_err(|e| os(pid, "pidfd_open", e))?;
-            sys::pidfd_getfd(&pidfd, fd as i32).map_err(|e| os(pid, "pidfd_getfd", e))
-        };
-        let sock = getfd(req.target, sv1)?;
-        let memfd = getfd(req.source, sfd)?;
-        let fds = [memfd.as_raw_fd()];
-        sendmsg::<UnixAddr>(
-            sock.as_raw_fd(),
-            &[std::io::IoSlice::new(b"m")],
-            &[ControlMessage::ScmRights(&fds)],
-            MsgFlags::MSG_DONTWAIT,
-            None,
-        )
-        .map_err(|e| os(req.target, "send the memfd", e.into()))?;
-        Ok(())
-    }
-
-    /// T receives the memfd on `sv0` with an injected `recvmsg` (the message header built in
-    /// its scratch page), then closes both sockets; the received fd.
-    fn receive_memfd(&mut self, scratch: u64, sv0: u64) -> Result<u64> {
-        let target = self.req.target;
-        // msghdr at +64, iovec at +128, control buffer at +192, data at +256.
-        let mut msg = Vec::with_capacity(200);
-        let put = |v: &mut Vec<u8>, x: u64| v.extend_from_slice(&x.to_ne_bytes());
-        put(&mut msg, 0); // msg_name
-        put(&mut msg, 0); // msg_namelen + padding
-        put(&mut msg, scratch + 128); // msg_iov
-        put(&mut msg, 1); // msg_iovlen
-        put(&mut msg, scratch + 192); // msg_control
-        put(&mut msg, 64); // msg_controllen
-        put(&mut msg, 0); // msg_flags + padding
-        msg.resize(64, 0);
-        put(&mut msg, scratch + 256); // iov_base
-        put(&mut msg, 16); // iov_len
-        msg.resize(192 - 64 + 64, 0);
-        write_remote(target, scratch + 64, &msg)?;
-        // recvmsg(sv0, msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT)
-        self.call(
-            self.target,
-            nr::RECVMSG,
-            [sv0, scratch + 64, 0x4000_0000 | 0x40, 0, 0, 0],
-            "recvmsg",
-        )?;
-        let c = remote::read_remote(target, scratch + 192, 24)
-            .map_err(|e| Error::from_errno(target, "read the memory of", e))?;
-        let word = |r: std::ops::Range<usize>| {
-            c.get(r)
-                .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
-        };
-        let (level, kind, fd) = (word(8..12), word(12..16), word(16..20));
-        let target_id = self.target;
-        for fd in std::mem::take(&mut self.journal.target_sockets) {
-            let _ = self.call(target_id, nr::CLOSE, [fd, 0, 0, 0, 0, 0], "close a socket");
-        }
-        match (level, kind, fd) {
-            (Some(1), Some(1), Some(fd)) if fd >= 0 => Ok(fd as u64),
-            _ => Err(Error::Refused {
-                pid: target,
-                reason: "the memfd did not arrive over the socket".into(),
-            }),
-        }
-    }
-
     /// Step `target-map`: the memfd mapped into the hole of T (`MAP_FIXED_NOREPLACE`: refused
     /// atomically if T mapped something there meanwhile), then per-piece protections.
     fn target_map(&mut self, tfd: u64) -> Result<()> {
@@ -812,32 +668,6 @@ fn occupied(req: &LinkRequest) -> Error {
     }
 }
 
-/// Explains a failed pidfd call: ENOSYS means a kernel older than 5.6.
-fn pidfd_error(e: Error) -> Error {
-    match e {
-        Error::Os { op, source } if source.raw_os_error() == Some(libc::ENOSYS) => Error::Os {
-            op: format!(
-                "{op} (the kernel lacks pidfd_open/pidfd_getfd: Linux 5.6 or later is needed)"
-            ),
-            source,
-        },
-        Error::Os { op, source } if source.raw_os_error() == Some(libc::EPERM) => Error::Os {
-            op: format!(
-                "{op} (the target may not trace the source: same user or CAP_SYS_PTRACE needed)"
-            ),
-            source,
-        },
-        e => e,
-    }
-}
-
-fn os(pid: u32, what: &str, e: std::io::Error) -> Error {
-    Error::Os {
-        op: format!("{what} of process {pid}"),
-        source: e,
-    }
-}
-
 /// Writes `data` at `addr` of process `pid`.
 fn write_remote(pid: u32, addr: u64, data: &[u8]) -> Result<()> {
     let n = vm::write(pid, addr, data)
@@ -850,39 +680,4 @@ fn write_remote(pid: u32, addr: u64, data: &[u8]) -> Result<()> {
         });
     }
     Ok(())
-}
-
-/// The PID of `pid` as process `observer` sees it: the same when both live in memlink's PID
-/// namespace, else the innermost `NSpid` when `pid` lives in the observer's namespace.
-fn pid_as_seen_by(pid: u32, observer: u32) -> Option<u32> {
-    let ns = |p: &str| std::fs::read_link(proc_path(&format!("{p}/ns/pid"))).ok();
-    let obs = ns(&observer.to_string())?;
-    if Some(&obs) == ns("self").as_ref() {
-        return Some(pid);
-    }
-    if Some(&obs) == ns(&pid.to_string()).as_ref() {
-        let st = std::fs::read(pid_path(pid, "status")).ok()?;
-        return crate::proc::status::parse(&st).ok()?.ns_pid.last().copied();
-    }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pidfd_errors_name_the_cause() {
-        let os = |errno| Error::Os {
-            op: "process 5: pidfd_getfd".into(),
-            source: std::io::Error::from_raw_os_error(errno),
-        };
-        assert!(pidfd_error(os(libc::ENOSYS))
-            .to_string()
-            .contains("Linux 5.6 or later"));
-        assert!(pidfd_error(os(libc::EPERM))
-            .to_string()
-            .contains("CAP_SYS_PTRACE"));
-        assert!(!pidfd_error(os(libc::EBADF)).to_string().contains("Linux"));
-    }
 }
