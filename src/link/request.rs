@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+#[cfg(feature = "test-hooks")]
 use crate::error::{Error, Result};
 
 /// How the target gets the source's memory.
@@ -87,6 +88,7 @@ impl Step {
 }
 
 /// What the test-only fault hook does after its step.
+#[cfg(feature = "test-hooks")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaultAction {
     /// SIGKILL the source (or the unlinked process).
@@ -98,8 +100,9 @@ pub enum FaultAction {
 }
 
 /// A test-only fault: stop after `after` and do `action`, so that rollback tests are
-/// deterministic. The CLI builds it from `MEMLINK_TEST_FAULT=after:STEP:ACTION`; never set it
-/// in production.
+/// deterministic. The CLI builds it from `MEMLINK_TEST_FAULT=after:STEP:ACTION`. It exists only
+/// with the cargo feature `test-hooks`, which the test suite enables and release builds lack.
+#[cfg(feature = "test-hooks")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fault {
     /// The step after which the fault fires.
@@ -108,6 +111,7 @@ pub struct Fault {
     pub action: FaultAction,
 }
 
+#[cfg(feature = "test-hooks")]
 impl Fault {
     /// Parses `after:STEP:ACTION` with ACTION one of `kill-source`, `kill-target`, `fail`.
     pub fn parse(s: &str) -> Result<Fault> {
@@ -139,7 +143,11 @@ impl Fault {
 }
 
 /// A request to link `[address, address+size)` of `source` into `target`.
+///
+/// Built with [`LinkRequest::new`] (non-exhaustive: the test-only field comes and goes with the
+/// `test-hooks` feature).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LinkRequest {
     /// The process whose memory is shared.
     pub source: u32,
@@ -160,6 +168,7 @@ pub struct LinkRequest {
     /// Link even when the source uses io_uring, AIO, RDMA or VFIO.
     pub allow_pinned: bool,
     /// Test-only fault injection (see [`Fault`]).
+    #[cfg(feature = "test-hooks")]
     pub fault: Option<Fault>,
 }
 
@@ -176,6 +185,7 @@ impl LinkRequest {
             verify: false,
             dry_run: false,
             allow_pinned: false,
+            #[cfg(feature = "test-hooks")]
             fault: None,
         }
     }
@@ -233,7 +243,10 @@ pub struct LinkReport {
 }
 
 /// A request to turn a linked (shared memfd) range back into private memory.
+///
+/// Built with [`UnlinkRequest::new`] (non-exhaustive, as [`LinkRequest`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct UnlinkRequest {
     /// The process.
     pub pid: u32,
@@ -244,7 +257,22 @@ pub struct UnlinkRequest {
     /// Run the pre-flight checks only.
     pub dry_run: bool,
     /// Test-only fault injection (`kill-source` kills `pid`).
+    #[cfg(feature = "test-hooks")]
     pub fault: Option<Fault>,
+}
+
+impl UnlinkRequest {
+    /// A request to unlink `[address, address+size)` of `pid`, not a dry run.
+    pub fn new(pid: u32, address: u64, size: u64) -> UnlinkRequest {
+        UnlinkRequest {
+            pid,
+            address,
+            size,
+            dry_run: false,
+            #[cfg(feature = "test-hooks")]
+            fault: None,
+        }
+    }
 }
 
 /// What an unlink did.

@@ -947,3 +947,37 @@ fn signal_flood_during_a_link() {
         assert_threads_fine_but(f, "");
     }
 }
+
+/// The binary under test carries the test-only fault hook: the package's dev-dependency on
+/// itself turns on the `test-hooks` feature whenever the tests are built, so an invalid
+/// `MEMLINK_TEST_FAULT` is refused before anything else. A binary without the hook ignores the
+/// variable (`benches/link/release_ignores_fault_hook.sh` checks the release build), and then
+/// every rollback test above would prove nothing.
+#[test]
+fn the_tested_binary_has_the_fault_hook() {
+    let link = [
+        "link",
+        "--source",
+        "1",
+        "--target",
+        "2",
+        "--address",
+        "0x1000",
+        "--size",
+        "4096",
+    ];
+    let unlink = [
+        "unlink",
+        "--pid",
+        "1",
+        "--address",
+        "0x1000",
+        "--size",
+        "4096",
+    ];
+    for args in [&link[..], &unlink[..]] {
+        let mut c = memlink();
+        c.args(args).env("MEMLINK_TEST_FAULT", "after:nowhere:fail");
+        run_cmd(&mut c).assert_error(&["invalid test fault \"after:nowhere:fail\""]);
+    }
+}

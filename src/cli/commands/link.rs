@@ -1,11 +1,17 @@
 //! `memlink link`: share (or copy) a range of one process's memory with another.
 //!
 //! `MEMLINK_TEST_FAULT=after:STEP:kill-source|kill-target|fail` is a test-only hook read here
-//! and nowhere else: it makes the rollback tests deterministic. Never set it otherwise.
+//! and nowhere else: it makes the rollback tests deterministic. It is compiled only with the
+//! cargo feature `test-hooks` (the test suite enables it); in any other build the variable has
+//! no effect.
 
 use std::io::Write;
+use std::path::Path;
 
-use memlink::link::{Fault, LinkMode, LinkReport, LinkRequest, MemoryLinker};
+#[cfg(feature = "test-hooks")]
+use memlink::link::Fault;
+use memlink::link::{LinkMode, LinkReport, LinkRequest, MemoryLinker};
+use memlink::platform::DEFAULT_PROC_ROOT;
 use memlink::units::format_size;
 
 use crate::cli::args::{Format, LinkArgs, ModeArg};
@@ -13,11 +19,27 @@ use crate::cli::output;
 use crate::cli::Outcome;
 
 /// The test-only fault hook from the environment.
+#[cfg(feature = "test-hooks")]
 pub fn test_fault() -> anyhow::Result<Option<Fault>> {
     match std::env::var("MEMLINK_TEST_FAULT") {
         Ok(v) if !v.is_empty() => Ok(Some(Fault::parse(&v)?)),
         _ => Ok(None),
     }
+}
+
+/// Refuses a `--proc-root` other than `/proc` for `command`: ptrace takes PIDs of memlink's own
+/// PID namespace, and only the default procfs is sure to name the same processes.
+pub fn refuse_other_proc_root(command: &str, proc_root: &Path) -> anyhow::Result<()> {
+    let default = Path::new(DEFAULT_PROC_ROOT);
+    let same = |p: &Path| p == default || p.canonicalize().is_ok_and(|p| p == default);
+    if same(proc_root) {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "{command} does not support --proc-root {}: it traces processes by the PIDs of \
+         memlink's own PID namespace, which only {DEFAULT_PROC_ROOT} names",
+        proc_root.display()
+    )
 }
 
 impl TryFrom<&LinkArgs> for LinkRequest {
@@ -33,13 +55,17 @@ impl TryFrom<&LinkArgs> for LinkRequest {
         req.verify = a.verify;
         req.dry_run = a.dry_run;
         req.allow_pinned = a.allow_pinned;
-        req.fault = test_fault()?;
+        #[cfg(feature = "test-hooks")]
+        {
+            req.fault = test_fault()?;
+        }
         Ok(req)
     }
 }
 
 /// Runs `memlink link`.
-pub fn run(args: LinkArgs) -> anyhow::Result<Outcome> {
+pub fn run(args: LinkArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
+    refuse_other_proc_root("link", proc_root)?;
     let req = LinkRequest::try_from(&args)?;
     let report = MemoryLinker::new().link(&req)?;
     let mut out = output::stdout();

@@ -59,7 +59,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             platform: std::env::consts::OS,
         }
         .into()),
-        Command::Link(args) => link::run(args),
-        Command::Unlink(args) => unlink::run(args),
+        Command::Link(args) => link::run(args, &cli.proc_root),
+        Command::Unlink(args) => unlink::run(args, &cli.proc_root),
     }
 }

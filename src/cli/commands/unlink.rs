@@ -1,6 +1,7 @@
 //! `memlink unlink`: turn a linked range back into private memory with the same content.
 
 use std::io::Write;
+use std::path::Path;
 
 use memlink::link::{MemoryLinker, UnlinkRequest};
 use memlink::units::format_size;
@@ -10,14 +11,14 @@ use crate::cli::output;
 use crate::cli::Outcome;
 
 /// Runs `memlink unlink`.
-pub fn run(args: UnlinkArgs) -> anyhow::Result<Outcome> {
-    let req = UnlinkRequest {
-        pid: args.pid,
-        address: args.address,
-        size: args.size,
-        dry_run: args.dry_run,
-        fault: super::link::test_fault()?,
-    };
+pub fn run(args: UnlinkArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
+    super::link::refuse_other_proc_root("unlink", proc_root)?;
+    let mut req = UnlinkRequest::new(args.pid, args.address, args.size);
+    req.dry_run = args.dry_run;
+    #[cfg(feature = "test-hooks")]
+    {
+        req.fault = super::link::test_fault()?;
+    }
     let r = MemoryLinker::new().unlink(&req)?;
     let mut out = output::stdout();
     match args.format {

@@ -1,7 +1,9 @@
 //! Linking memory between processes on Linux: the pre-flight checks ([`preflight`], pure), the
 //! share-mode sequence ([`share`]), copy mode ([`copy`]) and unlink ([`unlink`]).
 //!
-//! Everything a refusal needs is read from `/proc` before any process is stopped.
+//! Everything a refusal needs is read from `/proc` before any process is stopped. Link and
+//! unlink always read the default procfs, [`DEFAULT_PROC_ROOT`]: ptrace takes PIDs of memlink's
+//! own PID namespace, which another procfs mount may not name.
 
 pub mod copy;
 pub mod preflight;
@@ -9,22 +11,36 @@ pub mod share;
 pub mod unlink;
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-use nix::sys::uio::{process_vm_readv, RemoteIoVec};
-use nix::unistd::Pid;
 
 use crate::error::{Error, Result};
 use crate::link::{LinkMode, LinkPartners, LinkReport, LinkRequest, LinkedPiece};
 use crate::platform::linux::procdir::ProcDir;
+use crate::platform::linux::vm;
+use crate::platform::DEFAULT_PROC_ROOT;
 use crate::proc::smaps::{self, SmapsEntry};
 use crate::proc::stat::Stat;
 use crate::proc::status::Status;
 
-use preflight::Piece;
+use preflight::VmaPiece;
 
 pub use super::vm::page_size;
+
+/// The procfs that link and unlink read.
+pub(crate) fn proc_root() -> &'static Path {
+    Path::new(DEFAULT_PROC_ROOT)
+}
+
+/// `REL` under the procfs root (`meminfo`, `self/status`, `sys/vm/max_map_count`).
+pub(crate) fn proc_path(rel: &str) -> PathBuf {
+    proc_root().join(rel)
+}
+
+/// `REL` in the procfs directory of `pid` (`status`, `fd`, `task/TID/status`).
+pub(crate) fn pid_path(pid: u32, rel: &str) -> PathBuf {
+    proc_root().join(pid.to_string()).join(rel)
+}
 
 /// Checks a request's arguments alone.
 pub fn check_args(req: &LinkRequest) -> Result<()> {
@@ -58,7 +74,7 @@ pub fn gather(pid: u32, can_suspend_seccomp: bool) -> Result<Facts> {
 
 /// Like [`gather`]; `flags` reads `smaps` (for `VmFlags`), otherwise the cheaper `maps`.
 pub fn gather_with(pid: u32, can_suspend_seccomp: bool, flags: bool) -> Result<Facts> {
-    let dir = ProcDir::open(Path::new("/proc"), pid)?;
+    let dir = ProcDir::open(proc_root(), pid)?;
     let stat = dir.stat()?;
     if stat.is_zombie() {
         return Err(Error::Zombie { pid });
@@ -88,7 +104,7 @@ pub fn gather_with(pid: u32, can_suspend_seccomp: bool, flags: bool) -> Result<F
 /// without the process checks. Used for the target and for the re-checks once memlink
 /// traces the processes.
 pub fn smaps_of(pid: u32) -> Result<Vec<SmapsEntry>> {
-    let dir = ProcDir::open(Path::new("/proc"), pid)?;
+    let dir = ProcDir::open(proc_root(), pid)?;
     maps_entries(&dir.read_for("maps", "read the memory map of")?)
 }
 
@@ -119,7 +135,7 @@ pub fn fd_links(pid: u32) -> Vec<Vec<u8>> {
 
 /// True when memlink has `CAP_SYS_ADMIN` (needed for `PTRACE_O_SUSPEND_SECCOMP`).
 pub fn has_cap_sys_admin() -> bool {
-    std::fs::read_to_string("/proc/self/status")
+    std::fs::read_to_string(proc_path("self/status"))
         .ok()
         .and_then(|s| {
             let l = s.lines().find(|l| l.starts_with("CapEff:"))?;
@@ -128,7 +144,7 @@ pub fn has_cap_sys_admin() -> bool {
         .is_some_and(|caps| caps & (1 << 21) != 0)
 }
 
-pub(crate) fn report_pieces(pieces: &[Piece]) -> Vec<LinkedPiece> {
+pub(crate) fn report_pieces(pieces: &[VmaPiece]) -> Vec<LinkedPiece> {
     pieces
         .iter()
         .map(|p| LinkedPiece {
@@ -169,15 +185,8 @@ pub fn hash_range(pid: u32, address: u64, size: u64) -> Result<u64> {
     let mut off = 0;
     while off < size {
         let len = CHUNK.min(size - off) as usize;
-        let n = process_vm_readv(
-            Pid::from_raw(pid as i32),
-            &mut [std::io::IoSliceMut::new(&mut buf[..len])],
-            &[RemoteIoVec {
-                base: (address + off) as usize,
-                len,
-            }],
-        )
-        .map_err(|e| Error::from_errno(pid, "read the memory of", e.into()))?;
+        let n = vm::read(pid, address + off, &mut buf[..len])
+            .map_err(|e| Error::from_errno(pid, "read the memory of", e.into()))?;
         if n != len {
             return Err(Error::Unmapped {
                 pid,
@@ -198,7 +207,7 @@ pub fn hash_range(pid: u32, address: u64, size: u64) -> Result<u64> {
 
 /// See [`crate::link::link_partners`].
 pub fn partners(pid: u32) -> Result<Vec<LinkPartners>> {
-    let dir = ProcDir::open_live(Path::new("/proc"), pid)?;
+    let dir = ProcDir::open_live(proc_root(), pid)?;
     let own = dir.read_for("maps", "read the memory map of")?;
     let own = crate::proc::maps::parse(&own)?;
     let mut wanted: HashMap<(u32, u32, u64), Vec<usize>> = HashMap::new();
@@ -220,8 +229,8 @@ pub fn partners(pid: u32) -> Result<Vec<LinkPartners>> {
     if wanted.is_empty() {
         return Ok(Vec::new());
     }
-    let rd = std::fs::read_dir("/proc").map_err(|e| Error::File {
-        path: "/proc".into(),
+    let rd = std::fs::read_dir(proc_root()).map_err(|e| Error::File {
+        path: proc_root().into(),
         source: e,
     })?;
     for e in rd.filter_map(|e| e.ok()) {
@@ -231,7 +240,7 @@ pub fn partners(pid: u32) -> Result<Vec<LinkPartners>> {
         if other == pid {
             continue;
         }
-        let Ok(bytes) = std::fs::read(format!("/proc/{other}/maps")) else {
+        let Ok(bytes) = std::fs::read(pid_path(other, "maps")) else {
             continue;
         };
         let Ok(lines) = crate::proc::maps::parse(&bytes) else {

@@ -11,9 +11,10 @@ use crate::region::{Perms, VmFlag};
 /// Highest user address on x86_64 with 4-level page tables (47 bits).
 pub const USER_SPACE_END: u64 = 0x7fff_ffff_f000;
 
-/// One source VMA piece inside the range, with its protection.
+/// The part of one VMA that lies inside the linked (or unlinked) range, with its protection:
+/// each piece keeps its own protection after the remap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Piece {
+pub struct VmaPiece {
     /// First address.
     pub start: u64,
     /// One past the last address.
@@ -22,7 +23,7 @@ pub struct Piece {
     pub perms: Perms,
 }
 
-impl Piece {
+impl VmaPiece {
     /// The `PROT_*` bits (`Perms` uses the same values for r/w/x).
     pub fn prot(&self) -> u64 {
         (self.perms & (Perms::READ | Perms::WRITE | Perms::EXEC)).bits() as u64
@@ -173,7 +174,7 @@ pub fn check_source_range(
     entries: &[SmapsEntry],
     address: u64,
     size: u64,
-) -> Result<(Vec<Piece>, Vec<String>)> {
+) -> Result<(Vec<VmaPiece>, Vec<String>)> {
     let refuse = |start: u64, why: String| Error::Refused {
         pid,
         reason: format!("source range at {start:#x}: {why}"),
@@ -255,7 +256,7 @@ pub fn check_source_range(
                 ));
             }
         }
-        pieces.push(Piece {
+        pieces.push(VmaPiece {
             start: e.start.max(address),
             end: e.end.min(address + size),
             perms: e.perms,
@@ -316,7 +317,7 @@ pub fn check_unlink_range(
     entries: &[SmapsEntry],
     address: u64,
     size: u64,
-) -> Result<Vec<Piece>> {
+) -> Result<Vec<VmaPiece>> {
     let mut pieces = Vec::new();
     for e in covering(pid, entries, address, size)? {
         if !e.perms.contains(Perms::SHARED) || !e.pathname.starts_with(b"/memfd:") {
@@ -335,7 +336,7 @@ pub fn check_unlink_range(
                 reason: format!("range at {:#x} is PROT_NONE: nothing to copy", e.start),
             });
         }
-        pieces.push(Piece {
+        pieces.push(VmaPiece {
             start: e.start.max(address),
             end: e.end.min(address + size),
             perms: e.perms,

@@ -1,37 +1,73 @@
 //! Unlink: turn a shared memfd range of one process back into private memory with the same
-//! content, leaving every other mapping of the memfd (the partner's) intact.
+//! content, leaving every other mapping of the memfd (the partner's) intact. An `Unlink`
+//! session holds the tracee; the driver calls one method per step, in the order of this table,
+//! and marks each step done after it (the test-only fault points).
 //!
-//! | step | action | undo |
-//! |---|---|---|
-//! | stop | stop every thread of the process; re-check the range | detach |
-//! | scratch | `mmap(0, N, RW, MAP_PRIVATE\|MAP_ANONYMOUS)` → temporary range | `munmap` |
-//! | copy | memlink copies `[A, A+N)` into the temporary range (`process_vm_readv`/`writev`) | (same) |
-//! | remap | `mremap(tmp, N, N, MREMAP_MAYMOVE\|MREMAP_FIXED, A)`, then per-piece `mprotect` | — |
+//! | step | method | action | undo |
+//! |---|---|---|---|
+//! | stop | `stop` | stop every thread of the process; re-check the range | detach |
+//! | scratch | `scratch` | `mmap(0, N, RW, MAP_PRIVATE\|MAP_ANONYMOUS)` → temporary range | `munmap` |
+//! | copy | `copy` | memlink copies `[A, A+N)` into the temporary range (`process_vm_readv`/`writev`) | (same) |
+//! | remap | `remap` | `mremap(tmp, N, N, MREMAP_MAYMOVE\|MREMAP_FIXED, A)`, then per-piece `mprotect` | — |
 //!
 //! `mremap` over the range is atomic: the shared mapping is replaced in one call, so there is
 //! never a hole. The temporary range stays one VMA (protections are applied after the move)
 //! because `mremap` cannot move a range spanning several VMAs.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::link::{FaultAction, Step, UnlinkReport, UnlinkRequest};
+#[cfg(feature = "test-hooks")]
+use crate::link::FaultAction;
+use crate::link::{Step, UnlinkReport, UnlinkRequest};
 use crate::platform::linux::procdir::ProcDir;
 use crate::platform::linux::ptrace::remote::nr;
-use crate::platform::linux::ptrace::Session;
+use crate::platform::linux::ptrace::{ProcId, Session};
 
 use super::copy::copy_range;
-use super::preflight;
-use super::{gather, has_cap_sys_admin, page_size, report_pieces, smaps_of};
+use super::preflight::{self, VmaPiece};
+use super::{gather, has_cap_sys_admin, page_size, proc_path, proc_root, report_pieces, smaps_of};
 
+const PROT_RW: u64 = 3;
+const MAP_PRIVATE_ANONYMOUS: u64 = 0x22;
 const MREMAP_MAYMOVE: u64 = 1;
 const MREMAP_FIXED: u64 = 2;
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Runs an unlink request.
+/// Runs an unlink request: the argument checks and the pre-flight checks, then the steps.
 pub fn unlink(req: &UnlinkRequest) -> Result<UnlinkReport> {
     let started = Instant::now();
+    check_args(req)?;
+    let suspend = has_cap_sys_admin();
+    let facts = gather(req.pid, suspend)?;
+    let pieces = preflight::check_unlink_range(req.pid, &facts.smaps, req.address, req.size)?;
+    let mut report = UnlinkReport {
+        pid: req.pid,
+        address: req.address,
+        size: req.size,
+        dry_run: req.dry_run,
+        pieces: report_pieces(&pieces),
+        bytes_copied: 0,
+        elapsed_us: 0,
+    };
+    if req.dry_run {
+        report.elapsed_us = started.elapsed().as_micros() as u64;
+        return Ok(report);
+    }
+    if let Ok(mi) = std::fs::read(proc_path("meminfo")) {
+        preflight::check_memory(req.pid, req.size, &mi)?;
+    }
+    let mut unlink = Unlink::stop(req, pieces, suspend)?;
+    report.bytes_copied = unlink.steps()?;
+    drop(unlink);
+    // The process must still be there and the range private now.
+    let _ = ProcDir::open_live(proc_root(), req.pid)?;
+    report.elapsed_us = started.elapsed().as_micros() as u64;
+    Ok(report)
+}
+
+/// The arguments alone: size, alignment, user-space bounds, not memlink itself, x86_64.
+fn check_args(req: &UnlinkRequest) -> Result<()> {
     let page = page_size();
     if req.size == 0 {
         return Err(Error::InvalidArgument("size must not be 0".into()));
@@ -64,112 +100,146 @@ pub fn unlink(req: &UnlinkRequest) -> Result<UnlinkReport> {
             platform: std::env::consts::ARCH,
         });
     }
-    let suspend = has_cap_sys_admin();
-    let facts = gather(req.pid, suspend)?;
-    let pieces = preflight::check_unlink_range(req.pid, &facts.smaps, req.address, req.size)?;
-    let mut report = UnlinkReport {
-        pid: req.pid,
-        address: req.address,
-        size: req.size,
-        dry_run: req.dry_run,
-        pieces: report_pieces(&pieces),
-        bytes_copied: 0,
-        elapsed_us: 0,
-    };
-    if req.dry_run {
-        report.elapsed_us = started.elapsed().as_micros() as u64;
-        return Ok(report);
-    }
-    if let Ok(mi) = std::fs::read("/proc/meminfo") {
-        preflight::check_memory(req.pid, req.size, &mi)?;
+    Ok(())
+}
+
+/// An unlink in progress: the stopped process and the pieces of its range.
+struct Unlink<'a> {
+    req: &'a UnlinkRequest,
+    pieces: Vec<VmaPiece>,
+    tracees: Session,
+    process: ProcId,
+}
+
+impl<'a> Unlink<'a> {
+    /// Step `stop`: stops every thread of the process, re-checks the range and prepares the
+    /// injection thread. Dropping the session on failure detaches.
+    fn stop(req: &'a UnlinkRequest, pieces: Vec<VmaPiece>, suspend: bool) -> Result<Unlink<'a>> {
+        let mut tracees = Session::new(suspend);
+        let process = tracees.stop(req.pid, true)?;
+        let again =
+            preflight::check_unlink_range(req.pid, &smaps_of(req.pid)?, req.address, req.size)?;
+        if again != pieces {
+            return Err(Error::Refused {
+                pid: req.pid,
+                reason: "the range changed during the checks; try again".into(),
+            });
+        }
+        tracees.prepare(process)?;
+        Ok(Unlink {
+            req,
+            pieces,
+            tracees,
+            process,
+        })
     }
 
-    let mut s = Session::new(suspend);
-    let id = s.stop(req.pid, true)?;
-    let again = preflight::check_unlink_range(req.pid, &smaps_of(req.pid)?, req.address, req.size)?;
-    if again != pieces {
-        return Err(Error::Refused {
-            pid: req.pid,
-            reason: "the range changed during the checks; try again".into(),
-        });
+    /// The steps of the module table after `stop`, each marked done after it; a failure while
+    /// the temporary range exists unmaps it first. Returns the bytes copied.
+    fn steps(&mut self) -> Result<u64> {
+        self.done(Step::Stop)?;
+        let tmp = self.scratch()?;
+        self.undoing(tmp, |u| u.done(Step::Scratch))?;
+        let copied = self.undoing(tmp, |u| u.copy(tmp))?;
+        self.undoing(tmp, |u| u.done(Step::Copy))?;
+        self.remap(tmp)?;
+        self.done(Step::Remap)?;
+        Ok(copied)
     }
-    s.prepare(id)?;
-    let fault = |s: &mut Session, step: Step| -> Result<()> {
-        match req.fault {
+
+    /// Marks `step` done; with the `test-hooks` feature, fires the test-only fault if it names
+    /// this step.
+    fn done(&mut self, step: Step) -> Result<()> {
+        #[cfg(feature = "test-hooks")]
+        match self.req.fault {
             Some(f) if f.after == step => match f.action {
                 FaultAction::KillSource | FaultAction::KillTarget => {
-                    s.kill_and_reap(id);
-                    Ok(())
+                    self.tracees.kill_and_reap(self.process);
                 }
-                FaultAction::Fail => Err(Error::Refused {
-                    pid: req.pid,
-                    reason: format!("test fault injected after step {}", step.name()),
-                }),
+                FaultAction::Fail => {
+                    return Err(Error::Refused {
+                        pid: self.req.pid,
+                        reason: format!("test fault injected after step {}", step.name()),
+                    })
+                }
             },
-            _ => Ok(()),
+            _ => {}
         }
-    };
-    let call = |s: &mut Session, nr: u64, args: [u64; 6], what: &str| -> Result<u64> {
-        let r = s.remote_syscall(id, nr, args, TIMEOUT)?;
+        #[cfg(not(feature = "test-hooks"))]
+        let _ = step;
+        Ok(())
+    }
+
+    /// One injected call; a negative result becomes an error naming `what`.
+    fn call(&mut self, nr: u64, args: [u64; 6], what: &str) -> Result<u64> {
+        let r = self
+            .tracees
+            .remote_syscall(self.process, nr, args, TIMEOUT)?;
         if (-4095..0).contains(&r) {
             return Err(Error::Os {
-                op: format!("process {}: {what}", req.pid),
+                op: format!("process {}: {what}", self.req.pid),
                 source: std::io::Error::from_raw_os_error(-r as i32),
             });
         }
         Ok(r as u64)
-    };
-    fault(&mut s, Step::Stop)?;
-    let n = req.size;
-    let tmp = call(
-        &mut s,
-        nr::MMAP,
-        [0, n, 3, 0x22, u64::MAX, 0],
-        "mmap a temporary range",
-    )?;
-    let undo = |s: &mut Session, e: Error| -> Error {
-        if !s.proc(id).dead {
-            let _ = s.remote_syscall(id, nr::MUNMAP, [tmp, n, 0, 0, 0, 0], TIMEOUT);
+    }
+
+    /// Runs `f`; if it fails, unmaps the temporary range at `tmp` before passing the error on.
+    fn undoing<T>(&mut self, tmp: u64, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        f(self).inspect_err(|_| {
+            if !self.tracees.proc(self.process).dead {
+                let n = self.req.size;
+                let _ = self.tracees.remote_syscall(
+                    self.process,
+                    nr::MUNMAP,
+                    [tmp, n, 0, 0, 0, 0],
+                    TIMEOUT,
+                );
+            }
+        })
+    }
+
+    /// Step `scratch`: a temporary private anonymous range of N bytes elsewhere in the process.
+    fn scratch(&mut self) -> Result<u64> {
+        let n = self.req.size;
+        self.call(
+            nr::MMAP,
+            [0, n, PROT_RW, MAP_PRIVATE_ANONYMOUS, u64::MAX, 0],
+            "mmap a temporary range",
+        )
+    }
+
+    /// Step `copy`: memlink copies the range into the temporary range.
+    fn copy(&mut self, tmp: u64) -> Result<u64> {
+        let req = self.req;
+        copy_range(req.pid, req.address, req.pid, tmp, req.size)
+    }
+
+    /// Step `remap`: the temporary range moved over the shared one in one `mremap`, then
+    /// per-piece protections.
+    fn remap(&mut self, tmp: u64) -> Result<()> {
+        let (a, n) = (self.req.address, self.req.size);
+        let m = self.undoing(tmp, |u| {
+            u.call(
+                nr::MREMAP,
+                [tmp, n, n, MREMAP_MAYMOVE | MREMAP_FIXED, a, 0],
+                "mremap the private copy over the range",
+            )
+        })?;
+        if m != a {
+            return Err(Error::Os {
+                op: format!("process {}: mremap landed at {m:#x}", self.req.pid),
+                source: std::io::Error::from_raw_os_error(libc::EFAULT),
+            });
         }
-        e
-    };
-    if let Err(e) = fault(&mut s, Step::Scratch) {
-        return Err(undo(&mut s, e));
+        let pieces = self.pieces.clone();
+        for p in pieces.iter().filter(|p| p.prot() != PROT_RW) {
+            self.call(
+                nr::MPROTECT,
+                [p.start, p.end - p.start, p.prot(), 0, 0, 0],
+                "mprotect a piece",
+            )?;
+        }
+        Ok(())
     }
-    match copy_range(req.pid, req.address, req.pid, tmp, n) {
-        Ok(c) => report.bytes_copied = c,
-        Err(e) => return Err(undo(&mut s, e)),
-    }
-    if let Err(e) = fault(&mut s, Step::Copy) {
-        return Err(undo(&mut s, e));
-    }
-    let m = match call(
-        &mut s,
-        nr::MREMAP,
-        [tmp, n, n, MREMAP_MAYMOVE | MREMAP_FIXED, req.address, 0],
-        "mremap the private copy over the range",
-    ) {
-        Ok(m) => m,
-        Err(e) => return Err(undo(&mut s, e)),
-    };
-    if m != req.address {
-        return Err(Error::Os {
-            op: format!("process {}: mremap landed at {m:#x}", req.pid),
-            source: std::io::Error::from_raw_os_error(libc::EFAULT),
-        });
-    }
-    for p in pieces.iter().filter(|p| p.prot() != 3) {
-        call(
-            &mut s,
-            nr::MPROTECT,
-            [p.start, p.end - p.start, p.prot(), 0, 0, 0],
-            "mprotect a piece",
-        )?;
-    }
-    fault(&mut s, Step::Remap)?;
-    drop(s);
-    // The process must still be there and the range private now.
-    let _ = ProcDir::open_live(Path::new("/proc"), req.pid)?;
-    report.elapsed_us = started.elapsed().as_micros() as u64;
-    Ok(report)
 }

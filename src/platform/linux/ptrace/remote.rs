@@ -15,11 +15,12 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::sys::ptrace;
 use nix::sys::signal::Signal;
-use nix::sys::uio::{process_vm_readv, RemoteIoVec};
 use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 
 use crate::error::{Error, Result};
+use crate::platform::linux::link::pid_path;
+use crate::platform::linux::vm;
 
 use super::sys;
 use super::tracee::{Event, ProcId, Session, PTRACE_EVENT_STOP};
@@ -93,17 +94,10 @@ pub fn find_gadget(code: &[u8]) -> Option<usize> {
     code.windows(2).position(|w| w == [0x0f, 0x05])
 }
 
-/// Reads `len` bytes at `addr` of process `pid`.
+/// Reads up to `len` bytes at `addr` of process `pid` (fewer when the next page is unmapped).
 pub fn read_remote(pid: u32, addr: u64, len: usize) -> std::io::Result<Vec<u8>> {
     let mut buf = vec![0u8; len];
-    let n = process_vm_readv(
-        Pid::from_raw(pid as i32),
-        &mut [std::io::IoSliceMut::new(&mut buf)],
-        &[RemoteIoVec {
-            base: addr as usize,
-            len,
-        }],
-    )?;
+    let n = vm::read(pid, addr, &mut buf)?;
     buf.truncate(n);
     Ok(buf)
 }
@@ -167,7 +161,7 @@ impl Session {
                     op: format!("process {pid}: no syscall instruction found"),
                     source: std::io::Error::from_raw_os_error(libc::ENOEXEC),
                 })?;
-            let seccomp = std::fs::read(format!("/proc/{pid}/status"))
+            let seccomp = std::fs::read(pid_path(pid, "status"))
                 .ok()
                 .and_then(|b| crate::proc::status::parse(&b).ok())
                 .is_none_or(|s| s.seccomp != 0);
@@ -351,7 +345,7 @@ impl Session {
     /// rejected the call and the process will die.
     fn check_sigsys(&mut self, id: ProcId, tid: i32) -> Result<()> {
         let pid = self.proc(id).pid;
-        let path = format!("/proc/{pid}/task/{tid}/status");
+        let path = pid_path(pid, &format!("task/{tid}/status"));
         let pending = std::fs::read(path)
             .ok()
             .and_then(|b| crate::proc::status::parse(&b).ok())
@@ -379,7 +373,7 @@ fn errno(e: &std::io::Error) -> Errno {
 
 /// The address of a `syscall` instruction in the `[vdso]` of `pid`.
 fn find_vdso_gadget(pid: u32) -> Option<u64> {
-    let maps = std::fs::read(format!("/proc/{pid}/maps")).ok()?;
+    let maps = std::fs::read(pid_path(pid, "maps")).ok()?;
     let lines = crate::proc::maps::parse(&maps).ok()?;
     let vdso = lines.iter().find(|l| l.pathname == b"[vdso]")?;
     let code = read_remote(pid, vdso.start, (vdso.end - vdso.start) as usize).ok()?;

@@ -8,7 +8,6 @@
 //! with borrowed registers; they are delivered after the last detach.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -21,6 +20,7 @@ use nix::unistd::Pid;
 use std::os::fd::AsFd;
 
 use crate::error::{Error, Result};
+use crate::platform::linux::link::{proc_path, proc_root};
 use crate::platform::linux::procdir::ProcDir;
 
 use super::remote::Injector;
@@ -128,7 +128,7 @@ impl Session {
         if self.procs[id].dead {
             return false;
         }
-        let ok = ProcDir::open(Path::new("/proc"), self.procs[id].pid)
+        let ok = ProcDir::open(proc_root(), self.procs[id].pid)
             .and_then(|d| d.stat())
             .is_ok_and(|s| !s.is_zombie() && s.state != b'X' && s.state != b'x');
         if !ok {
@@ -144,7 +144,7 @@ impl Session {
     /// `PermissionDenied` (with the Yama hint when it applies), `ProcessExited`, `Os` with
     /// `EAGAIN` when threads keep appearing, `ETIMEDOUT` when a thread does not stop.
     pub fn stop(&mut self, pid: u32, all: bool) -> Result<ProcId> {
-        let dir = ProcDir::open(Path::new("/proc"), pid)?;
+        let dir = ProcDir::open(proc_root(), pid)?;
         let id = self.procs.len();
         self.procs.push(Traced {
             pid,
@@ -326,6 +326,7 @@ impl Session {
 
     /// Sends SIGKILL to process `id` and waits until its injection thread is reported gone.
     /// Used by the test-only fault hook to make "the other process died here" deterministic.
+    #[cfg(feature = "test-hooks")]
     pub fn kill_and_reap(&mut self, id: ProcId) {
         let pid = self.procs[id].pid;
         let _ = nix::sys::signal::kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
@@ -412,7 +413,7 @@ fn os(pid: u32, action: &str, e: Errno) -> Error {
 /// The error for a failed `PTRACE_SEIZE`, naming Yama when it is the likely cause.
 fn seize_error(pid: u32, e: Errno) -> Error {
     if e == Errno::EPERM {
-        let scope = std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope")
+        let scope = std::fs::read_to_string(proc_path("sys/kernel/yama/ptrace_scope"))
             .ok()
             .and_then(|s| s.trim().parse::<u32>().ok());
         return Error::PermissionDenied {
