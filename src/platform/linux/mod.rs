@@ -1,10 +1,12 @@
 //! The Linux backend: procfs for maps and figures.
 
 pub mod link;
+mod mapfiles;
 pub mod mem;
 pub mod procdir;
 pub mod ptrace;
 pub mod regions;
+mod stacklayout;
 pub mod vm;
 
 use std::path::Path;
