@@ -12,6 +12,7 @@ mod map;
 mod math;
 mod ps;
 mod regions;
+mod regression;
 mod search;
 mod snapshot;
 mod watch;
