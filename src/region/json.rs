@@ -240,7 +240,9 @@ fn write_object(
     push_hex2(out, r.device.minor);
     out.extend_from_slice(b"\",\"inode\":");
     push_u64(out, r.inode);
-    out.extend_from_slice(if r.deleted {
+    out.extend_from_slice(if r.type_reason.deleted_unknown() {
+        b",\"deleted\":null,\"type_reason\":"
+    } else if r.deleted {
         b",\"deleted\":true,\"type_reason\":"
     } else {
         b",\"deleted\":false,\"type_reason\":"

@@ -34,7 +34,8 @@ pub enum RegionType {
     Kernel,
     /// A small inaccessible region next to a stack or heap.
     Guard,
-    /// A large inaccessible reservation of address space (JITs, allocators, runtimes).
+    /// Any other inaccessible region: address space reserved by JITs, allocators and runtimes,
+    /// and the small guards they put between their own regions.
     Reserved,
 }
 
@@ -127,15 +128,33 @@ pub enum TypeReason {
     StackTidName(u32),
     /// It holds the stack pointer the kernel reports for this blocked thread.
     ThreadStackPointer(u32),
-    /// A writable anonymous region directly above a guard page, as glibc lays out thread stacks
-    /// (used for threads whose stack pointer could not be read).
+    /// A thread stack as glibc allocates it (`MAP_STACK`, so `nh` in `VmFlags` on Linux 6.7+,
+    /// with a guard below), holding no stack pointer that could be read, in a process with at
+    /// least as many threads whose stack pointer could not be read as there are such regions.
     ThreadStackLayout,
+    /// A glibc thread stack (as for [`ThreadStackLayout`](Self::ThreadStackLayout)) while every
+    /// thread's stack pointer was read and lies elsewhere: glibc keeps the stacks of exited
+    /// threads for reuse.
+    CachedThreadStack,
+    /// A glibc thread stack holding no stack pointer that could be read, in a process with more
+    /// such regions than threads whose stack pointer could not be read: which of them belong to
+    /// live threads and which are cached stacks of exited threads is not known.
+    UnattributedThreadStack,
+    /// A writable anonymous region directly above an inaccessible one, like a glibc thread
+    /// stack, but without the `nh` flag that `MAP_STACK` sets: an allocator's or a runtime's.
+    GuardedNotStack,
     /// A kernel pseudo-path in brackets (`[vdso]`, `[vvar]`...).
     KernelPseudoPath,
     /// A file mapping with execute permission.
     ExecutableFile,
     /// A file mapping without execute permission.
     FileMapping,
+    /// An executable file mapping whose name ends in ` (deleted)`, where it could not be
+    /// checked whether the kernel added that suffix (the file was deleted) or the name has it.
+    ExecutableFileDeletedUnknown,
+    /// A file mapping without execute permission whose name ends in ` (deleted)`, where it
+    /// could not be checked whether the file was deleted.
+    FileMappingDeletedUnknown,
     /// A kernel object mapped through an anonymous inode (`anon_inode:...`).
     AnonInode,
     /// Shared memory of the given kind.
@@ -148,7 +167,7 @@ pub enum TypeReason {
     GuardBelowStack,
     /// Inaccessible, directly next to the heap.
     GuardNextToHeap,
-    /// Inaccessible and small, but not next to a known stack or heap.
+    /// Inaccessible and small, but not next to a stack or the heap.
     SmallInaccessible,
     /// Inaccessible and large: address space reserved for later use.
     LargeInaccessible,
@@ -161,12 +180,31 @@ impl TypeReason {
             TypeReason::HeapName => "kernel names it [heap]",
             TypeReason::StackName => "kernel names it [stack] (main thread)",
             TypeReason::StackTidName(_) | TypeReason::ThreadStackPointer(_) => return None,
-            TypeReason::ThreadStackLayout => {
-                "writable anonymous region above a guard page (pthread stack layout)"
+            TypeReason::ThreadStackLayout => THREAD_STACK_LAYOUT,
+            TypeReason::CachedThreadStack => {
+                "cached stack of an exited thread (glibc layout; every thread's stack pointer \
+                 lies elsewhere)"
+            }
+            TypeReason::UnattributedThreadStack => {
+                "glibc thread stack layout, but more such regions than threads whose stack \
+                 pointer could not be read: a running thread's stack not identified (or a \
+                 cached stack of an exited thread)"
+            }
+            TypeReason::GuardedNotStack => {
+                "private anonymous memory above an inaccessible region, without the MAP_STACK \
+                 flag (nh): not a thread stack"
             }
             TypeReason::KernelPseudoPath => "kernel pseudo-path",
             TypeReason::ExecutableFile => "executable file mapping",
             TypeReason::FileMapping => "file mapping without execute permission",
+            TypeReason::ExecutableFileDeletedUnknown => {
+                "executable file mapping; deleted or not is unknown (the name ends in \
+                 \" (deleted)\" and map_files could not be checked)"
+            }
+            TypeReason::FileMappingDeletedUnknown => {
+                "file mapping without execute permission; deleted or not is unknown (the name \
+                 ends in \" (deleted)\" and map_files could not be checked)"
+            }
             TypeReason::AnonInode => "kernel object mapped through an anonymous inode",
             TypeReason::Shared(k) => match k {
                 ShmKind::Memfd => "memfd (memfd_create)",
@@ -187,6 +225,27 @@ impl TypeReason {
                 "large inaccessible anonymous region (address space reservation)"
             }
         })
+    }
+}
+
+/// The text of [`TypeReason::ThreadStackLayout`].
+const THREAD_STACK_LAYOUT: &str = "glibc thread stack layout (MAP_STACK flag nh, a guard at \
+     its low end) of a thread whose stack pointer could not be read (running)";
+
+/// Texts that earlier versions wrote, still read from snapshots.
+const OLD_TEXTS: [(&str, TypeReason); 1] = [(
+    "writable anonymous region above a guard page (pthread stack layout)",
+    TypeReason::ThreadStackLayout,
+)];
+
+impl TypeReason {
+    /// True when the region's file name ends in ` (deleted)` and it could not be checked
+    /// whether the file was deleted: JSON then says `"deleted": null`.
+    pub fn deleted_unknown(&self) -> bool {
+        matches!(
+            self,
+            TypeReason::ExecutableFileDeletedUnknown | TypeReason::FileMappingDeletedUnknown
+        )
     }
 }
 
@@ -247,7 +306,10 @@ pub struct MemoryRegion {
     pub path: Option<PathBuf>,
     /// The kernel's pseudo-name, such as `[heap]`, `[vdso]` or `[anon:NAME]`.
     pub name: Option<String>,
-    /// The file was deleted after it was mapped (the kernel's ` (deleted)` suffix).
+    /// The file was deleted after it was mapped (the kernel's ` (deleted)` suffix, checked
+    /// against the file's link count where `/proc/PID/map_files` allows). When it could not be
+    /// checked this is the likely reading, `true`, and
+    /// [`TypeReason::deleted_unknown`] says so.
     pub deleted: bool,
     /// Why the region got its type.
     pub type_reason: TypeReason,
@@ -333,7 +395,10 @@ impl Serialize for MemoryRegion {
         st.serialize_field("offset", &self.offset)?;
         st.serialize_field("device", &self.device)?;
         st.serialize_field("inode", &self.inode)?;
-        st.serialize_field("deleted", &self.deleted)?;
+        st.serialize_field(
+            "deleted",
+            &(!self.type_reason.deleted_unknown()).then_some(self.deleted),
+        )?;
         st.serialize_field("type_reason", &self.type_reason)?;
         if let Some(u) = &self.usage {
             st.serialize_field("usage", u)?;
@@ -362,13 +427,18 @@ impl Serialize for HexAddr {
 }
 
 impl TypeReason {
-    const FIXED: [TypeReason; 18] = [
+    const FIXED: [TypeReason; 23] = [
         TypeReason::HeapName,
         TypeReason::StackName,
         TypeReason::ThreadStackLayout,
+        TypeReason::CachedThreadStack,
+        TypeReason::UnattributedThreadStack,
+        TypeReason::GuardedNotStack,
         TypeReason::KernelPseudoPath,
         TypeReason::ExecutableFile,
         TypeReason::FileMapping,
+        TypeReason::ExecutableFileDeletedUnknown,
+        TypeReason::FileMappingDeletedUnknown,
         TypeReason::AnonInode,
         TypeReason::Shared(ShmKind::Memfd),
         TypeReason::Shared(ShmKind::MemlinkLink),
@@ -390,6 +460,9 @@ impl TypeReason {
             .chain([TypeReason::LargeInaccessible].iter())
             .find(|r| r.to_string() == s)
         {
+            return Some(*r);
+        }
+        if let Some((_, r)) = OLD_TEXTS.iter().find(|(t, _)| *t == s) {
             return Some(*r);
         }
         let num = |p: &str, suffix: &str| -> Option<u32> {
@@ -448,8 +521,9 @@ struct RegionRecord {
     device: Device,
     #[serde(default)]
     inode: u64,
+    /// `null` when it could not be checked (see [`TypeReason::deleted_unknown`]).
     #[serde(default)]
-    deleted: bool,
+    deleted: Option<bool>,
     type_reason: TypeReason,
     usage: Option<Usage>,
     vm_flags: Option<Vec<VmFlag>>,
@@ -484,10 +558,33 @@ impl<'de> Deserialize<'de> for MemoryRegion {
             inode: r.inode,
             path,
             name: r.name,
-            deleted: r.deleted,
+            // Unknown stays the likely reading of the suffix, as the live stream gives it.
+            deleted: r.deleted.unwrap_or(r.type_reason.deleted_unknown()),
             type_reason: r.type_reason,
             usage: r.usage,
             vm_flags: r.vm_flags,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_text_reads_back() {
+        for r in TypeReason::FIXED.iter().copied().chain([
+            TypeReason::LargeInaccessible,
+            TypeReason::ThreadStackPointer(7),
+        ]) {
+            assert_eq!(TypeReason::parse(&r.to_string()), Some(r), "{r}");
+        }
+        // Snapshots written before the layout rule asked for MAP_STACK still load.
+        assert_eq!(
+            TypeReason::parse(
+                "writable anonymous region above a guard page (pthread stack layout)"
+            ),
+            Some(TypeReason::ThreadStackLayout)
+        );
     }
 }

@@ -93,7 +93,7 @@ fn odd_capture_is_classified_exactly() {
     let lone = at(0x7f6867961000);
     assert_eq!(
         (lone.region_type, lone.type_reason),
-        (RegionType::Guard, TypeReason::SmallInaccessible)
+        (RegionType::Reserved, TypeReason::SmallInaccessible)
     );
     assert_eq!(
         at(0x7f686395e000).region_type,

@@ -99,7 +99,7 @@ fn every_known_region_is_reported_exactly() {
     }
 
     check("rwx", "Private", "rwxp", Some(page));
-    check("guard", "Guard", "---p", Some(page));
+    check("guard", "Reserved", "---p", Some(page));
     check("reserved", "Reserved", "---p", Some(64 << 20));
     check("pattern", "Private", "rw-p", None);
 
@@ -168,7 +168,7 @@ fn text_output_is_aligned_and_starts_with_the_seed_columns() {
         .find(|r| r.starts_with(&guard))
         .expect("guard row");
     let cols: Vec<&str> = row.split_whitespace().collect();
-    assert_eq!(cols, vec![guard.as_str(), "4.0KB", "Guard", "---p"]);
+    assert_eq!(cols, vec![guard.as_str(), "4.0KB", "Reserved", "---p"]);
     let file_row = rows
         .iter()
         .find(|r| r.starts_with(&format!("{:#x}-", f.addr("file"))))
@@ -483,4 +483,200 @@ fn streamed_regions_equal_a_whole_file_parse_across_many_chunks() {
     assert_eq!(file.len(), 2000);
     assert!(file.iter().all(|r| r.usage.is_some()));
     f.cont();
+}
+
+/// `(base, size, type)` of every region, as `list --format json` (with `--detailed` or not)
+/// gives them.
+fn types_of(regions: &[Value]) -> Vec<(u64, u64, String)> {
+    regions
+        .iter()
+        .map(|r| {
+            (
+                r["base_address"].as_u64().unwrap(),
+                r["size"].as_u64().unwrap(),
+                r["region_type"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Parses a printed `LO-HI` range.
+fn range(f: &Fixture, v: &str) -> (u64, u64) {
+    let (lo, hi) = v.split_once('-').unwrap();
+    (f.addr_of(lo), f.addr_of(hi))
+}
+
+/// Lists the fixture `runs` times each way and checks that every listing gives the same types;
+/// returns the last detailed one.
+fn same_types_every_time(f: &Fixture, runs: usize) -> Vec<Value> {
+    let first = types_of(&list_json(f, false));
+    let mut detailed = Vec::new();
+    for i in 0..runs {
+        assert_eq!(types_of(&list_json(f, false)), first, "list, run {i}");
+        detailed = list_json(f, true);
+        assert_eq!(types_of(&detailed), first, "list --detailed, run {i}");
+    }
+    detailed
+}
+
+/// Threads spinning on CPUs never show a stack pointer, so their stacks are found by glibc's
+/// layout; allocator regions shaped the same way but without `MAP_STACK` are not taken for
+/// stacks, and 20 listings each way, a moment apart, agree on every type.
+#[test]
+fn spinning_threads_stacks_are_found_and_types_hold_still() {
+    let f = Fixture::start("stacks", &["2", "4", "0", "1"]);
+    let regions = same_types_every_time(&f, 20);
+    let spins = &f.vars["spin_stack"];
+    assert_eq!(spins.len(), 2);
+    for s in spins {
+        let (lo, hi) = range(&f, s);
+        let r = region_at(&regions, hi - 1);
+        assert_eq!(r["region_type"], "ThreadStack", "{r}");
+        assert!(
+            r["type_reason"]
+                .as_str()
+                .unwrap()
+                .contains("stack pointer could not be read"),
+            "{r}"
+        );
+        assert!(r["vm_flags"].as_array().unwrap().iter().any(|f| f == "nh"));
+        assert!(r["base_address"].as_u64().unwrap() <= lo);
+        let guard = region_at(&regions, r["base_address"].as_u64().unwrap() - 1);
+        assert_eq!(guard["region_type"], "Guard", "{guard}");
+    }
+    let page = f.var("page_size").parse::<u64>().unwrap();
+    for (alloc, guard) in f.vars["alloc"].iter().zip(&f.vars["alloc_guard"]) {
+        let r = region_at(&regions, f.addr_of(alloc));
+        assert_eq!(r["region_type"], "Private", "{r}");
+        assert!(
+            r["type_reason"]
+                .as_str()
+                .unwrap()
+                .contains("not a thread stack"),
+            "{r}"
+        );
+        let g = region_at(&regions, f.addr_of(guard));
+        assert_eq!(g["size"].as_u64().unwrap(), page);
+        assert_eq!(g["region_type"], "Reserved", "{g}");
+    }
+    // A stack whose guard page is installed with MADV_GUARD_INSTALL has no inaccessible region
+    // below it: pagemap shows the guard (Linux 6.15).
+    if f.var("guard_install") == "ok" {
+        let (_, hi) = range(&f, f.var("guarded_stack"));
+        let r = region_at(&regions, hi - 1);
+        assert_eq!(r["region_type"], "ThreadStack", "{r}");
+    } else {
+        eprintln!("SKIPPED: MADV_GUARD_INSTALL unsupported (Linux 6.13+)");
+    }
+    let count = regions
+        .iter()
+        .filter(|r| r["region_type"] == "ThreadStack")
+        .count();
+    assert_eq!(count, 3, "never more layout stacks than running threads");
+}
+
+/// With every thread blocked, the stacks glibc keeps for reuse after threads exit are named as
+/// such (their `VmFlags` are needed, so in `--detailed`), and are not thread stacks in either
+/// form.
+#[test]
+fn cached_stack_of_an_exited_thread_is_named_as_such() {
+    let f = Fixture::start("stacks", &["0", "0", "1", "0"]);
+    let regions = same_types_every_time(&f, 3);
+    let (_, hi) = range(&f, f.var("cached_stack"));
+    let r = region_at(&regions, hi - 1);
+    assert_eq!(r["region_type"], "Private", "{r}");
+    assert!(
+        r["type_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("cached stack of an exited thread"),
+        "{r}"
+    );
+    let guard = region_at(&regions, r["base_address"].as_u64().unwrap() - 1);
+    assert_eq!(guard["region_type"], "Reserved", "{guard}");
+}
+
+/// A cached stack beside a running thread: two regions laid out as glibc stacks for one thread
+/// without a stack pointer. Which one is the live thread's cannot be told, so neither is taken,
+/// and every listing says the same.
+#[test]
+fn cached_stack_beside_a_running_thread_leaves_both_unattributed() {
+    let f = Fixture::start("stacks", &["1", "0", "1", "0"]);
+    let regions = same_types_every_time(&f, 10);
+    for key in ["spin_stack", "cached_stack"] {
+        let (_, hi) = range(&f, f.var(key));
+        let r = region_at(&regions, hi - 1);
+        assert_eq!(r["region_type"], "Private", "{key}: {r}");
+        assert!(
+            r["type_reason"]
+                .as_str()
+                .unwrap()
+                .contains("stack not identified"),
+            "{key}: {r}"
+        );
+    }
+}
+
+/// ` (deleted)` at the end of a path is the kernel's mark only when the file was deleted:
+/// `map_files` (or the file under the process's root) settles it; a copied procfs tree cannot,
+/// so there the state is unknown (`null`).
+#[test]
+fn deleted_suffix_is_checked_against_the_file() {
+    let f = Fixture::start("deleted_names", &["{dir}"]);
+    let regions = list_json(&f, false);
+    let dir = f.var("dir");
+    let live = region_at(&regions, f.addr("live"));
+    assert_eq!(live["deleted"], false, "{live}");
+    assert_eq!(live["mapped_file"], format!("{dir}/x (deleted)"));
+    assert_eq!(
+        live["type_reason"],
+        "file mapping without execute permission"
+    );
+    let gone = region_at(&regions, f.addr("gone"));
+    assert_eq!(gone["deleted"], true, "{gone}");
+    assert_eq!(gone["mapped_file"], format!("{dir}/gone.bin"));
+    let both = region_at(&regions, f.addr("both"));
+    assert_eq!(both["deleted"], true, "{both}");
+    assert_eq!(both["mapped_file"], format!("{dir}/y (deleted)"));
+    let text = run(&["list", "--pid", &f.pid_arg()]);
+    assert!(text.ok().contains("/x (deleted)\n"));
+
+    // The same maps read through a copied procfs tree.
+    let root = crate::support::tempdir::TempDir::new("procroot-deleted");
+    let copy = root.path().join(f.pid_arg());
+    std::fs::create_dir_all(copy.join("task")).unwrap();
+    for name in ["maps", "smaps", "stat", "status"] {
+        let bytes = std::fs::read(format!("/proc/{}/{name}", f.pid())).unwrap();
+        std::fs::write(copy.join(name), bytes).unwrap();
+    }
+    let root_arg = root.path().to_str().unwrap().to_string();
+    let pid = f.pid_arg();
+    for detailed in [false, true] {
+        let mut args = vec![
+            "--proc-root",
+            &root_arg,
+            "list",
+            "--pid",
+            &pid,
+            "--format",
+            "json",
+        ];
+        if detailed {
+            args.push("--detailed");
+        }
+        let copied = run(&args).json();
+        let copied = copied.as_array().unwrap();
+        for key in ["live", "gone", "both"] {
+            let r = region_at(copied, f.addr(key));
+            assert_eq!(r["deleted"], Value::Null, "{key}: {r}");
+            assert_eq!(r["region_type"], "MappedFile");
+            assert!(
+                r["type_reason"]
+                    .as_str()
+                    .unwrap()
+                    .contains("deleted or not is unknown"),
+                "{key}: {r}"
+            );
+        }
+    }
 }

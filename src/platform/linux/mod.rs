@@ -9,11 +9,13 @@
 // code uses or removes them.
 #[allow(dead_code)]
 mod link;
+mod mapfiles;
 mod mem;
 mod procdir;
 #[allow(dead_code)]
 mod ptrace;
 mod regions;
+mod stacklayout;
 mod vm;
 
 use std::path::Path;

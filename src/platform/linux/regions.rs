@@ -18,7 +18,7 @@ use std::thread::JoinHandle;
 use crate::error::{Error, Result};
 use crate::proc::smaps::{is_header, SmapsEntry, SmapsParser};
 use crate::proc::task::{parse_syscall, SyscallState};
-use crate::region::classify::{Classifier, ThreadStacks};
+use crate::region::classify::{needs_deleted_check, settle_deleted, Classifier, ThreadStacks};
 use crate::region::view::{RegionSource, RegionView};
 use crate::region::MemoryRegion;
 
@@ -31,25 +31,37 @@ const CHUNK: usize = 256 << 10;
 const FIRST_CHUNK: usize = 16 << 10;
 
 /// Reads every thread's stack pointer from `task/TID/syscall` (a blocked thread's registers;
-/// reading it never stops the thread).
+/// reading it never stops the thread). When some thread's cannot be read (it is running on a
+/// CPU, or the file is unreadable), also finds the regions laid out as glibc thread stacks, from
+/// `smaps`, for the layout rule (see [`Classifier`]).
 pub fn thread_stacks(dir: &ProcDir) -> ThreadStacks {
-    let Ok(tids) = dir.tids() else {
-        return ThreadStacks::new(Vec::new(), 1);
-    };
-    let mut sps = Vec::with_capacity(tids.len());
+    let mut sps = Vec::new();
+    // Threads that cannot be listed count as one whose stack pointer is unknown.
     let mut unknown = 0;
-    for tid in tids {
-        let state = dir
-            .read(&format!("task/{tid}/syscall"))
-            .ok()
-            .and_then(|b| parse_syscall(&b).ok());
-        match state {
-            Some(SyscallState::Blocked { sp, .. }) => sps.push((sp, tid)),
-            _ if tid == dir.pid() => {}
-            _ => unknown += 1,
+    match dir.tids() {
+        Ok(tids) => {
+            for tid in tids {
+                let state = dir
+                    .read(&format!("task/{tid}/syscall"))
+                    .ok()
+                    .and_then(|b| parse_syscall(&b).ok());
+                match state {
+                    Some(SyscallState::Blocked { sp, .. }) => sps.push((sp, tid)),
+                    _ if tid == dir.pid() => {}
+                    _ => unknown += 1,
+                }
+            }
         }
+        Err(_) => unknown = 1,
     }
-    ThreadStacks::new(sps, unknown)
+    let stacks = ThreadStacks::new(sps, unknown);
+    if unknown == 0 {
+        return stacks;
+    }
+    match super::stacklayout::layout_stacks(dir, unknown) {
+        Some(found) => stacks.with_layout_stacks(found),
+        None => stacks,
+    }
 }
 
 /// Splits a stream of chunks into lines, carrying a partial line across chunks.
@@ -355,13 +367,18 @@ impl RegionStream {
             .has_next
             .then(|| self.ring[(self.cur + 1) % 3].as_maps_line());
         let e = &self.ring[self.cur];
-        self.classifier.view(
+        let line = e.as_maps_line();
+        let mut view = self.classifier.view(
             prev.as_ref(),
-            &e.as_maps_line(),
+            &line,
             next.as_ref(),
             self.detailed.then_some(&e.usage),
             self.detailed.then_some(&e.vm_flags[..]),
-        )
+        );
+        if needs_deleted_check(&line) {
+            settle_deleted(&mut view, &line, super::mapfiles::deleted(&self.dir, &line));
+        }
+        view
     }
 }
 
