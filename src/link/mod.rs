@@ -16,7 +16,7 @@
 //! # Ok::<(), memlink::Error>(())
 //! ```
 
-mod request;
+pub mod request;
 
 pub use request::*;
 

@@ -18,7 +18,7 @@
 use std::path::Path;
 
 use crate::error::Result;
-use crate::link::{LinkPartners, LinkReport, LinkRequest, UnlinkReport, UnlinkRequest};
+use crate::link::request::{LinkPartners, LinkReport, LinkRequest, UnlinkReport, UnlinkRequest};
 use crate::proc::smaps::Rollup;
 use crate::process::ProcessInfo;
 #[cfg(not(target_os = "linux"))]

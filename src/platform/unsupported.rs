@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::Backend;
 use crate::error::{Error, Result};
-use crate::link::{LinkPartners, LinkReport, LinkRequest, UnlinkReport, UnlinkRequest};
+use crate::link::request::{LinkPartners, LinkReport, LinkRequest, UnlinkReport, UnlinkRequest};
 use crate::proc::smaps::Rollup;
 use crate::process::ProcessInfo;
 

@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use crate::error::{Error, Result};
-use crate::link::{LinkMode, LinkReport, LinkRequest};
+use crate::link::request::{LinkMode, LinkReport, LinkRequest};
 use crate::platform::linux::vm;
 use crate::region::Perms;
 

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::error::{Error, Result};
-use crate::link::{LinkMode, LinkPartners, LinkReport, LinkRequest, LinkedPiece};
+use crate::link::request::{LinkMode, LinkPartners, LinkReport, LinkRequest, LinkedPiece};
 use crate::platform::linux::procdir::ProcDir;
 use crate::platform::linux::vm;
 use crate::platform::DEFAULT_PROC_ROOT;

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 #[cfg(feature = "test-hooks")]
-use crate::link::FaultAction;
-use crate::link::{Step, UnlinkReport, UnlinkRequest};
+use crate::link::request::FaultAction;
+use crate::link::request::{Step, UnlinkReport, UnlinkRequest};
 use crate::platform::linux::procdir::ProcDir;
 use crate::platform::linux::ptrace::remote::nr;
 use crate::platform::linux::ptrace::{ProcId, Session};

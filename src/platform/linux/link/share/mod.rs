@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 #[cfg(feature = "test-hooks")]
-use crate::link::FaultAction;
-use crate::link::{LinkMode, LinkReport, LinkRequest, Step};
+use crate::link::request::FaultAction;
+use crate::link::request::{LinkMode, LinkReport, LinkRequest, Step};
 use crate::platform::linux::ptrace::remote::nr;
 use crate::platform::linux::ptrace::{ProcId, Session};
 use crate::platform::linux::vm;
