@@ -23,8 +23,6 @@ pub use request::*;
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
-#[cfg(doc)]
-use crate::Error;
 
 impl LinkRequest {
     /// Checks the arguments alone: size not 0, page alignment, user-space bounds, two distinct
