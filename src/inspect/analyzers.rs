@@ -58,7 +58,7 @@ pub trait Analyzer {
     fn run(&self, cx: &Context<'_>) -> Result<Vec<Finding>>;
 }
 
-/// The protection and integrity audit ([`security::audit`]).
+/// The protection and integrity audit ([`audit::audit`]).
 #[derive(Debug, Default)]
 pub struct ProtectionAudit;
 

@@ -1,6 +1,6 @@
 //! The one home of remote memory I/O and of the page size.
 //!
-//! Every read or write of another process's memory goes through [`read`] or [`write`]:
+//! Every read or write of another process's memory goes through [`read`] or [`write()`]:
 //! `process_vm_readv(2)`/`process_vm_writev(2)` with one local and one remote buffer, which copy
 //! once and stop nothing. They return how many bytes moved (a short count means the next page
 //! is unmapped or not accessible) or the raw errno, so each caller maps errors to its own
