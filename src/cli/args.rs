@@ -51,6 +51,27 @@ pub enum Command {
     Dump(DumpArgs),
     /// Look for suspicious memory protections and modified code (exit 1: findings at --fail-on).
     Audit(AuditArgs),
+    /// Print a shell completion script for memlink on standard output.
+    Completions(CompletionsArgs),
+    /// Print a man page (roff) on standard output: `memlink man | man -l -`.
+    Man(ManArgs),
+}
+
+/// `memlink man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// A subcommand: print its own page, memlink-COMMAND(1), instead of memlink(1).
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
+}
+
+/// `memlink completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell: `source <(memlink completions bash)`, or save the script where the shell
+    /// looks for completions.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Output formats shared by commands.

@@ -8,6 +8,8 @@
 //! The Linux implementation lives behind [`crate::platform`]; elsewhere every operation returns
 //! [`Error::Unsupported`].
 //!
+//! [`Error::Unsupported`]: crate::Error::Unsupported
+//!
 //! ```no_run
 //! use memlink::link::{LinkRequest, MemoryLinker};
 //! let req = LinkRequest::new(1234, 5678, 0x7f00_0000_0000, 4096);
@@ -49,6 +51,16 @@ impl MemoryLinker {
     /// [`Error::Unmapped`], [`Error::NoSuchProcess`], [`Error::Zombie`], [`Error::KernelThread`],
     /// [`Error::PermissionDenied`]); [`Error::ProcessExited`] when a process dies during the
     /// link (the survivor is rolled back); [`Error::Unsupported`] off Linux/x86_64.
+    ///
+    /// [`Error::InvalidArgument`]: crate::Error::InvalidArgument
+    /// [`Error::Refused`]: crate::Error::Refused
+    /// [`Error::Unmapped`]: crate::Error::Unmapped
+    /// [`Error::NoSuchProcess`]: crate::Error::NoSuchProcess
+    /// [`Error::Zombie`]: crate::Error::Zombie
+    /// [`Error::KernelThread`]: crate::Error::KernelThread
+    /// [`Error::PermissionDenied`]: crate::Error::PermissionDenied
+    /// [`Error::ProcessExited`]: crate::Error::ProcessExited
+    /// [`Error::Unsupported`]: crate::Error::Unsupported
     pub fn link(&self, req: &LinkRequest) -> Result<LinkReport> {
         req.validate()?;
         crate::platform::link(req)

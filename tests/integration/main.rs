@@ -7,6 +7,7 @@ mod bad_input;
 mod captures;
 mod dump;
 mod export;
+mod generate;
 mod layout;
 mod link;
 mod map;

@@ -1,4 +1,9 @@
-//! One test per fixed bug, each named after the behaviour it pins.
+//! Regression tests: one test per bug fixed, each named after the behaviour it pins (what must
+//! stay true), with a line saying what went wrong before the fix. A test goes here when the fix
+//! has no better home in an area's test file; either way, it runs against the real binary or a
+//! real process, like the rest of the suite.
+//!
+//! Add new tests at the end of the file.
 
 use crate::outfile::{
     can_plant, listing, ml, plant_symlink, run_within, shared_dir, snapshot_of, target, writers,

@@ -28,7 +28,10 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
-#[allow(unsafe_code)]
+#[allow(
+    unsafe_code,
+    reason = "the FFI boundary: calls into the C library, each with a SAFETY comment"
+)]
 mod sys;
 
 use std::error::Error;

@@ -18,7 +18,9 @@ use std::panic::{self, AssertUnwindSafe};
     non_upper_case_globals,
     dead_code,
     clippy::all,
-    clippy::pedantic
+    clippy::pedantic,
+    missing_docs,
+    reason = "bindgen's output, committed as generated; documented by math_utils.h"
 )]
 mod ffi {
     #[cfg(not(feature = "bindgen"))]

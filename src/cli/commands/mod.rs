@@ -4,6 +4,7 @@
 mod analyze;
 #[cfg(target_os = "linux")]
 mod audit;
+mod completions;
 mod diff;
 #[cfg(target_os = "linux")]
 mod dump;
@@ -11,6 +12,7 @@ mod dump;
 mod export;
 mod link;
 mod list;
+mod man;
 mod map;
 #[cfg(target_os = "linux")]
 mod ps;
@@ -61,5 +63,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         .into()),
         Command::Link(args) => link::run(args, &cli.proc_root),
         Command::Unlink(args) => unlink::run(args, &cli.proc_root),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
     }
 }

@@ -1,6 +1,6 @@
 //! The few raw calls that `nix` does not wrap: the tracee's signal mask and the pidfd calls.
 //! Each is a thin `libc` wrapper; everything that decides what to call lives in safe code.
-#![allow(unsafe_code)]
+#![allow(unsafe_code, reason = "raw libc calls that nix does not wrap")]
 
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};

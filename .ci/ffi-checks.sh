@@ -4,7 +4,7 @@
 #   2. the same tests under AddressSanitizer and UBSan (make sanitize);
 #   3. the committed bindgen bindings are current (cargo test --features bindgen).
 # Needs gcc, make and libclang (Debian: gcc make libc6-dev libclang-dev).
-# Run from the repository root: bash ci/ffi-checks.sh
+# Run from the repository root: bash .ci/ffi-checks.sh
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
