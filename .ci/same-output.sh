@@ -81,6 +81,11 @@ cmds=(
 )
 # Output meant to change, as a command prefix and the reason.
 expected=(
+  "list --proc-root $odd|classification rules: Guard only beside a stack or heap, deleted state unknown in a capture, stack look-alikes named"
+  "analyze --proc-root $odd|the same classification rules"
+  "list --pid $pid|the same rules: the fixture's lone inaccessible page is Reserved, not Guard"
+  "analyze --pid $pid|the same rules"
+  "--help|new subcommands: completions, man"
 )
 is_expected() {
     local e
