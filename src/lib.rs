@@ -13,8 +13,6 @@
 //! }
 //! # Ok::<(), memlink::Error>(())
 //! ```
-#![deny(missing_docs)]
-#![deny(unsafe_code)]
 
 pub mod analyzer;
 pub mod error;

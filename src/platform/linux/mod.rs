@@ -3,16 +3,10 @@
 //! `mem` file for contents ([`MemReader`]); ptrace and memfds for links. Private to
 //! [`crate::platform`], which re-exports what features use.
 
-// Items of the link and ptrace backends that were public API before the backend became
-// private, and that the backend does not use itself (`Facts::{stat, status}`,
-// `remote::nr::{READ, GETPID}`), are reported by the dead-code lint; they are kept until that
-// code uses or removes them.
-#[allow(dead_code)]
 mod link;
 mod mapfiles;
 mod mem;
 mod procdir;
-#[allow(dead_code)]
 mod ptrace;
 mod regions;
 mod stacklayout;

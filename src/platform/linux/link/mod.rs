@@ -20,8 +20,6 @@ use crate::platform::linux::procdir::ProcDir;
 use crate::platform::linux::vm;
 use crate::platform::DEFAULT_PROC_ROOT;
 use crate::proc::smaps::{self, SmapsEntry};
-use crate::proc::stat::Stat;
-use crate::proc::status::Status;
 
 use preflight::VmaPiece;
 
@@ -58,10 +56,6 @@ pub fn check_args(req: &LinkRequest) -> Result<()> {
 /// What the checks need to know about one process.
 #[derive(Debug)]
 pub struct Facts {
-    /// `stat`.
-    pub stat: Stat,
-    /// `status`.
-    pub status: Status,
     /// `smaps`.
     pub smaps: Vec<SmapsEntry>,
 }
@@ -93,11 +87,7 @@ pub fn gather_with(pid: u32, can_suspend_seccomp: bool, flags: bool) -> Result<F
     } else {
         maps_entries(&bytes)?
     };
-    Ok(Facts {
-        stat,
-        status,
-        smaps,
-    })
+    Ok(Facts { smaps })
 }
 
 /// The mappings of `pid` from `maps` (no figures, no `VmFlags`: much cheaper than `smaps`),

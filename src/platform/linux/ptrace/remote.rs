@@ -34,7 +34,6 @@ const ERESTART_RESTARTBLOCK: i64 = -516;
 /// System call numbers used by the link sequence.
 #[allow(missing_docs)]
 pub mod nr {
-    pub const READ: u64 = 0;
     pub const CLOSE: u64 = 3;
     pub const MMAP: u64 = 9;
     pub const MPROTECT: u64 = 10;
@@ -42,7 +41,6 @@ pub mod nr {
     pub const PREAD64: u64 = 17;
     pub const PWRITE64: u64 = 18;
     pub const MREMAP: u64 = 25;
-    pub const GETPID: u64 = 39;
     pub const RECVMSG: u64 = 47;
     pub const SOCKETPAIR: u64 = 53;
     pub const FTRUNCATE: u64 = 77;
