@@ -36,6 +36,10 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Runs an unlink request: the argument checks and the pre-flight checks, then the steps.
 pub fn unlink(req: &UnlinkRequest) -> Result<UnlinkReport> {
+    unlink_inner(req).map_err(super::hint_for_caller)
+}
+
+fn unlink_inner(req: &UnlinkRequest) -> Result<UnlinkReport> {
     let started = Instant::now();
     check_args(req)?;
     let suspend = has_cap_sys_admin();

@@ -510,6 +510,14 @@ impl<'a> Share<'a> {
         if !self.tracees.alive(self.target) {
             return Err(target_died_after_remap(self.req.target));
         }
+        if !self.tracees.alive(self.source) {
+            return Err(Error::ProcessExited {
+                pid: self.req.source,
+                during: "the cleanup after the link; the target keeps the linked range with \
+                         its content"
+                    .into(),
+            });
+        }
         report.warnings.extend(cleanup_warnings);
         self.steps.push(Step::Cleanup);
         report.steps = std::mem::take(&mut self.steps);
