@@ -97,6 +97,10 @@ pub enum FaultAction {
     KillTarget,
     /// Fail as if the next step had failed.
     Fail,
+    /// Hold the stopped processes: print `memlink: test hold after STEP` on standard error and
+    /// carry on once a line arrives on standard input (so a test can act on the held processes,
+    /// e.g. send a signal, at a known instant).
+    Hold,
 }
 
 /// A test-only fault: stop after `after` and do `action`, so that rollback tests are
@@ -113,11 +117,11 @@ pub struct Fault {
 
 #[cfg(feature = "test-hooks")]
 impl Fault {
-    /// Parses `after:STEP:ACTION` with ACTION one of `kill-source`, `kill-target`, `fail`.
+    /// Parses `after:STEP:ACTION` with ACTION one of `kill-source`, `kill-target`, `fail`, `hold`.
     pub fn parse(s: &str) -> Result<Fault> {
         let bad = || {
             Error::InvalidArgument(format!(
-                "invalid test fault {s:?}: expected after:STEP:kill-source|kill-target|fail"
+                "invalid test fault {s:?}: expected after:STEP:kill-source|kill-target|fail|hold"
             ))
         };
         let mut it = s.split(':');
@@ -133,12 +137,22 @@ impl Fault {
             Some("kill-source") => FaultAction::KillSource,
             Some("kill-target") => FaultAction::KillTarget,
             Some("fail") => FaultAction::Fail,
+            Some("hold") => FaultAction::Hold,
             _ => return Err(bad()),
         };
         if it.next().is_some() {
             return Err(bad());
         }
         Ok(Fault { after, action })
+    }
+
+    /// The `hold` action: announces the step on standard error and waits for a line (or the
+    /// end) of standard input.
+    pub fn hold(step: Step) {
+        use std::io::BufRead;
+        eprintln!("memlink: test hold after {}", step.name());
+        let mut line = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut line);
     }
 }
 

@@ -4,6 +4,7 @@
 //! The control runs use `tracer`, a plain C ptrace tracer built here, which stops and resumes
 //! a process the way memlink does, minus the injected calls.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -90,6 +91,90 @@ int main(int argc, char **argv) {
 }
 "#;
 
+const WAITER_C: &str = r#"/* The main thread blocks once in one system call, for the signal-restart tests.
+ *
+ *   waiter MODE [restart]   MODE: pause sigsuspend read nanosleep futex epoll ppoll
+ *
+ * A SIGUSR1 handler (installed without SA_RESTART, unless `restart`) writes "usr1". For
+ * sigsuspend, SIGUSR1 is blocked outside the call. A 4-page region holds byte i = (i*7+3)&0xff
+ * and a free hole is kept for a link target. Prints hole=, region=, size=, nr= (the call's
+ * number), then ready; when the call returns it prints "woke rc=R errno=E" and exits.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static void on_usr1(int s) {
+    (void)s;
+    write(1, "usr1\n", 5);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2)
+        return 2;
+    const char *mode = argv[1];
+    setvbuf(stdout, NULL, _IONBF, 0);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;
+    sa.sa_flags = argc > 2 && !strcmp(argv[2], "restart") ? SA_RESTART : 0;
+    sigaction(SIGUSR1, &sa, NULL);
+    long page = sysconf(_SC_PAGESIZE);
+    unsigned char *region = mmap(NULL, 4 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    for (long i = 0; i < 4 * page; i++)
+        region[i] = (unsigned char)((i * 7 + 3) & 0xff);
+    void *hole = mmap(NULL, 64 * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    munmap(hole, 64 * page);
+    int fds[2];
+    if (pipe(fds))
+        return 2;
+    int ep = epoll_create1(0);
+    static int word;
+    long nr = -1;
+    if (!strcmp(mode, "pause")) nr = SYS_pause;
+    else if (!strcmp(mode, "sigsuspend")) nr = SYS_rt_sigsuspend;
+    else if (!strcmp(mode, "read")) nr = SYS_read;
+    else if (!strcmp(mode, "nanosleep")) nr = SYS_nanosleep;
+    else if (!strcmp(mode, "futex")) nr = SYS_futex;
+    else if (!strcmp(mode, "epoll")) nr = SYS_epoll_wait;
+    else if (!strcmp(mode, "ppoll")) nr = SYS_ppoll;
+    else return 2;
+    sigset_t usr1, empty;
+    sigemptyset(&usr1);
+    sigemptyset(&empty);
+    sigaddset(&usr1, SIGUSR1);
+    if (nr == SYS_rt_sigsuspend)
+        sigprocmask(SIG_BLOCK, &usr1, NULL);
+    printf("hole=%p\nregion=%p\nsize=%ld\nnr=%ld\nready\n", hole, (void *)region, 4 * page, nr);
+    long rc;
+    char c;
+    struct timespec ts = {3600, 0};
+    struct epoll_event ev;
+    struct pollfd pfd = {fds[0], POLLIN, 0};
+    switch (nr) {
+    case SYS_pause: rc = syscall(SYS_pause); break;
+    case SYS_rt_sigsuspend: rc = syscall(SYS_rt_sigsuspend, &empty, 8); break;
+    case SYS_read: rc = syscall(SYS_read, fds[0], &c, 1); break;
+    case SYS_nanosleep: rc = syscall(SYS_nanosleep, &ts, NULL); break;
+    case SYS_futex: rc = syscall(SYS_futex, &word, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0); break;
+    case SYS_epoll_wait: rc = syscall(SYS_epoll_wait, ep, &ev, 1, -1); break;
+    default: rc = syscall(SYS_ppoll, &pfd, 1, NULL, &empty, 8); break;
+    }
+    printf("woke rc=%ld errno=%d\n", rc, rc < 0 ? errno : 0);
+    return 0;
+}
+"#;
+
 /// Compiles C source `src` as `name` once per test run.
 fn build_inline(name: &str, src: &str) -> PathBuf {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -144,7 +229,6 @@ impl Tracer {
     }
 
     /// Lets a `hold` tracer detach and waits until it did.
-    #[allow(dead_code)]
     fn release(&mut self) {
         writeln!(self.stdin.as_mut().unwrap(), "go").unwrap();
         assert_eq!(self.line(), "released");
@@ -189,7 +273,6 @@ fn status_field(path: &str, key: &str) -> String {
 }
 
 /// Polls `cond` until it holds or 10 s pass.
-#[allow(dead_code)]
 fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !cond() {
@@ -289,4 +372,234 @@ fn issue_12_source_dying_in_cleanup_is_an_error() {
     let h = t.addr("hole");
     assert_eq!(t.ask(&format!("checkat {h:x} 16384 3")), "pattern ok");
     assert_eq!(t.ask("ping"), "pong");
+}
+
+/// A running `waiter`, killed when dropped.
+struct Waiter {
+    child: Child,
+    out: BufReader<ChildStdout>,
+    vars: HashMap<String, String>,
+}
+
+impl Waiter {
+    fn start(args: &[&str]) -> Waiter {
+        let mut child = Command::new(build_inline("waiter", WAITER_C))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut vars = HashMap::new();
+        loop {
+            let mut l = String::new();
+            assert!(out.read_line(&mut l).unwrap() > 0, "waiter exited early");
+            let l = l.trim_end();
+            if l == "ready" {
+                break;
+            }
+            if let Some((k, v)) = l.split_once('=') {
+                vars.insert(k.to_string(), v.to_string());
+            }
+        }
+        let w = Waiter { child, out, vars };
+        let nr = w.nr();
+        wait_until("the waiter to block in its call", || w.in_call(nr));
+        w
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn addr(&self, key: &str) -> u64 {
+        u64::from_str_radix(self.vars[key].trim_start_matches("0x"), 16).unwrap()
+    }
+
+    fn nr(&self) -> i64 {
+        self.vars["nr"].parse().unwrap()
+    }
+
+    /// Asleep (`S`) inside system call `nr` (or `restart_syscall`, 219, that resumes it).
+    fn in_call(&self, nr: i64) -> bool {
+        let pid = self.pid();
+        let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let sleeping = st
+            .rsplit_once(')')
+            .is_some_and(|(_, r)| r.trim_start().starts_with('S'));
+        let call = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+        let n = call
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<i64>().ok());
+        sleeping && (n == Some(nr) || n == Some(219))
+    }
+
+    fn usr1_pending(&self) -> bool {
+        let bit = 1u64 << (libc_sigusr1() - 1);
+        ["ShdPnd:", "SigPnd:"].iter().any(|k| {
+            u64::from_str_radix(&status_field(&self.pid().to_string(), k), 16).unwrap_or(0) & bit
+                != 0
+        })
+    }
+
+    /// What became of the call: the lines printed after `ready`, then `exited` once the call
+    /// returned (the waiter exits), or `blocked` when it sleeps in the call again with no
+    /// SIGUSR1 pending.
+    fn outcome(mut self) -> String {
+        let nr = self.nr();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let end = loop {
+            if self.child.try_wait().unwrap().is_some() {
+                break "exited";
+            }
+            if !self.usr1_pending() && self.in_call(nr) {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break "blocked";
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waiter neither returned nor slept"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut self.out, &mut rest);
+        let mut lines: Vec<&str> = rest.lines().collect();
+        lines.push(end);
+        lines.join("; ")
+    }
+}
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn libc_sigusr1() -> u32 {
+    10
+}
+
+/// Runs `memlink ARGS` with the test hook holding the processes after step `target-map`,
+/// runs `during` while they are held, then lets memlink finish; it must succeed.
+fn link_holding(args: &[String], during: impl FnOnce()) {
+    let mut c = memlink()
+        .args(args)
+        .env("MEMLINK_TEST_FAULT", "after:target-map:hold")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(c.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut l = String::new();
+        assert!(
+            err.read_line(&mut l).unwrap() > 0,
+            "memlink ended before holding: {seen}"
+        );
+        seen.push_str(&l);
+        if l.contains("test hold after target-map") {
+            break;
+        }
+    }
+    during();
+    writeln!(c.stdin.as_mut().unwrap()).unwrap();
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut err, &mut rest);
+    let st = c.wait().unwrap();
+    assert!(st.success(), "memlink failed: {seen}{rest}");
+}
+
+/// Sends SIGUSR1 to the waiter (when `signal`) and waits until it is pending.
+fn signal_waiter(w: &Waiter, signal: bool) {
+    if signal {
+        support::signal(w.pid(), "USR1");
+        wait_until("SIGUSR1 to be pending", || w.usr1_pending());
+    }
+}
+
+/// Issue 12 item 2: the injection thread blocked in `pause`, `sigsuspend`, `read` (with and
+/// without `SA_RESTART`), `nanosleep`, `futex`, `epoll_wait` or `ppoll`, with or without a
+/// SIGUSR1 sent while memlink holds it, ends exactly as in a control run where a plain tracer
+/// stops and resumes it without injecting anything. With a handler without `SA_RESTART` every
+/// call returns EINTR (the manual restart used to re-issue `pause`, `sigsuspend` and `read`,
+/// which then missed their wake-up); with `SA_RESTART` the `read` goes on.
+#[test]
+fn issue_12_interrupted_calls_end_as_without_memlink() {
+    if !can_trace() {
+        return;
+    }
+    let cases: &[&[&str]] = &[
+        &["pause"],
+        &["sigsuspend"],
+        &["read"],
+        &["read", "restart"],
+        &["nanosleep"],
+        &["futex"],
+        &["epoll"],
+        &["ppoll"],
+    ];
+    for case in cases {
+        for signal in [true, false] {
+            let w = Waiter::start(case);
+            let mut tracer = Tracer::start("hold", w.pid());
+            signal_waiter(&w, signal);
+            tracer.release();
+            let control = w.outcome();
+            drop(tracer);
+            if signal {
+                let want = if case.len() > 1 {
+                    "usr1; blocked"
+                } else {
+                    "usr1; woke rc=-1 errno=4; exited"
+                };
+                assert_eq!(control, want, "control {case:?}");
+            }
+            // memlink with the waiter as the target, then as the source.
+            for role in ["target", "source"] {
+                let w = Waiter::start(case);
+                let mut other = linkee(4, &["nospin", "seed=9"]);
+                let args = if role == "target" {
+                    link_args(&other, w.pid(), w.addr("hole"))
+                } else {
+                    let mut a = link_args(&other, w.pid(), other.addr("hole"));
+                    a[2] = w.pid().to_string();
+                    a[4] = other.pid_arg();
+                    a[6] = hex(w.addr("region"));
+                    a[8] = w.vars["size"].clone();
+                    a
+                };
+                link_holding(&args, || {
+                    if role == "target" {
+                        // The waiter exits once its call returns: look while it is held.
+                        let maps =
+                            std::fs::read_to_string(format!("/proc/{}/maps", w.pid())).unwrap();
+                        let at = format!("{:x}-", w.addr("hole"));
+                        assert!(maps.contains(&at), "{case:?}: target not mapped");
+                    }
+                    signal_waiter(&w, signal)
+                });
+                if role == "source" {
+                    let at = other.addr("hole");
+                    assert_eq!(
+                        other.ask(&format!("checkat {at:x} 16384 3")),
+                        "pattern ok",
+                        "{case:?}"
+                    );
+                } else {
+                    assert_eq!(other.ask("check"), "pattern ok");
+                }
+                assert_eq!(
+                    w.outcome(),
+                    control,
+                    "{case:?} signal={signal} as {role}: differs from the control run"
+                );
+            }
+        }
+    }
 }

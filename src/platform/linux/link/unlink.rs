@@ -166,6 +166,7 @@ impl<'a> Unlink<'a> {
                         reason: format!("test fault injected after step {}", step.name()),
                     })
                 }
+                FaultAction::Hold => crate::link::request::Fault::hold(step),
             },
             _ => {}
         }

@@ -364,11 +364,7 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         for id in 0..self.procs.len() {
-            if let Some(inj) = self.procs[id].injector.take() {
-                if !self.procs[id].dead {
-                    inj.restore();
-                }
-            }
+            self.release(id);
             self.detach(id);
         }
         if let Some(old) = self.old_mask.take() {

@@ -254,6 +254,7 @@ impl<'a> Share<'a> {
                         reason: format!("test fault injected after step {}", step.name()),
                     })
                 }
+                FaultAction::Hold => crate::link::request::Fault::hold(step),
             },
             _ => {}
         }
