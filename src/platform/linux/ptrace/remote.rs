@@ -117,6 +117,18 @@ pub fn read_remote(pid: u32, addr: u64, len: usize) -> std::io::Result<Vec<u8>> 
 }
 
 impl Injector {
+    /// The stack pointer the thread was stopped with.
+    pub fn stack_pointer(&self) -> u64 {
+        #[cfg(target_arch = "x86_64")]
+        {
+            self.saved.rsp
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            0
+        }
+    }
+
     /// Writes the resume registers and the original signal mask back. Errors are ignored: this
     /// runs on paths that are already failing, and a vanished thread needs nothing.
     pub fn restore(&self) {
