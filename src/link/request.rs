@@ -270,6 +270,10 @@ pub struct UnlinkRequest {
     pub size: u64,
     /// Run the pre-flight checks only.
     pub dry_run: bool,
+    /// Instead of unlinking a range, remove what a link or unlink interrupted by memlink's own
+    /// death left in `pid` (memlink memfd fds, a target mapping whose source stayed private);
+    /// `address` and `size` are ignored.
+    pub cleanup: bool,
     /// Test-only fault injection (`kill-source` kills `pid`).
     #[cfg(feature = "test-hooks")]
     pub fault: Option<Fault>,
@@ -283,8 +287,18 @@ impl UnlinkRequest {
             address,
             size,
             dry_run: false,
+            cleanup: false,
             #[cfg(feature = "test-hooks")]
             fault: None,
+        }
+    }
+
+    /// A request to remove the leftovers of interrupted links in `pid` (see
+    /// [`UnlinkRequest::cleanup`]).
+    pub fn cleanup_of(pid: u32) -> UnlinkRequest {
+        UnlinkRequest {
+            cleanup: true,
+            ..UnlinkRequest::new(pid, 0, 0)
         }
     }
 }
@@ -302,6 +316,8 @@ pub struct UnlinkReport {
     pub dry_run: bool,
     /// The pieces made private, with their protections.
     pub pieces: Vec<LinkedPiece>,
+    /// For a cleanup: each leftover removed (or, in a dry run, found), one line each.
+    pub removed: Vec<String>,
     /// Bytes copied into the new private memory.
     pub bytes_copied: u64,
     /// Wall time in microseconds.

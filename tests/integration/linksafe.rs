@@ -603,3 +603,145 @@ fn issue_12_interrupted_calls_end_as_without_memlink() {
         }
     }
 }
+
+/// Open fds of `pid` that point at a memlink memfd.
+fn link_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|p| p.to_string_lossy().contains("memlink-link"))
+        .count()
+}
+
+/// The `maps` line starting at `addr`, if any.
+fn maps_line(pid: u32, addr: u64) -> Option<String> {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    let start = format!("{addr:x}-");
+    maps.lines()
+        .find(|l| l.starts_with(&start))
+        .map(str::to_string)
+}
+
+/// Starts `memlink ARGS` holding after `step`, waits until it holds, and SIGKILLs it there.
+fn kill_memlink_holding(args: &[String], step: &str) {
+    let mut c = memlink()
+        .args(args)
+        .env("MEMLINK_TEST_FAULT", format!("after:{step}:hold"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(c.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut l = String::new();
+        assert!(err.read_line(&mut l).unwrap() > 0, "memlink ended: {seen}");
+        seen.push_str(&l);
+        if l.contains(&format!("test hold after {step}")) {
+            break;
+        }
+    }
+    c.kill().unwrap();
+    c.wait().unwrap();
+}
+
+fn cleanup(pid: u32) -> String {
+    run_cmd(memlink().args(["unlink", "--cleanup", "--pid", &pid.to_string()]))
+        .ok()
+        .to_string()
+}
+
+/// Issue 12 item 1 (the part outside injected calls): memlink SIGKILLed between two injected
+/// calls, after each step, harms neither process (both answer, content and signal masks
+/// intact), leaves exactly the documented leftovers (no scratch page; memfd fds; a target
+/// mapping whose source stayed private), and `memlink unlink --cleanup` removes them, keeping
+/// a link that passed its point of no return.
+#[test]
+fn issue_12_memlink_killed_between_calls_and_cleanup() {
+    if !can_trace() {
+        return;
+    }
+    let steps = [
+        "stop",
+        "scratch",
+        "memfd",
+        "truncate",
+        "copy",
+        "target-fd",
+        "target-map",
+        "check",
+        "remap",
+    ];
+    for (i, step) in steps.iter().enumerate() {
+        let mut s = linkee(4, &[]);
+        let mut t = linkee(4, &["seed=9"]);
+        let maps_before = std::fs::read_to_string(format!("/proc/{}/maps", s.pid()))
+            .unwrap()
+            .lines()
+            .count();
+        kill_memlink_holding(&link_args(&s, t.pid(), t.addr("hole")), step);
+        for p in [s.pid(), t.pid()] {
+            wait_until("the kernel to detach", || {
+                status_field(&p.to_string(), "TracerPid:") == "0"
+            });
+        }
+        for f in [&mut s, &mut t] {
+            assert_eq!(f.ask("ping"), "pong", "{step}");
+            assert_eq!(f.ask("check"), "pattern ok", "{step}");
+            assert!(f.ask("status").contains("maskbad=0 "), "{step}");
+        }
+        let (region, hole) = (s.addr("region"), t.addr("hole"));
+        let linked = *step == "remap";
+        // The leftovers, exactly.
+        let memfd_made = i >= 2;
+        let target_fd = i >= 5;
+        let target_mapped = i >= 6;
+        assert_eq!(
+            link_fds(s.pid()),
+            usize::from(memfd_made),
+            "{step}: source fds"
+        );
+        assert_eq!(
+            link_fds(t.pid()),
+            usize::from(target_fd),
+            "{step}: target fds"
+        );
+        assert_eq!(maps_line(t.pid(), hole).is_some(), target_mapped, "{step}");
+        if !linked {
+            let maps_now = std::fs::read_to_string(format!("/proc/{}/maps", s.pid()))
+                .unwrap()
+                .lines()
+                .count();
+            assert_eq!(
+                maps_now, maps_before,
+                "{step}: a mapping was left in the source"
+            );
+        }
+        let out = cleanup(s.pid()) + &cleanup(t.pid());
+        assert_eq!(
+            out.contains("Removed:"),
+            memfd_made,
+            "{step}: cleanup said {out}"
+        );
+        assert_eq!(link_fds(s.pid()) + link_fds(t.pid()), 0, "{step}: {out}");
+        let sl = maps_line(s.pid(), region).unwrap();
+        if linked {
+            // Past the point of no return: the link stands and works both ways.
+            assert!(sl.contains("rw-s"), "{step}: {sl}");
+            assert!(maps_line(t.pid(), hole).is_some(), "{step}");
+            assert_eq!(t.ask(&format!("pokeat {:x} 42", hole + 1)), "ok");
+            assert_eq!(s.ask("peek 1"), "42");
+        } else {
+            assert!(sl.contains("rw-p"), "{step}: {sl}");
+            assert!(maps_line(t.pid(), hole).is_none(), "{step}: {out}");
+        }
+        for f in [&mut s, &mut t] {
+            assert_eq!(f.ask("ping"), "pong", "{step}");
+        }
+        assert_eq!(
+            cleanup(s.pid()),
+            format!("No memlink leftovers in process {}\n", s.pid())
+        );
+    }
+}

@@ -1,10 +1,12 @@
 //! Linking memory between processes on Linux: the pre-flight checks ([`preflight`], pure), the
-//! share-mode sequence ([`share`]), copy mode ([`copy`]) and unlink ([`unlink`]).
+//! share-mode sequence ([`share`]), copy mode ([`copy`]), unlink ([`unlink`]) and the removal of
+//! what an interrupted link leaves ([`cleanup`]).
 //!
 //! Everything a refusal needs is read from `/proc` before any process is stopped. Link and
 //! unlink always read the default procfs, [`DEFAULT_PROC_ROOT`]: ptrace takes PIDs of memlink's
 //! own PID namespace, which another procfs mount may not name.
 
+pub mod cleanup;
 pub mod copy;
 pub mod preflight;
 pub mod share;

@@ -40,6 +40,9 @@ pub fn unlink(req: &UnlinkRequest) -> Result<UnlinkReport> {
 }
 
 fn unlink_inner(req: &UnlinkRequest) -> Result<UnlinkReport> {
+    if req.cleanup {
+        return super::cleanup::cleanup(req);
+    }
     let started = Instant::now();
     check_args(req)?;
     let suspend = has_cap_sys_admin();
@@ -52,6 +55,7 @@ fn unlink_inner(req: &UnlinkRequest) -> Result<UnlinkReport> {
         dry_run: req.dry_run,
         pieces: report_pieces(&pieces),
         bytes_copied: 0,
+        removed: Vec::new(),
         elapsed_us: 0,
     };
     if req.dry_run {
@@ -71,7 +75,7 @@ fn unlink_inner(req: &UnlinkRequest) -> Result<UnlinkReport> {
 }
 
 /// The arguments alone: size, alignment, user-space bounds, not memlink itself, x86_64.
-fn check_args(req: &UnlinkRequest) -> Result<()> {
+pub(super) fn check_args(req: &UnlinkRequest) -> Result<()> {
     let page = page_size();
     if req.size == 0 {
         return Err(Error::InvalidArgument("size must not be 0".into()));
