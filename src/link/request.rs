@@ -113,7 +113,28 @@ pub struct Fault {
     pub after: Step,
     /// What happens.
     pub action: FaultAction,
+    /// `during:CALL:hold`: instead of after a step, hold while the first injected call named
+    /// CALL (its system call number here) is in flight, between its entry and its exit.
+    pub during_call: Option<u64>,
 }
+
+/// The injected calls a `during:CALL:hold` fault can name, with their x86_64 numbers.
+#[cfg(feature = "test-hooks")]
+pub const FAULT_CALLS: [(&str, u64); 13] = [
+    ("close", 3),
+    ("mmap", 9),
+    ("mprotect", 10),
+    ("munmap", 11),
+    ("pread64", 17),
+    ("pwrite64", 18),
+    ("mremap", 25),
+    ("recvmsg", 47),
+    ("socketpair", 53),
+    ("ftruncate", 77),
+    ("memfd_create", 319),
+    ("pidfd_open", 434),
+    ("pidfd_getfd", 438),
+];
 
 #[cfg(feature = "test-hooks")]
 impl Fault {
@@ -121,12 +142,29 @@ impl Fault {
     pub fn parse(s: &str) -> Result<Fault> {
         let bad = || {
             Error::InvalidArgument(format!(
-                "invalid test fault {s:?}: expected after:STEP:kill-source|kill-target|fail|hold"
+                "invalid test fault {s:?}: expected after:STEP:kill-source|kill-target|fail|hold or during:CALL:hold"
             ))
         };
         let mut it = s.split(':');
-        if it.next() != Some("after") {
-            return Err(bad());
+        match it.next() {
+            Some("after") => {}
+            Some("during") => {
+                let call = it.next().ok_or_else(bad)?;
+                let nr = FAULT_CALLS
+                    .iter()
+                    .find(|(n, _)| *n == call)
+                    .ok_or_else(bad)?
+                    .1;
+                if it.next() != Some("hold") || it.next().is_some() {
+                    return Err(bad());
+                }
+                return Ok(Fault {
+                    after: Step::Cleanup,
+                    action: FaultAction::Hold,
+                    during_call: Some(nr),
+                });
+            }
+            _ => return Err(bad()),
         }
         let step = it.next().ok_or_else(bad)?;
         let after = *Step::ALL
@@ -143,14 +181,24 @@ impl Fault {
         if it.next().is_some() {
             return Err(bad());
         }
-        Ok(Fault { after, action })
+        Ok(Fault {
+            after,
+            action,
+            during_call: None,
+        })
     }
 
     /// The `hold` action: announces the step on standard error and waits for a line (or the
     /// end) of standard input.
     pub fn hold(step: Step) {
+        Fault::hold_at(&format!("after {}", step.name()));
+    }
+
+    /// Prints `memlink: test hold WHERE` on standard error and waits for a line (or the end) of
+    /// standard input.
+    pub fn hold_at(place: &str) {
         use std::io::BufRead;
-        eprintln!("memlink: test hold after {}", step.name());
+        eprintln!("memlink: test hold {place}");
         let mut line = String::new();
         let _ = std::io::stdin().lock().read_line(&mut line);
     }
@@ -335,4 +383,29 @@ pub struct LinkPartners {
     pub name: String,
     /// Other PIDs mapping the same inode (sorted).
     pub partners: Vec<u32>,
+}
+
+#[cfg(all(test, feature = "test-hooks"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_specs() {
+        let f = Fault::parse("after:copy:hold").unwrap();
+        assert_eq!(
+            (f.after, f.action, f.during_call),
+            (Step::Copy, FaultAction::Hold, None)
+        );
+        let f = Fault::parse("during:pwrite64:hold").unwrap();
+        assert_eq!((f.action, f.during_call), (FaultAction::Hold, Some(18)));
+        for bad in [
+            "during:pwrite64",
+            "during:pwrite64:fail",
+            "during:execve:hold",
+            "during:mmap:hold:x",
+            "after:copy",
+        ] {
+            assert!(Fault::parse(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -124,6 +124,10 @@ impl<'a> Unlink<'a> {
     /// injection thread. Dropping the session on failure detaches.
     fn stop(req: &'a UnlinkRequest, pieces: Vec<VmaPiece>, suspend: bool) -> Result<Unlink<'a>> {
         let mut tracees = Session::new(suspend);
+        #[cfg(feature = "test-hooks")]
+        {
+            tracees.hold_in_call = req.fault.and_then(|f| f.during_call);
+        }
         let process = tracees.stop(req.pid, true)?;
         let again =
             preflight::check_unlink_range(req.pid, &smaps_of(req.pid)?, req.address, req.size)?;
@@ -160,7 +164,7 @@ impl<'a> Unlink<'a> {
     fn done(&mut self, step: Step) -> Result<()> {
         #[cfg(feature = "test-hooks")]
         match self.req.fault {
-            Some(f) if f.after == step => match f.action {
+            Some(f) if f.after == step && f.during_call.is_none() => match f.action {
                 FaultAction::KillSource | FaultAction::KillTarget => {
                     self.tracees.kill_and_reap(self.process);
                 }

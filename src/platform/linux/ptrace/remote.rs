@@ -333,6 +333,11 @@ impl Session {
                         break;
                     }
                     entered = true;
+                    #[cfg(feature = "test-hooks")]
+                    if self.hold_in_call == Some(nr) {
+                        self.hold_in_call = None;
+                        crate::link::request::Fault::hold_at(&format!("during system call {nr}"));
+                    }
                     None
                 }
                 Event::Stop(WaitStatus::PtraceEvent(_, _, PTRACE_EVENT_STOP)) => {

@@ -56,6 +56,9 @@ pub struct Session {
     old_mask: Option<SigSet>,
     options: Options,
     sigchld: Option<SignalFd>,
+    /// Test-only: hold once inside the first injected call with this number.
+    #[cfg(feature = "test-hooks")]
+    pub hold_in_call: Option<u64>,
 }
 
 /// What waiting for a thread produced.
@@ -104,6 +107,8 @@ impl Session {
             old_mask,
             options,
             sigchld,
+            #[cfg(feature = "test-hooks")]
+            hold_in_call: None,
         }
     }
 

@@ -161,6 +161,10 @@ impl<'a> Share<'a> {
     /// undoing if this fails: dropping the session detaches whatever was stopped.
     fn stop(req: &'a LinkRequest, plan: Plan, suspend: bool) -> Result<Share<'a>> {
         let mut tracees = Session::new(suspend);
+        #[cfg(feature = "test-hooks")]
+        {
+            tracees.hold_in_call = req.fault.and_then(|f| f.during_call);
+        }
         let source = tracees.stop(req.source, true)?;
         let target = tracees.stop(req.target, false)?;
         Ok(Share {
@@ -247,7 +251,7 @@ impl<'a> Share<'a> {
     #[cfg(feature = "test-hooks")]
     fn fault_after(&mut self, step: Step) -> Result<()> {
         match self.req.fault {
-            Some(f) if f.after == step => match f.action {
+            Some(f) if f.after == step && f.during_call.is_none() => match f.action {
                 FaultAction::KillSource => self.tracees.kill_and_reap(self.source),
                 FaultAction::KillTarget => self.tracees.kill_and_reap(self.target),
                 FaultAction::Fail => {
