@@ -635,11 +635,15 @@ pub struct UnlinkArgs {
     #[arg(long, value_parser = parse_pid)]
     pub pid: u32,
     /// Start of the linked range, in hex (page-aligned).
-    #[arg(long, value_parser = parse_address)]
-    pub address: u64,
+    #[arg(long, value_parser = parse_address, required_unless_present = "cleanup")]
+    pub address: Option<u64>,
     /// Size: decimal, 0x hex, or with a suffix (4KiB); page-aligned.
-    #[arg(long, value_parser = parse_size)]
-    pub size: u64,
+    #[arg(long, value_parser = parse_size, required_unless_present = "cleanup")]
+    pub size: Option<u64>,
+    /// Remove what a link or unlink interrupted by memlink's own death left in the process
+    /// (memlink memfd fds, a target mapping whose source stayed private).
+    #[arg(long, conflicts_with_all = ["address", "size"])]
+    pub cleanup: bool,
     /// Run the pre-flight checks only.
     #[arg(long)]
     pub dry_run: bool,

@@ -97,6 +97,10 @@ pub enum FaultAction {
     KillTarget,
     /// Fail as if the next step had failed.
     Fail,
+    /// Hold the stopped processes: print `memlink: test hold after STEP` on standard error and
+    /// carry on once a line arrives on standard input (so a test can act on the held processes,
+    /// e.g. send a signal, at a known instant).
+    Hold,
 }
 
 /// A test-only fault: stop after `after` and do `action`, so that rollback tests are
@@ -109,20 +113,58 @@ pub struct Fault {
     pub after: Step,
     /// What happens.
     pub action: FaultAction,
+    /// `during:CALL:hold`: instead of after a step, hold while the first injected call named
+    /// CALL (its system call number here) is in flight, between its entry and its exit.
+    pub during_call: Option<u64>,
 }
+
+/// The injected calls a `during:CALL:hold` fault can name, with their x86_64 numbers.
+#[cfg(feature = "test-hooks")]
+pub const FAULT_CALLS: [(&str, u64); 13] = [
+    ("close", 3),
+    ("mmap", 9),
+    ("mprotect", 10),
+    ("munmap", 11),
+    ("pread64", 17),
+    ("pwrite64", 18),
+    ("mremap", 25),
+    ("recvmsg", 47),
+    ("socketpair", 53),
+    ("ftruncate", 77),
+    ("memfd_create", 319),
+    ("pidfd_open", 434),
+    ("pidfd_getfd", 438),
+];
 
 #[cfg(feature = "test-hooks")]
 impl Fault {
-    /// Parses `after:STEP:ACTION` with ACTION one of `kill-source`, `kill-target`, `fail`.
+    /// Parses `after:STEP:ACTION` with ACTION one of `kill-source`, `kill-target`, `fail`, `hold`.
     pub fn parse(s: &str) -> Result<Fault> {
         let bad = || {
             Error::InvalidArgument(format!(
-                "invalid test fault {s:?}: expected after:STEP:kill-source|kill-target|fail"
+                "invalid test fault {s:?}: expected after:STEP:kill-source|kill-target|fail|hold or during:CALL:hold"
             ))
         };
         let mut it = s.split(':');
-        if it.next() != Some("after") {
-            return Err(bad());
+        match it.next() {
+            Some("after") => {}
+            Some("during") => {
+                let call = it.next().ok_or_else(bad)?;
+                let nr = FAULT_CALLS
+                    .iter()
+                    .find(|(n, _)| *n == call)
+                    .ok_or_else(bad)?
+                    .1;
+                if it.next() != Some("hold") || it.next().is_some() {
+                    return Err(bad());
+                }
+                return Ok(Fault {
+                    after: Step::Cleanup,
+                    action: FaultAction::Hold,
+                    during_call: Some(nr),
+                });
+            }
+            _ => return Err(bad()),
         }
         let step = it.next().ok_or_else(bad)?;
         let after = *Step::ALL
@@ -133,12 +175,32 @@ impl Fault {
             Some("kill-source") => FaultAction::KillSource,
             Some("kill-target") => FaultAction::KillTarget,
             Some("fail") => FaultAction::Fail,
+            Some("hold") => FaultAction::Hold,
             _ => return Err(bad()),
         };
         if it.next().is_some() {
             return Err(bad());
         }
-        Ok(Fault { after, action })
+        Ok(Fault {
+            after,
+            action,
+            during_call: None,
+        })
+    }
+
+    /// The `hold` action: announces the step on standard error and waits for a line (or the
+    /// end) of standard input.
+    pub fn hold(step: Step) {
+        Fault::hold_at(&format!("after {}", step.name()));
+    }
+
+    /// Prints `memlink: test hold WHERE` on standard error and waits for a line (or the end) of
+    /// standard input.
+    pub fn hold_at(place: &str) {
+        use std::io::BufRead;
+        eprintln!("memlink: test hold {place}");
+        let mut line = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut line);
     }
 }
 
@@ -256,6 +318,10 @@ pub struct UnlinkRequest {
     pub size: u64,
     /// Run the pre-flight checks only.
     pub dry_run: bool,
+    /// Instead of unlinking a range, remove what a link or unlink interrupted by memlink's own
+    /// death left in `pid` (memlink memfd fds, a target mapping whose source stayed private);
+    /// `address` and `size` are ignored.
+    pub cleanup: bool,
     /// Test-only fault injection (`kill-source` kills `pid`).
     #[cfg(feature = "test-hooks")]
     pub fault: Option<Fault>,
@@ -269,8 +335,18 @@ impl UnlinkRequest {
             address,
             size,
             dry_run: false,
+            cleanup: false,
             #[cfg(feature = "test-hooks")]
             fault: None,
+        }
+    }
+
+    /// A request to remove the leftovers of interrupted links in `pid` (see
+    /// [`UnlinkRequest::cleanup`]).
+    pub fn cleanup_of(pid: u32) -> UnlinkRequest {
+        UnlinkRequest {
+            cleanup: true,
+            ..UnlinkRequest::new(pid, 0, 0)
         }
     }
 }
@@ -288,6 +364,8 @@ pub struct UnlinkReport {
     pub dry_run: bool,
     /// The pieces made private, with their protections.
     pub pieces: Vec<LinkedPiece>,
+    /// For a cleanup: each leftover removed (or, in a dry run, found), one line each.
+    pub removed: Vec<String>,
     /// Bytes copied into the new private memory.
     pub bytes_copied: u64,
     /// Wall time in microseconds.
@@ -305,4 +383,29 @@ pub struct LinkPartners {
     pub name: String,
     /// Other PIDs mapping the same inode (sorted).
     pub partners: Vec<u32>,
+}
+
+#[cfg(all(test, feature = "test-hooks"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_specs() {
+        let f = Fault::parse("after:copy:hold").unwrap();
+        assert_eq!(
+            (f.after, f.action, f.during_call),
+            (Step::Copy, FaultAction::Hold, None)
+        );
+        let f = Fault::parse("during:pwrite64:hold").unwrap();
+        assert_eq!((f.action, f.during_call), (FaultAction::Hold, Some(18)));
+        for bad in [
+            "during:pwrite64",
+            "during:pwrite64:fail",
+            "during:execve:hold",
+            "during:mmap:hold:x",
+            "after:copy",
+        ] {
+            assert!(Fault::parse(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -10,6 +10,7 @@ mod export;
 mod generate;
 mod layout;
 mod link;
+mod linksafe;
 mod map;
 mod math;
 mod outfile;

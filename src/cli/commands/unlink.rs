@@ -1,4 +1,5 @@
-//! `memlink unlink`: turn a linked range back into private memory with the same content.
+//! `memlink unlink`: turn a linked range back into private memory with the same content, or
+//! (`--cleanup`) remove what an interrupted link left in a process.
 
 use std::io::Write;
 use std::path::Path;
@@ -13,7 +14,16 @@ use crate::cli::Outcome;
 /// Runs `memlink unlink`.
 pub fn run(args: UnlinkArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
     super::link::refuse_other_proc_root("unlink", proc_root)?;
-    let mut req = UnlinkRequest::new(args.pid, args.address, args.size);
+    let mut req = if args.cleanup {
+        UnlinkRequest::cleanup_of(args.pid)
+    } else {
+        // clap requires both without --cleanup.
+        UnlinkRequest::new(
+            args.pid,
+            args.address.unwrap_or_default(),
+            args.size.unwrap_or_default(),
+        )
+    };
     req.dry_run = args.dry_run;
     #[cfg(feature = "test-hooks")]
     {
@@ -23,6 +33,15 @@ pub fn run(args: UnlinkArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
     let mut out = output::stdout();
     match args.format {
         Format::Json => output::write_json(&mut out, &r)?,
+        Format::Text if req.cleanup => {
+            let verb = if r.dry_run { "Would remove" } else { "Removed" };
+            if r.removed.is_empty() {
+                writeln!(out, "No memlink leftovers in process {}", r.pid)?;
+            }
+            for what in &r.removed {
+                writeln!(out, "{verb}: {what}")?;
+            }
+        }
         Format::Text => {
             let verb = if r.dry_run { "Would make" } else { "Made" };
             writeln!(

@@ -1,10 +1,12 @@
 //! Linking memory between processes on Linux: the pre-flight checks ([`preflight`], pure), the
-//! share-mode sequence ([`share`]), copy mode ([`copy`]) and unlink ([`unlink`]).
+//! share-mode sequence ([`share`]), copy mode ([`copy`]), unlink ([`unlink`]) and the removal of
+//! what an interrupted link leaves ([`cleanup`]).
 //!
 //! Everything a refusal needs is read from `/proc` before any process is stopped. Link and
 //! unlink always read the default procfs, [`DEFAULT_PROC_ROOT`]: ptrace takes PIDs of memlink's
 //! own PID namespace, which another procfs mount may not name.
 
+pub mod cleanup;
 pub mod copy;
 pub mod preflight;
 pub mod share;
@@ -125,13 +127,52 @@ pub fn fd_links(pid: u32) -> Vec<Vec<u8>> {
 
 /// True when memlink has `CAP_SYS_ADMIN` (needed for `PTRACE_O_SUSPEND_SECCOMP`).
 pub fn has_cap_sys_admin() -> bool {
+    has_cap(21)
+}
+
+/// True when memlink has `CAP_SYS_PTRACE` (root has it): a permission hint then never
+/// suggests privileges.
+pub fn has_cap_sys_ptrace() -> bool {
+    has_cap(19)
+}
+
+/// True when bit `cap` is set in memlink's effective capabilities (`CapEff` in `status`).
+fn has_cap(cap: u32) -> bool {
     std::fs::read_to_string(proc_path("self/status"))
         .ok()
         .and_then(|s| {
             let l = s.lines().find(|l| l.starts_with("CapEff:"))?;
             u64::from_str_radix(l.split_whitespace().nth(1)?, 16).ok()
         })
-        .is_some_and(|caps| caps & (1 << 21) != 0)
+        .is_some_and(|caps| caps & (1 << cap) != 0)
+}
+
+/// Replaces the "try sudo" hint of a permission error when memlink already has
+/// `CAP_SYS_PTRACE`.
+pub(crate) fn hint_for_caller(e: Error) -> Error {
+    match e {
+        Error::PermissionDenied { pid, action, hint }
+            if hint.contains("sudo") && has_cap_sys_ptrace() =>
+        {
+            Error::PermissionDenied {
+                pid,
+                action,
+                hint: preflight::ROOT_PTRACE_HINT,
+            }
+        }
+        e => e,
+    }
+}
+
+/// Refuses a source and target of one thread group (`--target` naming a thread of the
+/// source) before anything is stopped. A PID whose `status` cannot be read is left to the
+/// later checks, which name the real cause.
+fn check_thread_groups(req: &LinkRequest) -> Result<()> {
+    let tgid = |pid: u32| ProcDir::open(proc_root(), pid).and_then(|d| d.status());
+    if let (Ok(s), Ok(t)) = (tgid(req.source), tgid(req.target)) {
+        preflight::check_thread_groups(req.source, s.tgid, req.target, t.tgid, std::process::id())?;
+    }
+    Ok(())
 }
 
 pub(crate) fn report_pieces(pieces: &[VmaPiece]) -> Vec<LinkedPiece> {
@@ -147,7 +188,12 @@ pub(crate) fn report_pieces(pieces: &[VmaPiece]) -> Vec<LinkedPiece> {
 
 /// Runs a link request (already validated).
 pub fn link(req: &LinkRequest) -> Result<LinkReport> {
+    link_inner(req).map_err(hint_for_caller)
+}
+
+fn link_inner(req: &LinkRequest) -> Result<LinkReport> {
     let started = Instant::now();
+    check_thread_groups(req)?;
     let suspend = has_cap_sys_admin();
     match req.mode {
         LinkMode::Copy => copy::copy(req, started),

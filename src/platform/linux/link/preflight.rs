@@ -30,17 +30,51 @@ impl VmaPiece {
     }
 }
 
-/// The hint for a `PTRACE_SEIZE` refused with `EPERM`, given `kernel.yama.ptrace_scope`.
-pub fn yama_hint(scope: Option<u32>) -> &'static str {
-    match scope {
-        Some(1) => {
+/// The hint for a `PTRACE_SEIZE` refused with `EPERM`, given `kernel.yama.ptrace_scope` and
+/// whether memlink holds `CAP_SYS_PTRACE` (root does): to a privileged caller the hint names
+/// what can still refuse it instead of suggesting privileges it already has.
+pub fn yama_hint(scope: Option<u32>, privileged: bool) -> &'static str {
+    match (scope, privileged) {
+        (Some(3), _) => "kernel.yama.ptrace_scope is 3: tracing is disabled until reboot",
+        (_, true) => ROOT_PTRACE_HINT,
+        (Some(1), false) => {
             "kernel.yama.ptrace_scope is 1: only descendants (or processes that allowed it with \
              PR_SET_PTRACER) can be traced without CAP_SYS_PTRACE"
         }
-        Some(2) => "kernel.yama.ptrace_scope is 2: tracing needs CAP_SYS_PTRACE (try sudo)",
-        Some(3) => "kernel.yama.ptrace_scope is 3: tracing is disabled until reboot",
+        (Some(2), false) => {
+            "kernel.yama.ptrace_scope is 2: tracing needs CAP_SYS_PTRACE (try sudo)"
+        }
         _ => crate::error::PTRACE_HINT,
     }
+}
+
+/// The permission hint for a caller that already has `CAP_SYS_PTRACE`.
+pub const ROOT_PTRACE_HINT: &str = "memlink already has CAP_SYS_PTRACE, so neither the user nor \
+kernel.yama.ptrace_scope refused it: a security module (SELinux, AppArmor), kernel lockdown or \
+another tracer did";
+
+/// Refuses a source and a target that are threads of one thread group (`tgid` from
+/// `status`), or a thread of memlink itself, before anything is stopped.
+pub fn check_thread_groups(
+    source: u32,
+    source_tgid: u32,
+    target: u32,
+    target_tgid: u32,
+    self_pid: u32,
+) -> Result<()> {
+    if source_tgid == target_tgid {
+        return Err(Error::InvalidArgument(format!(
+            "source {source} and target {target} are threads of the same process ({source_tgid})"
+        )));
+    }
+    for (p, g) in [(source, source_tgid), (target, target_tgid)] {
+        if g == self_pid {
+            return Err(Error::InvalidArgument(format!(
+                "process {p} is a thread of memlink itself"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Checks the arguments alone: sizes, alignment, user-space bounds, distinct processes.
@@ -575,9 +609,24 @@ VmFlags: rd wr mr mw me gd ac
 
     #[test]
     fn yama() {
-        assert!(yama_hint(Some(1)).contains("ptrace_scope is 1"));
-        assert!(yama_hint(Some(3)).contains("disabled"));
-        assert!(yama_hint(None).contains("CAP_SYS_PTRACE"));
+        assert!(yama_hint(Some(1), false).contains("ptrace_scope is 1"));
+        assert!(yama_hint(Some(3), false).contains("disabled"));
+        assert!(yama_hint(Some(3), true).contains("disabled"));
+        assert!(yama_hint(None, false).contains("CAP_SYS_PTRACE"));
+        for scope in [None, Some(0), Some(1), Some(2)] {
+            let h = yama_hint(scope, true);
+            assert!(!h.contains("sudo"), "{scope:?}: {h}");
+            assert!(h.contains("already has CAP_SYS_PTRACE"), "{h}");
+        }
+    }
+
+    #[test]
+    fn thread_groups() {
+        assert!(check_thread_groups(10, 10, 20, 20, 99).is_ok());
+        // A thread of the source given as target, and the other way round.
+        assert!(reason(check_thread_groups(10, 10, 11, 10, 99)).contains("same process (10)"));
+        assert!(reason(check_thread_groups(11, 10, 10, 10, 99)).contains("same process (10)"));
+        assert!(reason(check_thread_groups(10, 10, 42, 99, 99)).contains("memlink itself"));
     }
 
     #[test]

@@ -36,6 +36,13 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Runs an unlink request: the argument checks and the pre-flight checks, then the steps.
 pub fn unlink(req: &UnlinkRequest) -> Result<UnlinkReport> {
+    unlink_inner(req).map_err(super::hint_for_caller)
+}
+
+fn unlink_inner(req: &UnlinkRequest) -> Result<UnlinkReport> {
+    if req.cleanup {
+        return super::cleanup::cleanup(req);
+    }
     let started = Instant::now();
     check_args(req)?;
     let suspend = has_cap_sys_admin();
@@ -48,6 +55,7 @@ pub fn unlink(req: &UnlinkRequest) -> Result<UnlinkReport> {
         dry_run: req.dry_run,
         pieces: report_pieces(&pieces),
         bytes_copied: 0,
+        removed: Vec::new(),
         elapsed_us: 0,
     };
     if req.dry_run {
@@ -67,7 +75,7 @@ pub fn unlink(req: &UnlinkRequest) -> Result<UnlinkReport> {
 }
 
 /// The arguments alone: size, alignment, user-space bounds, not memlink itself, x86_64.
-fn check_args(req: &UnlinkRequest) -> Result<()> {
+pub(super) fn check_args(req: &UnlinkRequest) -> Result<()> {
     let page = page_size();
     if req.size == 0 {
         return Err(Error::InvalidArgument("size must not be 0".into()));
@@ -116,6 +124,10 @@ impl<'a> Unlink<'a> {
     /// injection thread. Dropping the session on failure detaches.
     fn stop(req: &'a UnlinkRequest, pieces: Vec<VmaPiece>, suspend: bool) -> Result<Unlink<'a>> {
         let mut tracees = Session::new(suspend);
+        #[cfg(feature = "test-hooks")]
+        {
+            tracees.hold_in_call = req.fault.and_then(|f| f.during_call);
+        }
         let process = tracees.stop(req.pid, true)?;
         let again =
             preflight::check_unlink_range(req.pid, &smaps_of(req.pid)?, req.address, req.size)?;
@@ -152,7 +164,7 @@ impl<'a> Unlink<'a> {
     fn done(&mut self, step: Step) -> Result<()> {
         #[cfg(feature = "test-hooks")]
         match self.req.fault {
-            Some(f) if f.after == step => match f.action {
+            Some(f) if f.after == step && f.during_call.is_none() => match f.action {
                 FaultAction::KillSource | FaultAction::KillTarget => {
                     self.tracees.kill_and_reap(self.process);
                 }
@@ -162,6 +174,7 @@ impl<'a> Unlink<'a> {
                         reason: format!("test fault injected after step {}", step.name()),
                     })
                 }
+                FaultAction::Hold => crate::link::request::Fault::hold(step),
             },
             _ => {}
         }

@@ -1,12 +1,21 @@
 //! Running one system call inside a stopped tracee, without writing any code into it.
 //!
 //! The `syscall` instruction comes from the tracee's own vDSO (`0f 05`). The injection thread's
-//! registers and signal mask are saved once; the *resume* registers are computed from them so
-//! that a thread stopped inside a restartable system call re-issues it (or `restart_syscall`)
-//! after we detach, and `orig_rax = -1` tells the kernel to do no restart processing of its own
-//! on registers we already fixed. Signals are blocked only while one injected call is in
-//! flight; after every call the resume registers and the original mask are written back at
-//! once, so that if memlink dies between calls the thread carries on unchanged.
+//! registers and signal mask are saved once. Signals are blocked only while one injected call
+//! is in flight.
+//!
+//! Two sets of registers are written back. *Between* calls, after each one, the thread gets the
+//! *resume* registers (a thread stopped inside a restartable system call re-issues it, or
+//! `restart_syscall`, with `orig_rax = -1`) and its original mask: if memlink dies between two
+//! calls, the thread continues from a syscall-exit stop, where the kernel makes no restart
+//! decision of its own, and the manual restart is the best it can get. *After the last call*
+//! ([`Session::release`]), memlink brings the thread from its syscall-exit stop to a
+//! `PTRACE_EVENT_STOP` inside the kernel's signal handling (`PTRACE_INTERRUPT`, then
+//! `PTRACE_CONT` with every signal blocked) and writes the *original* registers and mask
+//! there: after the detach the kernel makes the same handler-aware decision as for a thread
+//! memlink never touched (restart, `-EINTR` for a handler without `SA_RESTART`,
+//! `restart_syscall`), so a `pause`, `sigsuspend` or `read` interrupted by a signal that
+//! arrived meanwhile returns `EINTR` instead of being silently re-issued.
 //!
 //! x86_64 only; on other architectures [`Session::prepare`] returns `Unsupported`.
 
@@ -59,7 +68,12 @@ pub struct Injector {
     pub gadget: u64,
     #[cfg(target_arch = "x86_64")]
     resume: libc::user_regs_struct,
+    /// The registers the thread was stopped with, written back in [`Session::release`].
+    #[cfg(target_arch = "x86_64")]
+    saved: libc::user_regs_struct,
     mask: u64,
+    /// Whether a call was injected (the thread then sits in a syscall-exit stop).
+    injected: bool,
     /// Whether a seccomp filter may reject our calls (SIGSYS is checked after each call only
     /// then: without a filter no SIGSYS can come from seccomp).
     seccomp: bool,
@@ -101,6 +115,18 @@ pub fn read_remote(pid: u32, addr: u64, len: usize) -> std::io::Result<Vec<u8>> 
 }
 
 impl Injector {
+    /// The stack pointer the thread was stopped with.
+    pub fn stack_pointer(&self) -> u64 {
+        #[cfg(target_arch = "x86_64")]
+        {
+            self.saved.rsp
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            0
+        }
+    }
+
     /// Writes the resume registers and the original signal mask back. Errors are ignored: this
     /// runs on paths that are already failing, and a vanished thread needs nothing.
     pub fn restore(&self) {
@@ -167,7 +193,9 @@ impl Session {
                 tid,
                 gadget,
                 resume: resume_regs(&saved),
+                saved,
                 mask,
+                injected: false,
                 seccomp,
             });
             Ok(())
@@ -211,6 +239,9 @@ impl Session {
                 .ok_or(Error::InvalidArgument(
                     "internal: no injection thread prepared".into(),
                 ))?;
+            if let Some(i) = self.proc_mut(id).injector.as_mut() {
+                i.injected = true;
+            }
             for _attempt in 0..8 {
                 let r = self.one_call(id, &inj, nr, args, timeout);
                 // Whatever happened, put the thread back first (rule: borrowed state only while
@@ -300,6 +331,11 @@ impl Session {
                         break;
                     }
                     entered = true;
+                    #[cfg(feature = "test-hooks")]
+                    if self.hold_in_call == Some(nr) {
+                        self.hold_in_call = None;
+                        crate::link::request::Fault::hold_at(&format!("during system call {nr}"));
+                    }
                     None
                 }
                 Event::Stop(WaitStatus::PtraceEvent(_, _, PTRACE_EVENT_STOP)) => {
@@ -337,6 +373,68 @@ impl Session {
             });
         }
         Ok(after.rax as i64)
+    }
+
+    /// Puts the injection thread of process `id` back as it was stopped, where the kernel still
+    /// makes its restart decision (see the module docs): after injected calls, from the
+    /// syscall-exit stop to a `PTRACE_EVENT_STOP` (`PTRACE_INTERRUPT` + `PTRACE_CONT`, every
+    /// signal blocked so that no handler runs on the resume registers), then the original
+    /// registers and mask. Idempotent; errors are logged (a vanished thread needs nothing).
+    pub fn release(&mut self, id: ProcId) {
+        let Some(inj) = self.proc_mut(id).injector.take() else {
+            return;
+        };
+        if self.proc(id).dead {
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            let tid = inj.tid;
+            let t = Pid::from_raw(tid);
+            if inj.injected {
+                if let Err(e) = self.run_to_event_stop(tid) {
+                    // The thread keeps the resume registers written after its last call.
+                    log::debug!("thread {tid}: no event stop after the injected calls: {e}");
+                    if matches!(e, Error::ProcessExited { .. }) {
+                        self.mark_dead(id);
+                    }
+                    return;
+                }
+            }
+            let _ = ptrace::setregs(t, inj.saved);
+            let _ = sys::set_sigmask(tid, inj.mask);
+        }
+    }
+
+    /// From a syscall-exit stop, runs `tid` into the `PTRACE_EVENT_STOP` of a
+    /// `PTRACE_INTERRUPT`, which the kernel reports from its signal handling before it looks at
+    /// the registers for a restart.
+    #[cfg(target_arch = "x86_64")]
+    fn run_to_event_stop(&mut self, tid: i32) -> Result<()> {
+        let t = Pid::from_raw(tid);
+        let fail = |e: Errno| Error::Os {
+            op: format!("bring thread {tid} to an event stop"),
+            source: e.into(),
+        };
+        sys::set_sigmask(tid, u64::MAX).map_err(|e| fail(errno(&e)))?;
+        ptrace::interrupt(t).map_err(fail)?;
+        ptrace::cont(t, None).map_err(fail)?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let resume = match self.wait(tid, deadline)? {
+                Event::Gone => {
+                    return Err(Error::ProcessExited {
+                        pid: tid as u32,
+                        during: "being released".into(),
+                    })
+                }
+                Event::Stop(WaitStatus::PtraceEvent(_, _, PTRACE_EVENT_STOP)) => return Ok(()),
+                // Only SIGSTOP/SIGKILL get past the full mask: pass them on.
+                Event::Stop(WaitStatus::Stopped(_, sig)) => Some(sig),
+                Event::Stop(_) => None,
+            };
+            ptrace::cont(t, resume).map_err(fail)?;
+        }
     }
 
     /// Fails (and marks the process dead) when SIGSYS is pending on the thread: seccomp

@@ -56,6 +56,9 @@ pub struct Session {
     old_mask: Option<SigSet>,
     options: Options,
     sigchld: Option<SignalFd>,
+    /// Test-only: hold once inside the first injected call with this number.
+    #[cfg(feature = "test-hooks")]
+    pub hold_in_call: Option<u64>,
 }
 
 /// What waiting for a thread produced.
@@ -104,6 +107,8 @@ impl Session {
             old_mask,
             options,
             sigchld,
+            #[cfg(feature = "test-hooks")]
+            hold_in_call: None,
         }
     }
 
@@ -173,7 +178,7 @@ impl Session {
                 match ptrace::seize(Pid::from_raw(tid), self.options) {
                     Ok(()) => {}
                     Err(Errno::ESRCH) => continue,
-                    Err(e) => return Err(seize_error(pid, e)),
+                    Err(e) => return Err(seize_error(pid, tid, e)),
                 }
                 self.procs[id].threads.push(tid);
                 if let Err(e) = ptrace::interrupt(Pid::from_raw(tid)) {
@@ -364,11 +369,7 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         for id in 0..self.procs.len() {
-            if let Some(inj) = self.procs[id].injector.take() {
-                if !self.procs[id].dead {
-                    inj.restore();
-                }
-            }
+            self.release(id);
             self.detach(id);
         }
         if let Some(old) = self.old_mask.take() {
@@ -410,16 +411,36 @@ fn os(pid: u32, action: &str, e: Errno) -> Error {
     }
 }
 
-/// The error for a failed `PTRACE_SEIZE`, naming Yama when it is the likely cause.
-fn seize_error(pid: u32, e: Errno) -> Error {
+/// The error for a failed `PTRACE_SEIZE` of thread `tid` of `pid`: "already traced" when the
+/// thread's `TracerPid` names a tracer (memlink itself included, which the pre-flight checks
+/// cannot see), else Yama when it is the likely cause.
+fn seize_error(pid: u32, tid: i32, e: Errno) -> Error {
     if e == Errno::EPERM {
+        let tracer = std::fs::read(proc_path(&format!("{pid}/task/{tid}/status")))
+            .ok()
+            .and_then(|b| crate::proc::status::parse(&b).ok())
+            .map_or(0, |s| s.tracer_pid);
+        if tracer != 0 {
+            let who = if tracer == std::process::id() {
+                " (memlink itself: is it a thread of the other process?)"
+            } else {
+                ""
+            };
+            return Error::Refused {
+                pid,
+                reason: format!("already traced by process {tracer}{who}; detach it first"),
+            };
+        }
         let scope = std::fs::read_to_string(proc_path("sys/kernel/yama/ptrace_scope"))
             .ok()
             .and_then(|s| s.trim().parse::<u32>().ok());
         return Error::PermissionDenied {
             pid,
             action: "trace".into(),
-            hint: super::super::link::preflight::yama_hint(scope),
+            hint: super::super::link::preflight::yama_hint(
+                scope,
+                super::super::link::has_cap_sys_ptrace(),
+            ),
         };
     }
     os(pid, "seize", e)

@@ -8,7 +8,7 @@ use crate::platform::linux::ptrace::remote::{self, nr};
 use crate::platform::linux::ptrace::sys;
 
 use super::super::{pid_path, proc_path};
-use super::{write_remote, Share, MAP_ANONYMOUS, MAP_PRIVATE, PROT_RW};
+use super::{write_remote, Share};
 
 impl Share<'_> {
     /// Method A: `pidfd_open(S)` and `pidfd_getfd` injected in T. Needs T to be allowed to
@@ -49,14 +49,11 @@ impl Share<'_> {
     /// `recvmsg`. Needs only memlink's rights over both processes (works across users and PID
     /// namespaces).
     pub(super) fn target_fd_socket(&mut self, sfd: u64) -> Result<u64> {
-        let page = self.page;
-        let scratch = self.call(
-            self.target,
-            nr::MMAP,
-            [0, page, PROT_RW, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0],
-            "mmap a scratch page",
-        )?;
-        self.journal.target_scratch = Some(scratch);
+        // The message header and buffers take 272 bytes, below T's red zone when possible.
+        let scratch = match self.stack_scratch(self.target, 320) {
+            Some(at) => at,
+            None => self.scratch_page(self.target)?,
+        };
         let [sv0, sv1] = self.socket_pair_in_target(scratch)?;
         self.send_memfd(sv1, sfd)?;
         self.receive_memfd(scratch, sv0)

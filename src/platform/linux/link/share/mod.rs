@@ -12,7 +12,7 @@
 //! | target-fd | `target_fd` (and `fd_passing`) | T | `pidfd_open(S)`, `pidfd_getfd(pidfd, sfd)`, `close(pidfd)`; else a socket pair and `SCM_RIGHTS` | `close` |
 //! | target-map | `target_map` | T | `mmap(A', N, MAP_SHARED\|MAP_FIXED_NOREPLACE, tfd)`, per-piece `mprotect` | `munmap` |
 //! | check | `check` | memlink | both alive (state in `/proc/PID/stat`) | — |
-//! | remap | `remap` | S | `mmap(A, N, MAP_SHARED\|MAP_FIXED, sfd)`, per-piece `mprotect` | rebuild a private copy from the memfd if a hole was left |
+//! | remap | `remap` | S | per piece, `mmap(P, len, its prot, MAP_SHARED\|MAP_FIXED, sfd, P-A)` | rebuild a private copy from the memfd if a hole was left |
 //! | cleanup | `finish` (`cleanup`) | S, T | close the fds, unmap the scratch page | warn |
 //!
 //! A failed step hands its error to `rollback`, which undoes what the journal records. Until
@@ -46,6 +46,8 @@ const MAP_FIXED_NOREPLACE: u64 = 0x10_0000;
 const PROT_RW: u64 = 3;
 /// Largest `pwrite` per injected call: the window in which a tracee holds borrowed registers.
 const PWRITE_CHUNK: u64 = 1 << 30;
+/// The x86_64 red zone below the stack pointer, which leaf functions may use.
+const RED_ZONE: u64 = 128;
 /// Timeout of one short injected call.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -159,6 +161,10 @@ impl<'a> Share<'a> {
     /// undoing if this fails: dropping the session detaches whatever was stopped.
     fn stop(req: &'a LinkRequest, plan: Plan, suspend: bool) -> Result<Share<'a>> {
         let mut tracees = Session::new(suspend);
+        #[cfg(feature = "test-hooks")]
+        {
+            tracees.hold_in_call = req.fault.and_then(|f| f.during_call);
+        }
         let source = tracees.stop(req.source, true)?;
         let target = tracees.stop(req.target, false)?;
         Ok(Share {
@@ -245,7 +251,7 @@ impl<'a> Share<'a> {
     #[cfg(feature = "test-hooks")]
     fn fault_after(&mut self, step: Step) -> Result<()> {
         match self.req.fault {
-            Some(f) if f.after == step => match f.action {
+            Some(f) if f.after == step && f.during_call.is_none() => match f.action {
                 FaultAction::KillSource => self.tracees.kill_and_reap(self.source),
                 FaultAction::KillTarget => self.tracees.kill_and_reap(self.target),
                 FaultAction::Fail => {
@@ -254,6 +260,7 @@ impl<'a> Share<'a> {
                         reason: format!("test fault injected after step {}", step.name()),
                     })
                 }
+                FaultAction::Hold => crate::link::request::Fault::hold(step),
             },
             _ => {}
         }
@@ -284,19 +291,50 @@ impl<'a> Share<'a> {
         }
     }
 
-    /// Step `scratch`: one page in S that holds the memfd's name for `memfd_create`.
+    /// Step `scratch`: room in S for the memfd's name. It is written below the red zone of
+    /// the injection thread's stack (memory the ABI leaves free and that nobody else uses while
+    /// the thread is stopped), so nothing is mapped and nothing can be left behind; only when
+    /// that room is not inside a writable private mapping is one page mapped instead.
     fn scratch(&mut self) -> Result<u64> {
+        let mut name = memfd_name(self.req).into_bytes();
+        name.push(0);
+        let scratch = match self.stack_scratch(self.source, name.len() as u64) {
+            Some(at) => at,
+            None => self.scratch_page(self.source)?,
+        };
+        write_remote(self.req.source, scratch, &name)?;
+        Ok(scratch)
+    }
+
+    /// An address for `len` bytes below the red zone (128 bytes) under the saved stack pointer
+    /// of process `id`'s injection thread, when that lies in one writable private mapping.
+    fn stack_scratch(&self, id: ProcId, len: u64) -> Option<u64> {
+        let sp = self.tracees.proc(id).injector.as_ref()?.stack_pointer();
+        let at = sp.checked_sub(RED_ZONE + len)? & !63;
+        let maps = smaps_of(self.pid(id)).ok()?;
+        maps.iter()
+            .find(|e| e.start <= at && sp - RED_ZONE <= e.end)
+            .filter(|e| {
+                e.perms.contains(crate::region::Perms::WRITE)
+                    && !e.perms.contains(crate::region::Perms::SHARED)
+            })
+            .map(|_| at)
+    }
+
+    /// One private anonymous page in process `id`, recorded in the journal.
+    fn scratch_page(&mut self, id: ProcId) -> Result<u64> {
         let page = self.page;
         let scratch = self.call(
-            self.source,
+            id,
             nr::MMAP,
             [0, page, PROT_RW, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0],
             "mmap a scratch page",
         )?;
-        self.journal.source_scratch = Some(scratch);
-        let mut name = memfd_name(self.req).into_bytes();
-        name.push(0);
-        write_remote(self.req.source, scratch, &name)?;
+        if id == self.source {
+            self.journal.source_scratch = Some(scratch);
+        } else {
+            self.journal.target_scratch = Some(scratch);
+        }
         Ok(scratch)
     }
 
@@ -428,39 +466,54 @@ impl<'a> Share<'a> {
         Ok(())
     }
 
-    /// Step `remap`: the memfd mapped over the source range (`MAP_FIXED`), then per-piece
-    /// protections. From here on the link stands.
+    /// Step `remap`: the memfd mapped over the source range (`MAP_FIXED`), one piece at a
+    /// time with that piece's own protection and file offset, so that no instant (memlink
+    /// killed between two calls included) leaves a piece with another piece's protection.
+    /// From the first remapped piece on, the link stands.
     fn remap(&mut self, sfd: u64) -> Result<()> {
-        let (a, n) = (self.req.address, self.req.size);
+        let a = self.req.address;
         let pieces = self.plan.pieces.clone();
-        let prot0 = pieces[0].prot();
         self.journal.remap_tried = true;
-        let m = self.call(
-            self.source,
-            nr::MMAP,
-            [a, n, prot0, MAP_SHARED | MAP_FIXED, sfd, 0],
-            "mmap the memfd over the source range",
-        )?;
-        if m != a {
-            return Err(Error::Os {
-                op: format!(
-                    "process {}: mmap over the source range landed at {m:#x}",
-                    self.req.source
-                ),
-                source: std::io::Error::from_raw_os_error(libc::EFAULT),
-            });
-        }
-        self.journal.remapped = true;
-        for p in pieces.iter().filter(|p| p.prot() != prot0) {
-            // The data is in the memfd either way; a failed mprotect is only reported.
-            if let Err(e) = self.call(
+        for (i, p) in pieces.iter().enumerate() {
+            let r = self.call(
                 self.source,
-                nr::MPROTECT,
-                [p.start, p.end - p.start, p.prot(), 0, 0, 0],
-                "mprotect a piece of the source range",
-            ) {
-                log::warn!("{e}");
+                nr::MMAP,
+                [
+                    p.start,
+                    p.end - p.start,
+                    p.prot(),
+                    MAP_SHARED | MAP_FIXED,
+                    sfd,
+                    p.start - a,
+                ],
+                "mmap the memfd over the source range",
+            );
+            let m = match r {
+                Ok(m) => m,
+                Err(e) if i == 0 => return Err(e),
+                Err(e) => {
+                    // Earlier pieces are linked, this one and the rest stayed private with
+                    // their content: the range is in two halves, nothing is lost.
+                    return Err(Error::Refused {
+                        pid: self.req.source,
+                        reason: format!(
+                            "linked only {:#x}-{:#x} of the source range, the rest stayed \
+                             private: {e}",
+                            a, p.start
+                        ),
+                    });
+                }
+            };
+            if m != p.start {
+                return Err(Error::Os {
+                    op: format!(
+                        "process {}: mmap over the source range landed at {m:#x}",
+                        self.req.source
+                    ),
+                    source: std::io::Error::from_raw_os_error(libc::EFAULT),
+                });
             }
+            self.journal.remapped = true;
         }
         Ok(())
     }
@@ -509,6 +562,14 @@ impl<'a> Share<'a> {
         let cleanup_warnings = self.cleanup();
         if !self.tracees.alive(self.target) {
             return Err(target_died_after_remap(self.req.target));
+        }
+        if !self.tracees.alive(self.source) {
+            return Err(Error::ProcessExited {
+                pid: self.req.source,
+                during: "the cleanup after the link; the target keeps the linked range with \
+                         its content"
+                    .into(),
+            });
         }
         report.warnings.extend(cleanup_warnings);
         self.steps.push(Step::Cleanup);
