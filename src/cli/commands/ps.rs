@@ -48,6 +48,7 @@ fn request(args: &PsArgs, proc_root: &Path) -> anyhow::Result<Request> {
             rollup: true,
             per_mapping: false,
             budget: args.budget,
+            rollup_budget: args.rollup_budget.0,
         },
         sort: match args.sort {
             SortKey::Pss => ps::SortKey::Pss,
