@@ -49,6 +49,10 @@ pub struct ProcessRow {
     pub name: String,
     /// Command line, arguments separated by spaces (`None` when not read).
     pub command: Option<String>,
+    /// The command line's bytes as the kernel gave them (NULs between arguments become spaces),
+    /// for text output, which escapes them itself.
+    #[serde(skip)]
+    pub command_bytes: Option<Vec<u8>>,
     /// RSS, PSS, USS and swap, bytes. RSS and swap come from `status` when `smaps_rollup` is
     /// not read; PSS and USS are then unknown (`None`).
     #[serde(flatten)]
@@ -356,10 +360,16 @@ fn read_one(opts: &Options, cache: &RollupCache, pid: u32) -> Read1 {
         if let Some((t, s)) = live_thread(&dir, pid) {
             task = t;
             leader_exited = true;
-            let (name, uid) = (std::mem::take(&mut status.name), status.uid);
+            // The leader's identity, the live thread's memory.
+            let (name, uid, ns_pid) = (
+                std::mem::take(&mut status.name),
+                status.uid,
+                std::mem::take(&mut status.ns_pid),
+            );
             status = s;
             status.name = name;
             status.uid = uid;
+            status.ns_pid = ns_pid;
         }
     }
     if status.state == b'Z' || status.state == b'X' {
@@ -381,6 +391,7 @@ fn read_one(opts: &Options, cache: &RollupCache, pid: u32) -> Read1 {
         user: String::new(),
         name,
         command: None,
+        command_bytes: None,
         figures: MemoryFigures {
             rss: Some(status.vm_rss),
             pss: None,
@@ -408,8 +419,12 @@ fn read_one(opts: &Options, cache: &RollupCache, pid: u32) -> Read1 {
         leader_exited,
     };
     if opts.cmdline || opts.command.is_some() {
-        match read_small(&dir, "cmdline") {
-            Ok(b) => row.command = Some(cmdline_text(&b)),
+        match read_small(&dir, &format!("{task}cmdline")) {
+            Ok(b) => {
+                let joined = cmdline_bytes(&b);
+                row.command = Some(escape_path(&joined));
+                row.command_bytes = Some(joined);
+            }
             Err(e) if gone(&e) => return Read1::Exited,
             Err(_) => {}
         }
@@ -553,13 +568,17 @@ pub fn cgroup_under(path: &str, prefix: &str) -> bool {
             .is_some_and(|rest| rest.starts_with('/'))
 }
 
-fn cmdline_text(b: &[u8]) -> String {
+fn cmdline_bytes(b: &[u8]) -> Vec<u8> {
     let trimmed = b.strip_suffix(b"\0").unwrap_or(b);
-    let joined: Vec<u8> = trimmed
+    trimmed
         .iter()
         .map(|&c| if c == 0 { b' ' } else { c })
-        .collect();
-    escape_path(&joined)
+        .collect()
+}
+
+#[cfg(test)]
+fn cmdline_text(b: &[u8]) -> String {
+    escape_path(&cmdline_bytes(b))
 }
 
 /// Counts the lines of a file under `/proc/PID` without keeping it.
@@ -1035,6 +1054,7 @@ mod tests {
             user: "root".into(),
             name: "x".into(),
             command: None,
+            command_bytes: None,
             figures: MemoryFigures {
                 rss: Some(100),
                 pss,

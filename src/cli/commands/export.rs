@@ -41,9 +41,7 @@ pub fn run(args: ExportArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
             ExportFormat::Prometheus => Format::Prometheus,
             ExportFormat::Openmetrics => Format::OpenMetrics,
         };
-        exporter
-            .write_once(path, format)
-            .with_context(|| format!("cannot write the metrics to {}", path.display()))?;
+        exporter.write_once(path, format)?;
         return Ok(Outcome::Success);
     }
 

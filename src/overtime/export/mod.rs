@@ -22,7 +22,6 @@
 pub mod server;
 
 use std::fmt::Write as _;
-use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::time::Instant;
@@ -554,33 +553,14 @@ pub fn render(s: &Scrape, opts: &Options, format: Format) -> String {
 }
 
 /// Writes `bytes` to `path` so that a reader sees the old file or the new one, never half of
-/// it: written beside the target (mode 0600), synced, then renamed over it. The temporary file is
-/// removed on failure.
+/// it, with [`crate::files::write_atomic`]: written under an unpredictable name beside the target
+/// (mode 0600, `O_EXCL|O_NOFOLLOW`), synced, then renamed over it; an existing FIFO or `-` is
+/// written as it is.
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] when `path` has no file name, [`Error::File`] naming the path when
-/// the write or the rename fails.
+/// [`Error::File`] naming `path` (the path the user gave, never the temporary file).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path.file_name().ok_or_else(|| {
-        Error::InvalidArgument(format!("--output {} is not a file name", path.display()))
-    })?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".{}.tmp", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    let mut f = crate::snapshot::create_private(&tmp, true)?;
-    let res = f
-        .write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .and_then(|_| std::fs::rename(&tmp, path));
-    if let Err(source) = res {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::File {
-            path: path.to_path_buf(),
-            source,
-        });
-    }
-    Ok(())
+    crate::files::write_atomic(path, bytes, true)
 }
 
 /// Samples kept per watched process (at a 15 s scrape interval, about 8 hours).
@@ -771,6 +751,7 @@ pub fn bind(addr: SocketAddr) -> Result<TcpListener> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::overtime::rollup::{Provenance, Source};
 
     fn row(pid: u32, name: &str, pss: u64) -> ProcessRow {
         ProcessRow {
@@ -780,6 +761,7 @@ mod tests {
             user: "root".into(),
             name: name.into(),
             command: Some(format!("{name} --secret")),
+            command_bytes: None,
             figures: MemoryFigures {
                 rss: Some(pss * 2),
                 pss: Some(pss),
@@ -793,6 +775,14 @@ mod tests {
             container: None,
             restricted: false,
             over_budget: false,
+            split: None,
+            sources: crate::overtime::rollup::Sources {
+                rss: Provenance::now(Source::SmapsRollup),
+                pss: Some(Provenance::now(Source::SmapsRollup)),
+            },
+            pss_state: PssState::Read,
+            rollup_read_s: Some(0.001),
+            leader_exited: false,
         }
     }
 
