@@ -221,14 +221,12 @@ fn rollup_over_budget_leaves_pss_out_and_says_why() {
         "RSS from status: {text}"
     );
     assert!(
-        text.contains(&format!(
-            "memlink_group_unread_processes{{{group},reason=\"not_read\"}} 1\n"
-        )),
+        text.contains(&format!("memlink_group_unread_processes{{{group}}} 1\n")),
         "{text}"
     );
     assert!(
         text.contains(&format!(
-            "memlink_group_unread_processes{{{group},reason=\"not_permitted\"}} 0\n"
+            "memlink_group_restricted_processes{{{group}}} 0\n"
         )),
         "{text}"
     );

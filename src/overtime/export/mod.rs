@@ -239,19 +239,33 @@ pub static METRICS: &[Metric] = &[
         name: "memlink_group_unread_processes",
         kind: Kind::Gauge,
         unit: None,
-        help: "Processes of the group whose PSS and USS are unknown (left out of memlink_group_memory_bytes), by reason: not_permitted, or not_read (over the rollup budget with no earlier read, or unparsable).",
+        help: "Processes of the group whose PSS and USS are unknown (left out of memlink_group_memory_bytes): not permitted (see memlink_group_restricted_processes), or not read (over the rollup budget with no earlier read, or unparsable).",
         series: |c| {
             c.opts.smaps.then(|| {
-                let mut v = Vec::new();
-                for g in &c.groups {
-                    let (denied, unread) = unread(&c.s.rows, c.opts.by, &g.key);
-                    for (reason, n) in [("not_permitted", denied), ("not_read", unread)] {
-                        let mut l = group_labels(c, g);
-                        l.push(("reason", reason.to_string()));
-                        v.push((l, n as f64));
-                    }
-                }
-                v
+                c.groups
+                    .iter()
+                    .map(|g| {
+                        let (denied, unread) = unread(&c.s.rows, c.opts.by, &g.key);
+                        (group_labels(c, g), (denied + unread) as f64)
+                    })
+                    .collect()
+            })
+        },
+    },
+    Metric {
+        name: "memlink_group_restricted_processes",
+        kind: Kind::Gauge,
+        unit: None,
+        help: "Processes of the group whose smaps_rollup memlink may not read (not permitted; part of memlink_group_unread_processes, kept apart from those not read).",
+        series: |c| {
+            c.opts.smaps.then(|| {
+                c.groups
+                    .iter()
+                    .map(|g| {
+                        let (denied, _) = unread(&c.s.rows, c.opts.by, &g.key);
+                        (group_labels(c, g), denied as f64)
+                    })
+                    .collect()
             })
         },
     },
@@ -275,7 +289,7 @@ pub static METRICS: &[Metric] = &[
         },
     },
     Metric {
-        name: "memlink_group_rollup_read_seconds_max",
+        name: "memlink_group_rollup_read_max_seconds",
         kind: Kind::Gauge,
         unit: Some("seconds"),
         help: "Longest time memlink spent reading one process's smaps_rollup in this scrape (an upper bound of the stall it imposed on that process's mapping changes).",
