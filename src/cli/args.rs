@@ -392,6 +392,11 @@ pub struct PsArgs {
     /// marked.
     #[arg(long, default_value = "250ms", value_parser = parse_duration)]
     pub budget: std::time::Duration,
+    /// Budget per process for reading smaps_rollup (PSS, USS), which walks the page tables and
+    /// holds up the process's mapping changes meanwhile: a process estimated to cost more is read
+    /// at a slower cadence (repeated readers) or not at all (one-shot). `none`: no limit.
+    #[arg(long, default_value = "5ms", value_parser = parse_rollup_budget, value_name = "DURATION|none")]
+    pub rollup_budget: RollupBudget,
     /// Show at most N rows (0: all).
     #[arg(long, short = 'n', default_value_t = 0)]
     pub limit: usize,
@@ -461,6 +466,11 @@ pub struct WatchArgs {
     /// Exit with 1 when a leak is suspected.
     #[arg(long)]
     pub fail_on_leak: bool,
+    /// Budget per process for reading smaps_rollup (PSS, USS), which walks the page tables and
+    /// holds up the process's mapping changes meanwhile: a process estimated to cost more is read
+    /// at a slower cadence (repeated readers) or not at all (one-shot). `none`: no limit.
+    #[arg(long, default_value = "5ms", value_parser = parse_rollup_budget, value_name = "DURATION|none")]
+    pub rollup_budget: RollupBudget,
     /// Leak thresholds.
     #[command(flatten)]
     pub leak: LeakArgs,
@@ -556,6 +566,11 @@ pub struct ExportArgs {
     /// Time budget per process.
     #[arg(long, default_value = "100ms", value_parser = parse_duration)]
     pub budget: std::time::Duration,
+    /// Budget per process for reading smaps_rollup (PSS, USS), which walks the page tables and
+    /// holds up the process's mapping changes meanwhile: a process estimated to cost more is read
+    /// at a slower cadence (repeated readers) or not at all (one-shot). `none`: no limit.
+    #[arg(long, default_value = "5ms", value_parser = parse_rollup_budget, value_name = "DURATION|none")]
+    pub rollup_budget: RollupBudget,
     /// Only these processes (repeatable).
     #[arg(long, value_parser = parse_pid)]
     pub pid: Vec<u32>,
@@ -565,6 +580,18 @@ pub struct ExportArgs {
     /// Leak thresholds for watched processes.
     #[command(flatten)]
     pub leak: LeakArgs,
+}
+
+/// A per-process budget for reading `smaps_rollup`; `None` is no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RollupBudget(pub Option<std::time::Duration>);
+
+/// Parses `--rollup-budget`: a duration, or `none` for no limit.
+pub fn parse_rollup_budget(s: &str) -> Result<RollupBudget, String> {
+    if s.eq_ignore_ascii_case("none") {
+        return Ok(RollupBudget(None));
+    }
+    parse_duration(s).map(|d| RollupBudget(Some(d)))
 }
 
 /// Parses a duration (200ms, 1s, 10m).

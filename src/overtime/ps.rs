@@ -27,13 +27,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::overtime::cgroup::{self, Cgroup, Container};
+pub use crate::overtime::rollup::Sources;
+use crate::overtime::rollup::{self, Decision, Provenance, RollupCache, Source};
 use crate::platform::ProcDir;
 use crate::proc::smaps::{self, SmapsParser};
 use crate::region::escape_path;
 use crate::region::stats::{FiguresSum, KnownSum, MemoryFigures};
 
 /// One process.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProcessRow {
     /// PID in memlink's namespace.
     pub pid: u32,
@@ -47,6 +49,10 @@ pub struct ProcessRow {
     pub name: String,
     /// Command line, arguments separated by spaces (`None` when not read).
     pub command: Option<String>,
+    /// The command line's bytes as the kernel gave them (NULs between arguments become spaces),
+    /// for text output, which escapes them itself.
+    #[serde(skip)]
+    pub command_bytes: Option<Vec<u8>>,
     /// RSS, PSS, USS and swap, bytes. RSS and swap come from `status` when `smaps_rollup` is
     /// not read; PSS and USS are then unknown (`None`).
     #[serde(flatten)]
@@ -67,6 +73,54 @@ pub struct ProcessRow {
     pub restricted: bool,
     /// The time budget ran out: some optional fields were not read.
     pub over_budget: bool,
+    /// Resident memory by kind, from `status` (read every time: O(1) counters).
+    pub split: Option<RssSplit>,
+    /// Where each figure comes from and how old it is.
+    pub sources: Sources,
+    /// Why PSS and USS are what they are: read now, from an earlier read, or unknown and why.
+    pub pss_state: PssState,
+    /// Seconds memlink spent reading this process's `smaps_rollup` in this scan (an upper bound
+    /// of how long it held up the process's mapping changes); `None` when it was not read.
+    pub rollup_read_s: Option<f64>,
+    /// The thread-group leader has exited (it called `pthread_exit`) while other threads live:
+    /// the figures were read through one of them (`task/TID/`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub leader_exited: bool,
+}
+
+/// Resident memory by kind (`RssAnon`, `RssFile`, `RssShmem` of `status`), bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RssSplit {
+    /// Anonymous (heap, stacks, private anonymous mappings).
+    pub anon: u64,
+    /// File-backed.
+    pub file: u64,
+    /// Shared memory (shared anonymous, tmpfs, memfd, SysV).
+    pub shmem: u64,
+}
+
+/// What is known of a row's PSS and USS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PssState {
+    /// Read from `smaps_rollup` in this scan.
+    Read,
+    /// From an earlier read (the rollup is over the budget this turn): see `sources.pss.age_s`.
+    Earlier,
+    /// Not permitted (another user's process without the rights).
+    NotPermitted,
+    /// Not read: its estimated cost is above the per-target budget (and no earlier read fits).
+    OverBudget,
+    /// Not read: not asked for, or the file could not be parsed.
+    #[default]
+    NotRead,
+}
+
+impl PssState {
+    /// PSS and USS are unknown.
+    pub fn is_unknown(self) -> bool {
+        !matches!(self, PssState::Read | PssState::Earlier)
+    }
 }
 
 /// Which optional files to read.
@@ -92,6 +146,9 @@ pub struct Options {
     pub per_mapping: bool,
     /// Per-process time budget.
     pub budget: Duration,
+    /// Per-process budget for reading `smaps_rollup` in one scan (see [`crate::overtime::rollup`]);
+    /// `None`: read every rollup whatever it costs.
+    pub rollup_budget: Option<Duration>,
 }
 
 impl Default for Options {
@@ -107,6 +164,7 @@ impl Default for Options {
             rollup: true,
             per_mapping: false,
             budget: Duration::from_millis(250),
+            rollup_budget: Some(rollup::DEFAULT_BUDGET),
         }
     }
 }
@@ -196,8 +254,23 @@ fn gone(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ESRCH))
 }
 
-/// Reads every process (or those in `opts.pids`), in parallel.
+/// Reads every process (or those in `opts.pids`), in parallel, as a one-shot reader.
+///
+/// # Errors
+/// The procfs root cannot be listed.
 pub fn scan(opts: &Options) -> Result<Table> {
+    scan_with(opts, &RollupCache::new())
+}
+
+/// Reads every process like [`scan`], as one turn of a repeated reader: `cache` keeps each
+/// process's earlier rollup and budget credit from one turn to the next.
+///
+/// # Errors
+/// The procfs root cannot be listed.
+pub fn scan_with(opts: &Options, cache: &RollupCache) -> Result<Table> {
+    if let Some(b) = opts.rollup_budget {
+        cache.next_turn(b);
+    }
     let pids = match &opts.pids {
         Some(p) => {
             let mut p = p.clone();
@@ -207,7 +280,10 @@ pub fn scan(opts: &Options) -> Result<Table> {
         }
         None => list_pids(&opts.root)?,
     };
-    let results: Vec<Read1> = pids.par_iter().map(|&pid| read_one(opts, pid)).collect();
+    let results: Vec<Read1> = pids
+        .par_iter()
+        .map(|&pid| read_one(opts, cache, pid))
+        .collect();
     let mut table = Table::default();
     let mut mappings: HashMap<String, MappingUse> = HashMap::new();
     let mut users: HashMap<u32, String> = HashMap::new();
@@ -244,18 +320,58 @@ pub fn scan(opts: &Options) -> Result<Table> {
     Ok(table)
 }
 
-fn read_one(opts: &Options, pid: u32) -> Read1 {
+/// A live thread of a process whose leader has exited, as `task/TID/`.
+fn live_thread(dir: &ProcDir, pid: u32) -> Option<(String, crate::proc::status::Status)> {
+    for tid in dir.tids().ok()? {
+        if tid == pid {
+            continue;
+        }
+        let task = format!("task/{tid}/");
+        let Ok(b) = read_small(dir, &format!("{task}status")) else {
+            continue;
+        };
+        if let Ok(s) = crate::proc::status::parse(&b) {
+            if s.state != b'Z' && s.state != b'X' {
+                return Some((task, s));
+            }
+        }
+    }
+    None
+}
+
+fn read_one(opts: &Options, cache: &RollupCache, pid: u32) -> Read1 {
     let start = Instant::now();
     let Ok(dir) = ProcDir::open(&opts.root, pid) else {
         return Read1::Missing;
     };
-    let status = match read_small(&dir, "status") {
+    let mut status = match read_small(&dir, "status") {
         Ok(b) => match crate::proc::status::parse(&b) {
             Ok(s) => s,
             Err(_) => return Read1::Exited,
         },
         Err(_) => return Read1::Exited,
     };
+    // Where the memory files are read: the process's own directory, or, when its leader called
+    // `pthread_exit` while other threads live (a zombie leader, whose own files show no memory),
+    // the directory of a live thread.
+    let mut task = String::new();
+    let mut leader_exited = false;
+    if (status.state == b'Z' || status.state == b'X') && status.threads > 1 {
+        if let Some((t, s)) = live_thread(&dir, pid) {
+            task = t;
+            leader_exited = true;
+            // The leader's identity, the live thread's memory.
+            let (name, uid, ns_pid) = (
+                std::mem::take(&mut status.name),
+                status.uid,
+                std::mem::take(&mut status.ns_pid),
+            );
+            status = s;
+            status.name = name;
+            status.uid = uid;
+            status.ns_pid = ns_pid;
+        }
+    }
     if status.state == b'Z' || status.state == b'X' {
         return Read1::NoMemory;
     }
@@ -275,6 +391,7 @@ fn read_one(opts: &Options, pid: u32) -> Read1 {
         user: String::new(),
         name,
         command: None,
+        command_bytes: None,
         figures: MemoryFigures {
             rss: Some(status.vm_rss),
             pss: None,
@@ -288,10 +405,26 @@ fn read_one(opts: &Options, pid: u32) -> Read1 {
         container: None,
         restricted: false,
         over_budget: false,
+        split: Some(RssSplit {
+            anon: status.rss_anon,
+            file: status.rss_file,
+            shmem: status.rss_shmem,
+        }),
+        sources: Sources {
+            rss: Provenance::now(Source::Status),
+            pss: None,
+        },
+        pss_state: PssState::NotRead,
+        rollup_read_s: None,
+        leader_exited,
     };
     if opts.cmdline || opts.command.is_some() {
-        match read_small(&dir, "cmdline") {
-            Ok(b) => row.command = Some(cmdline_text(&b)),
+        match read_small(&dir, &format!("{task}cmdline")) {
+            Ok(b) => {
+                let joined = cmdline_bytes(&b);
+                row.command = Some(escape_path(&joined));
+                row.command_bytes = Some(joined);
+            }
             Err(e) if gone(&e) => return Read1::Exited,
             Err(_) => {}
         }
@@ -325,16 +458,41 @@ fn read_one(opts: &Options, pid: u32) -> Read1 {
     // The rollup and the mapping count are independent: for a process with many mappings each
     // is a long read, so an idle worker may take one while this one reads the other.
     let count_maps = opts.mappings && !opts.per_mapping;
+    // The rollup walks the page tables: only within the per-target budget (or when the cgroup
+    // or mapping view needs it anyway).
+    let key = (pid, start_time(&dir, &task));
+    let decision = if !opts.rollup {
+        None
+    } else if opts.per_mapping {
+        Some(Decision::Read)
+    } else {
+        Some(cache.decide(key, status.vm_rss, opts.rollup_budget))
+    };
+    let rollup_file = format!("{task}smaps_rollup");
+    let maps_file = format!("{task}maps");
     let (rollup, maps) = rayon::join(
-        || opts.rollup.then(|| read_small(&dir, "smaps_rollup")),
-        || (count_maps && start.elapsed() < opts.budget).then(|| count_lines(&dir, "maps")),
+        || match decision {
+            Some(Decision::Read) => {
+                let t0 = Instant::now();
+                Some((read_small(&dir, &rollup_file), t0.elapsed()))
+            }
+            _ => None,
+        },
+        || (count_maps && start.elapsed() < opts.budget).then(|| count_lines(&dir, &maps_file)),
     );
-    if let Some(res) = rollup {
+    if let Some((res, cost)) = rollup {
+        row.rollup_read_s = Some(cost.as_secs_f64());
         match res {
             Ok(b) => match smaps::parse_rollup(&b) {
                 Ok(Some(r)) => {
                     row.figures = MemoryFigures::from_usage(&r.usage);
                     row.swap_pss = Some(r.usage.swap_pss);
+                    row.sources = Sources {
+                        rss: Provenance::now(Source::SmapsRollup),
+                        pss: Some(Provenance::now(Source::SmapsRollup)),
+                    };
+                    row.pss_state = PssState::Read;
+                    cache.record(key, row.figures, row.swap_pss, cost);
                 }
                 Ok(None) => return Read1::Exited,
                 // Unparsable: unknown, but not a matter of permission.
@@ -342,7 +500,30 @@ fn read_one(opts: &Options, pid: u32) -> Read1 {
             },
             Err(e) if gone(&e) => return Read1::Exited,
             Err(e) => {
-                row.restricted = matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::EPERM))
+                row.restricted = matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::EPERM));
+                if row.restricted {
+                    row.pss_state = PssState::NotPermitted;
+                }
+            }
+        }
+    } else if let Some(Decision::Skip { estimate }) = decision {
+        log::debug!(
+            "pid {pid}: smaps_rollup estimated at {estimate:?}, over the budget: not read this turn"
+        );
+        row.pss_state = PssState::OverBudget;
+        // An earlier read, while it is still possible next to the RSS of now (a figure of
+        // another instant must not make PSS or USS exceed RSS).
+        if let Some(e) = cache.earlier(key) {
+            let rss = row.figures.rss.unwrap_or(0);
+            if e.figures.pss.is_some_and(|p| p <= rss) && e.figures.uss.is_some_and(|u| u <= rss) {
+                row.figures.pss = e.figures.pss;
+                row.figures.uss = e.figures.uss;
+                row.swap_pss = e.swap_pss;
+                row.sources.pss = Some(Provenance {
+                    source: Source::SmapsRollup,
+                    age_s: e.age.as_secs_f64().max(1e-6),
+                });
+                row.pss_state = PssState::Earlier;
             }
         }
     }
@@ -368,6 +549,15 @@ fn read_one(opts: &Options, pid: u32) -> Read1 {
     Read1::Row(Box::new(row), uses)
 }
 
+/// The start time of the process (or of thread `task`), to tell a reused PID from the process
+/// that had it; 0 when unreadable.
+fn start_time(dir: &ProcDir, task: &str) -> u64 {
+    read_small(dir, &format!("{task}stat"))
+        .ok()
+        .and_then(|b| crate::proc::stat::parse(&b).ok())
+        .map_or(0, |s| s.start_time)
+}
+
 /// True when cgroup `path` is `prefix` or below it.
 pub fn cgroup_under(path: &str, prefix: &str) -> bool {
     let prefix = prefix.trim_end_matches('/');
@@ -378,13 +568,17 @@ pub fn cgroup_under(path: &str, prefix: &str) -> bool {
             .is_some_and(|rest| rest.starts_with('/'))
 }
 
-fn cmdline_text(b: &[u8]) -> String {
+fn cmdline_bytes(b: &[u8]) -> Vec<u8> {
     let trimmed = b.strip_suffix(b"\0").unwrap_or(b);
-    let joined: Vec<u8> = trimmed
+    trimmed
         .iter()
         .map(|&c| if c == 0 { b' ' } else { c })
-        .collect();
-    escape_path(&joined)
+        .collect()
+}
+
+#[cfg(test)]
+fn cmdline_text(b: &[u8]) -> String {
+    escape_path(&cmdline_bytes(b))
 }
 
 /// Counts the lines of a file under `/proc/PID` without keeping it.
@@ -513,6 +707,13 @@ pub struct Group {
     pub processes: u64,
     /// Processes whose PSS/USS could not be read (left out of those sums).
     pub restricted: u64,
+    /// Processes whose PSS/USS were not read for another reason (over the rollup budget with no
+    /// earlier read, not asked for): also left out of those sums.
+    #[serde(default)]
+    pub unread: u64,
+    /// Processes whose PSS/USS come from an earlier read (in the sums; see each row's age).
+    #[serde(default)]
+    pub earlier: u64,
     /// Summed RSS, PSS, USS and swap of the processes that know them (`None` when none does).
     #[serde(flatten)]
     pub figures: MemoryFigures,
@@ -552,6 +753,8 @@ pub fn group(rows: &[ProcessRow], by: GroupBy) -> Vec<Group> {
                     container: None,
                     processes: 0,
                     restricted: 0,
+                    unread: 0,
+                    earlier: 0,
                     figures: MemoryFigures::UNKNOWN,
                     swap_pss: None,
                     threads: 0,
@@ -568,6 +771,8 @@ pub fn group(rows: &[ProcessRow], by: GroupBy) -> Vec<Group> {
         }
         g.processes += 1;
         g.restricted += r.restricted as u64;
+        g.unread += (!r.restricted && r.figures.pss.is_none()) as u64;
+        g.earlier += (r.pss_state == PssState::Earlier) as u64;
         g.threads += r.threads;
         g.max_mappings = g.max_mappings.max(r.mappings.unwrap_or(0));
         sums.add(r);
@@ -626,6 +831,12 @@ pub struct Totals {
     /// Processes whose PSS/USS were not read for another reason (also not in the sums).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub unknown: u64,
+    /// Processes whose PSS/USS come from an earlier read (in the sums).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub earlier: u64,
+    /// Processes whose leader thread has exited while other threads live (in the sums).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub leader_exited: u64,
     /// RSS, PSS, USS and swap.
     #[serde(flatten)]
     pub figures: MemoryFigures,
@@ -649,6 +860,8 @@ pub fn totals(rows: &[ProcessRow]) -> Totals {
         t.processes += 1;
         t.restricted += r.restricted as u64;
         t.unknown += (!r.restricted && r.figures.pss.is_none()) as u64;
+        t.earlier += (r.pss_state == PssState::Earlier) as u64;
+        t.leader_exited += r.leader_exited as u64;
         t.threads += r.threads;
         t.mappings += r.mappings.unwrap_or(0);
         sums.add(r);
@@ -776,7 +989,8 @@ pub fn run(req: &Request) -> Result<Report> {
     Ok(report)
 }
 
-/// Sorts rows by `key`, largest first (PID ascending); unknown figures last, ties by RSS.
+/// Sorts rows by `key`, largest first (PID ascending); PSS/USS read earlier after those read
+/// now, unknown figures last, ties by RSS.
 pub fn sort_rows(rows: &mut [ProcessRow], key: SortKey) {
     let by = |f: fn(&MemoryFigures) -> Option<u64>| {
         move |a: &ProcessRow, b: &ProcessRow| {
@@ -785,10 +999,19 @@ pub fn sort_rows(rows: &mut [ProcessRow], key: SortKey) {
                 .then(b.figures.rss.cmp(&a.figures.rss))
         }
     };
+    // 0: read now, 1: from an earlier read, 2: unknown.
+    let rank = |r: &ProcessRow| match (r.figures.pss, r.pss_state) {
+        (None, _) => 2,
+        (Some(_), PssState::Earlier) => 1,
+        (Some(_), _) => 0,
+    };
+    let ranked = |f: fn(&MemoryFigures) -> Option<u64>| {
+        move |a: &ProcessRow, b: &ProcessRow| rank(a).cmp(&rank(b)).then(by(f)(a, b))
+    };
     match key {
         SortKey::Pid => rows.sort_by_key(|r| r.pid),
-        SortKey::Pss => rows.sort_by(by(|f| f.pss)),
-        SortKey::Uss => rows.sort_by(by(|f| f.uss)),
+        SortKey::Pss => rows.sort_by(ranked(|f| f.pss)),
+        SortKey::Uss => rows.sort_by(ranked(|f| f.uss)),
         SortKey::Rss => rows.sort_by_key(|r| std::cmp::Reverse(r.figures.rss)),
         SortKey::Swap => rows.sort_by(by(|f| f.swap)),
     }
@@ -831,6 +1054,7 @@ mod tests {
             user: "root".into(),
             name: "x".into(),
             command: None,
+            command_bytes: None,
             figures: MemoryFigures {
                 rss: Some(100),
                 pss,
@@ -844,6 +1068,18 @@ mod tests {
             container: None,
             restricted: pss.is_none(),
             over_budget: false,
+            split: None,
+            sources: Sources {
+                rss: Provenance::now(Source::SmapsRollup),
+                pss: pss.map(|_| Provenance::now(Source::SmapsRollup)),
+            },
+            pss_state: if pss.is_some() {
+                PssState::Read
+            } else {
+                PssState::NotPermitted
+            },
+            rollup_read_s: None,
+            leader_exited: false,
         };
         let mut rows = vec![row(1, None), row(2, Some(5)), row(3, Some(50))];
         sort_rows(&mut rows, SortKey::Pss);

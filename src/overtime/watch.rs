@@ -18,6 +18,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::overtime::diff::region_label;
+use crate::overtime::rollup::Sources;
+#[cfg(target_os = "linux")]
+use crate::overtime::rollup::{Decision, Provenance, RollupCache, Source};
 use crate::overtime::trend::{self, Thresholds};
 #[cfg(target_os = "linux")]
 use crate::platform::ProcDir;
@@ -36,7 +39,9 @@ pub struct Sample {
     pub time: f64,
     /// The process.
     pub pid: u32,
-    /// RSS, PSS, USS and swap (from `smaps_rollup`).
+    /// RSS, PSS, USS and swap: RSS and swap from `smaps_rollup` when it was read in this
+    /// sample, else from `status`; PSS and USS from a rollup of this sample or an earlier one
+    /// (see `sources`), `null` when none fits.
     #[serde(flatten)]
     pub figures: MemoryFigures,
     /// Resident anonymous memory (`RssAnon`: heap, private anonymous mappings, stacks).
@@ -50,6 +55,14 @@ pub struct Sample {
     pub stacks: Option<u64>,
     /// Number of mappings.
     pub mappings: u64,
+    /// Where RSS and PSS come from and how old they are (absent in streams written before
+    /// memlink kept a rollup budget).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sources: Option<Sources>,
+    /// Seconds memlink spent reading `smaps_rollup` for this sample (`null`: not read, over the
+    /// per-target budget).
+    #[serde(default)]
+    pub rollup_read_s: Option<f64>,
 }
 
 /// The verdict on one component: its name and the fit (flattened in JSON:
@@ -275,6 +288,8 @@ pub struct Sampler {
     dir: ProcDir,
     root: std::path::PathBuf,
     pid: u32,
+    rollup_budget: Option<Duration>,
+    cache: RollupCache,
 }
 
 #[cfg(target_os = "linux")]
@@ -289,6 +304,8 @@ impl Sampler {
             dir,
             root: root.to_path_buf(),
             pid,
+            rollup_budget: Some(crate::overtime::rollup::DEFAULT_BUDGET),
+            cache: RollupCache::new(),
         };
         // Fail now, not at the first sample, when the figures are not readable.
         s.dir
@@ -296,12 +313,20 @@ impl Sampler {
         Ok(s)
     }
 
+    /// Sets the per-sample budget for reading `smaps_rollup` (default
+    /// [`DEFAULT_BUDGET`](crate::overtime::rollup::DEFAULT_BUDGET); `None`: every sample).
+    pub fn with_rollup_budget(mut self, budget: Option<Duration>) -> Sampler {
+        self.rollup_budget = budget;
+        self
+    }
+
     /// The PID.
     pub fn pid(&self) -> u32 {
         self.pid
     }
 
-    /// Takes the cheap sample (`smaps_rollup`, `status`, `maps` line count).
+    /// Takes the cheap sample: `status` (RSS and its split, swap) and the `maps` line count every
+    /// time, `smaps_rollup` (PSS, USS) within the per-target budget.
     ///
     /// # Errors
     /// [`Error::ProcessExited`] once the process is gone.
@@ -310,11 +335,58 @@ impl Sampler {
             pid: self.pid,
             during: "it was being watched".into(),
         };
-        let rollup = self
-            .dir
-            .read_for("smaps_rollup", "read the memory totals of")?;
-        let rollup = smaps::parse_rollup(&rollup)?.ok_or_else(exited)?;
         let status = self.dir.status()?;
+        if status.state == b'Z' || status.state == b'X' {
+            return Err(exited());
+        }
+        let key = (self.pid, 0);
+        if let Some(b) = self.rollup_budget {
+            self.cache.next_turn(b);
+        }
+        let mut figures = MemoryFigures {
+            rss: Some(status.vm_rss),
+            pss: None,
+            uss: None,
+            swap: Some(status.vm_swap),
+        };
+        let mut sources = Sources {
+            rss: Provenance::now(Source::Status),
+            pss: None,
+        };
+        let mut rollup_read_s = None;
+        match self.cache.decide(key, status.vm_rss, self.rollup_budget) {
+            Decision::Read => {
+                let t0 = Instant::now();
+                let rollup = self
+                    .dir
+                    .read_for("smaps_rollup", "read the memory totals of")?;
+                let cost = t0.elapsed();
+                let rollup = smaps::parse_rollup(&rollup)?.ok_or_else(exited)?;
+                figures = MemoryFigures::from_usage(&rollup.usage);
+                sources = Sources {
+                    rss: Provenance::now(Source::SmapsRollup),
+                    pss: Some(Provenance::now(Source::SmapsRollup)),
+                };
+                rollup_read_s = Some(cost.as_secs_f64());
+                self.cache
+                    .record(key, figures, Some(rollup.usage.swap_pss), cost);
+            }
+            Decision::Skip { .. } => {
+                if let Some(e) = self.cache.earlier(key) {
+                    let rss = status.vm_rss;
+                    if e.figures.pss.is_some_and(|p| p <= rss)
+                        && e.figures.uss.is_some_and(|u| u <= rss)
+                    {
+                        figures.pss = e.figures.pss;
+                        figures.uss = e.figures.uss;
+                        sources.pss = Some(Provenance {
+                            source: Source::SmapsRollup,
+                            age_s: e.age.as_secs_f64().max(1e-6),
+                        });
+                    }
+                }
+            }
+        }
         let mappings = crate::overtime::ps::count_lines(&self.dir, "maps")
             .map_err(|e| self.dir.error("read", e))?;
         Ok(Sample {
@@ -324,12 +396,14 @@ impl Sampler {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0.0, |d| d.as_secs_f64()),
             pid: self.pid,
-            figures: MemoryFigures::from_usage(&rollup.usage),
+            figures,
             anon: status.rss_anon,
             file: status.rss_file,
             shmem: status.rss_shmem,
             stacks: None,
             mappings,
+            sources: Some(sources),
+            rollup_read_s,
         })
     }
 
@@ -561,6 +635,8 @@ mod tests {
             shmem: 0,
             stacks: seq.is_multiple_of(5).then_some(8192),
             mappings: 20,
+            sources: None,
+            rollup_read_s: None,
         }
     }
 

@@ -7,6 +7,7 @@ mod bad_input;
 mod captures;
 mod dump;
 mod export;
+mod exporter;
 mod generate;
 mod layout;
 mod link;

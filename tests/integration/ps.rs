@@ -344,3 +344,112 @@ fn pid_inside_its_own_namespace() {
     drop(guard);
     signal(host_pid, "KILL");
 }
+
+#[test]
+fn text_escapes_control_characters_and_trims_padding() {
+    // ESC (a colour sequence), a newline, DEL, C1 CSI (U+009B), a backslash, then the padding
+    // blanks a program setting its title leaves.
+    let evil = "a\x1b[31mb\nc\x7fd\u{9b}e\\f   ";
+    let f = Fixture::start("steady", &["64", evil]);
+    let pid = f.pid_arg();
+    let text = run(&["ps", "--pid", &pid]);
+    let out = text.ok();
+    let line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with(&pid))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        line.ends_with(r"64 a\x1b[31mb\x0ac\x7fd\xc2\x9be\\f"),
+        "escaped, padding trimmed: {line:?}"
+    );
+    assert!(
+        !out.contains('\x1b') && !out.contains('\x7f') && !out.contains('\u{9b}'),
+        "{out:?}"
+    );
+    // JSON keeps its own escaping and the command line as it is.
+    let v = run(&["ps", "--pid", &pid, "--format", "json"]).json();
+    let cmd = v["processes"][0]["command"].as_str().unwrap();
+    assert!(cmd.ends_with(&format!("64 {evil}")), "{cmd:?}");
+}
+
+#[test]
+fn a_process_whose_main_thread_exited_is_read_and_counted() {
+    let f = Fixture::start("leader_exit", &["4096"]);
+    let pid = f.pid_arg();
+    // Wait until the leader is a zombie while its threads live.
+    let t0 = std::time::Instant::now();
+    loop {
+        let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        if st
+            .lines()
+            .any(|l| l.starts_with("State:") && l.contains('Z'))
+        {
+            break;
+        }
+        assert!(t0.elapsed().as_secs() < 10, "the leader did not exit: {st}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let v = run(&["ps", "--pid", &pid, "--totals", "--format", "json"]).json();
+    let rows = v["processes"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "listed, not left out: {v}");
+    let r = &rows[0];
+    assert_eq!(r["leader_exited"], true, "{r}");
+    assert_eq!(r["name"], "leader_exit");
+    assert!(r["pss"].as_u64().unwrap() >= 4096 * 1024, "{r}");
+    assert!(
+        r["command"].as_str().unwrap().contains("leader_exit"),
+        "{r}"
+    );
+    let t = &v["totals"];
+    assert_eq!(t["processes"], 1);
+    assert!(
+        t["pss"].as_u64().unwrap() >= 4096 * 1024,
+        "in the totals: {t}"
+    );
+    let text = run(&["ps", "--pid", &pid]);
+    assert!(
+        text.ok().contains("main thread exited; 2 threads remain"),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn rollup_over_budget_is_unknown_with_its_source() {
+    let f = Fixture::start("steady", &["65536"]);
+    let pid = f.pid_arg();
+    // 64 MiB resident is estimated above 0.1 ms: PSS and USS not read, RSS from status.
+    let v = run(&[
+        "ps",
+        "--pid",
+        &pid,
+        "--rollup-budget",
+        "0.1ms",
+        "--format",
+        "json",
+    ])
+    .json();
+    let r = &v["processes"][0];
+    assert_eq!(r["pss_state"], "over_budget", "{r}");
+    assert_eq!((&r["pss"], &r["uss"]), (&Value::Null, &Value::Null), "{r}");
+    assert_eq!(r["sources"]["rss"]["source"], "status", "{r}");
+    assert_eq!(r["sources"]["pss"], Value::Null, "{r}");
+    assert_eq!(r["rollup_read_s"], Value::Null, "{r}");
+    assert!(r["rss"].as_u64().unwrap() >= 64 << 20, "{r}");
+    assert!(r["split"]["anon"].as_u64().unwrap() >= 64 << 20, "{r}");
+    let text = run(&["ps", "--pid", &pid, "--rollup-budget", "0.1ms"]);
+    assert!(text.ok().contains(&format!("{pid}^")), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("1 over the rollup budget"),
+        "{}",
+        text.stdout
+    );
+    // The default budget (5 ms) fits 64 MiB: read now, from the rollup, with memlink's read time.
+    let v = run(&["ps", "--pid", &pid, "--format", "json"]).json();
+    let r = &v["processes"][0];
+    assert_eq!(r["pss_state"], "read", "{r}");
+    assert_eq!(r["sources"]["pss"]["source"], "smaps_rollup", "{r}");
+    assert_eq!(r["sources"]["pss"]["age_s"], 0.0, "{r}");
+    assert!(r["rollup_read_s"].as_f64().unwrap() > 0.0, "{r}");
+    assert!(r["pss"].as_u64().unwrap() >= 64 << 20, "{r}");
+}

@@ -208,3 +208,31 @@ fn watch_bad_input() {
         .assert_error(&["cannot be used with"]);
     run(&["watch", "--pid", "4194000", "--count", "1"]).assert_error(&["4194000"]);
 }
+
+#[test]
+fn samples_name_their_sources_and_keep_the_rollup_budget() {
+    let f = Fixture::start("steady", &["65536"]);
+    let (_, samples, _) = watch(&f, "3", &["--rollup-budget", "0.1ms"]);
+    assert_eq!(samples.len(), 3);
+    for s in &samples {
+        // Over the budget: RSS and its split from status every sample, no rollup read yet.
+        assert_eq!(s["sources"]["rss"]["source"], "status", "{s}");
+        assert_eq!(s["pss"], Value::Null, "{s}");
+        assert_eq!(s["rollup_read_s"], Value::Null, "{s}");
+        assert!(s["rss"].as_u64().unwrap() >= 64 << 20, "{s}");
+        assert!(s["anon"].as_u64().unwrap() >= 64 << 20, "{s}");
+    }
+    // The default budget (5 ms) fits the estimate of 64 MiB: the first sample reads the rollup.
+    // Later ones read it again or, when the measured read was over the budget, show that
+    // figure with its age; never a PSS above the RSS of now.
+    let (_, samples, _) = watch(&f, "3", &[]);
+    assert_eq!(samples[0]["sources"]["pss"]["age_s"], 0.0, "{}", samples[0]);
+    assert!(samples[0]["rollup_read_s"].as_f64().unwrap() > 0.0);
+    for s in &samples {
+        assert_eq!(s["sources"]["pss"]["source"], "smaps_rollup", "{s}");
+        let fresh = s["sources"]["pss"]["age_s"].as_f64().unwrap() == 0.0;
+        assert_eq!(fresh, s["rollup_read_s"].is_f64(), "{s}");
+        let pss = s["pss"].as_u64().unwrap();
+        assert!(pss >= 64 << 20 && pss <= s["rss"].as_u64().unwrap(), "{s}");
+    }
+}

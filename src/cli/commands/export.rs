@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use memlink::overtime::export::{self, Exporter, Format};
+use anyhow::Context as _;
+use memlink::overtime::export::{self, server, Exporter, Format};
 use memlink::overtime::ps::{self, GroupBy};
 
 use crate::cli::args::{ExportArgs, ExportBy, ExportFormat};
@@ -24,6 +25,7 @@ pub fn run(args: ExportArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
         mappings: true,
         rollup: args.smaps,
         budget: args.budget,
+        rollup_budget: args.rollup_budget.0,
         ..ps::Options::default()
     };
     let render = export::Options {
@@ -32,7 +34,7 @@ pub fn run(args: ExportArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
         cmdline: args.cmdline,
         smaps: args.smaps,
     };
-    let mut exporter = Exporter::new(scan, render, rule, &args.watch)?;
+    let mut exporter = Exporter::new(scan, render, rule, &args.watch, args.rollup_budget.0)?;
 
     if let Some(path) = &args.output {
         let format = match args.format {
@@ -49,11 +51,12 @@ pub fn run(args: ExportArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
         "memlink: serving metrics on http://{}/metrics",
         listener.local_addr().map_or(addr, |a| a)
     );
-    export::serve(&listener, |f| {
-        exporter.scrape(f).unwrap_or_else(|e| {
+    server::serve(listener, server::Limits::default(), move || {
+        exporter.collect().map_err(|e| {
             log::warn!("scrape failed: {e}");
-            String::new()
+            e.to_string()
         })
-    })?;
+    })
+    .context("the metrics server stopped")?;
     Ok(Outcome::Success)
 }

@@ -3,8 +3,9 @@
 use std::io::Write;
 use std::path::Path;
 
-use memlink::overtime::ps::{self, GroupBy, Options, ProcessRow, Report, Request, View};
+use memlink::overtime::ps::{self, GroupBy, Options, ProcessRow, PssState, Report, Request, View};
 use memlink::region::stats::format_figure;
+use memlink::text::{terminal_safe, trim_padding};
 use memlink::units::format_size;
 use serde_json::json;
 
@@ -48,6 +49,7 @@ fn request(args: &PsArgs, proc_root: &Path) -> anyhow::Result<Request> {
             rollup: true,
             per_mapping: false,
             budget: args.budget,
+            rollup_budget: args.rollup_budget.0,
         },
         sort: match args.sort {
             SortKey::Pss => ps::SortKey::Pss,
@@ -105,17 +107,56 @@ fn where_(r: &ProcessRow) -> String {
     }
 }
 
-fn footer(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
+fn footer(out: &mut impl Write, args: &PsArgs, report: &Report) -> std::io::Result<()> {
     let t = &report.totals;
     write!(
         out,
         "{} processes; {} exited while being read (skipped); {} restricted (*: smaps_rollup not readable, RSS and swap from status); {} over the time budget (~: some columns not read)",
         t.processes, report.exited, t.restricted, report.over_budget
     )?;
-    if t.unknown > 0 {
-        write!(out, "; {} unknown (PSS and USS not read, -)", t.unknown)?;
+    let over_rollup = report
+        .rows
+        .iter()
+        .filter(|r| r.pss_state == PssState::OverBudget)
+        .count();
+    if over_rollup > 0 {
+        let budget = args
+            .rollup_budget
+            .0
+            .map_or("no limit".to_string(), |d| format!("{d:?}"));
+        write!(
+            out,
+            "; {over_rollup} over the rollup budget (^: smaps_rollup estimated above {budget} per process, PSS and USS not read, RSS and swap from status; --rollup-budget none reads them)"
+        )?;
     }
-    writeln!(out)
+    if t.unknown as usize > over_rollup {
+        write!(
+            out,
+            "; {} unknown (PSS and USS not read, -)",
+            t.unknown as usize - over_rollup
+        )?;
+    }
+    if t.leader_exited > 0 {
+        write!(
+            out,
+            "; {} whose main thread exited (read through a live thread)",
+            t.leader_exited
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Sources: RSS, swap, PSS and USS from smaps_rollup, read now; RSS and swap from status (read now) where the rollup was not read."
+    )
+}
+
+/// A command line (or name) as text: control characters, DEL, C1 and backslashes escaped, the
+/// trailing padding blanks some programs set their titles with trimmed.
+fn safe_command(r: &ProcessRow) -> String {
+    match r.command_bytes.as_deref().filter(|c| !c.is_empty()) {
+        Some(b) => terminal_safe(trim_padding(b)),
+        None => terminal_safe(r.name.as_bytes()),
+    }
 }
 
 /// A figure in CSV: the number, or nothing when it is not known.
@@ -197,22 +238,26 @@ fn processes(out: &mut impl Write, args: &PsArgs, report: &Report) -> anyhow::Re
             for r in rows {
                 let mark = if r.restricted {
                     "*"
+                } else if r.pss_state == PssState::OverBudget {
+                    "^"
                 } else if r.over_budget {
                     "~"
                 } else {
                     " "
                 };
-                let cmd = r
-                    .command
-                    .as_deref()
-                    .filter(|c| !c.is_empty())
-                    .unwrap_or(&r.name);
+                let mut cmd = safe_command(r);
+                if r.leader_exited {
+                    cmd.push_str(&format!(
+                        "  [main thread exited; {} threads remain]",
+                        r.threads.saturating_sub(1)
+                    ));
+                }
                 writeln!(
                     out,
                     "{:>7}{mark}{:>7} {:<10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>5} {:>6}  {:<24} {}",
                     r.pid,
                     r.ns_pid,
-                    truncate(&r.user, 10),
+                    truncate(&terminal_safe(r.user.as_bytes()), 10),
                     format_figure(r.figures.rss),
                     format_figure(r.figures.pss),
                     format_figure(r.figures.uss),
@@ -220,8 +265,8 @@ fn processes(out: &mut impl Write, args: &PsArgs, report: &Report) -> anyhow::Re
                     format_figure(r.swap_pss),
                     r.threads,
                     r.mappings.map_or("-".to_string(), |m| m.to_string()),
-                    truncate(&where_(r), 24),
-                    truncate(cmd, 120)
+                    truncate(&terminal_safe(where_(r).as_bytes()), 24),
+                    truncate(&cmd, 160)
                 )?;
             }
             if args.totals {
@@ -241,7 +286,7 @@ fn processes(out: &mut impl Write, args: &PsArgs, report: &Report) -> anyhow::Re
                     t.mappings
                 )?;
             }
-            footer(out, report)?;
+            footer(out, args, report)?;
         }
     }
     Ok(())
@@ -317,7 +362,7 @@ fn grouped(
                 write!(
                     out,
                     "{:<w$} {:>6} {:>9} {:>9} {:>9} {:>9}",
-                    truncate(&g.key, w),
+                    truncate(&terminal_safe(g.key.as_bytes()), w),
                     g.processes,
                     format_figure(g.figures.pss),
                     format_figure(g.figures.uss),
@@ -346,7 +391,7 @@ fn grouped(
                     writeln!(out)?;
                 }
             }
-            footer(out, report)?;
+            footer(out, args, report)?;
         }
     }
     Ok(())
@@ -398,10 +443,10 @@ fn mappings(out: &mut impl Write, args: &PsArgs, report: &Report) -> anyhow::Res
                     format_figure(m.figures.uss),
                     format_figure(m.figures.rss),
                     format_figure(m.figures.swap),
-                    m.key
+                    terminal_safe(m.key.as_bytes())
                 )?;
             }
-            footer(out, report)?;
+            footer(out, args, report)?;
         }
     }
     Ok(())

@@ -47,7 +47,7 @@ pub fn run(args: WatchArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
         fail_on_leak: args.fail_on_leak,
     };
     plan.check()?;
-    let sampler = Sampler::open(proc_root, args.pid)?;
+    let sampler = Sampler::open(proc_root, args.pid)?.with_rollup_budget(args.rollup_budget.0);
 
     let (tx, rx) = mpsc::channel::<()>();
     // Ctrl-C ends the watch early and still prints the verdict.

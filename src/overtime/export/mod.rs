@@ -1,11 +1,15 @@
 //! Metrics exposition: per-group (and optionally per-process) memory in the OpenMetrics or
-//! Prometheus text format, and a minimal HTTP server on a loopback address to serve it.
+//! Prometheus text format, and (with the `server` feature) the HTTP [`server`] that serves it on
+//! a loopback address.
 //!
 //! Series are grouped by command name or cgroup by default, because PIDs churn and each new PID
-//! would make a new series; per-PID series and command lines are opt-in. The server answers
-//! `GET /metrics` (and `/`), one request at a time, and reads nothing but the request line and
-//! headers. Anyone who can reach the port sees the data: a root exporter shows every user's
-//! process names and memory to them.
+//! would make a new series; per-PID series and command lines are opt-in. Anyone who can reach
+//! the port sees the data: a root exporter shows every user's process names and memory to them.
+//!
+//! Each scrape is one turn of the per-target [`rollup`](crate::overtime::rollup) budget: RSS and
+//! swap come from `status` or a rollup read now; PSS and USS from a rollup read now or in an
+//! earlier scrape (its age is exported), and memlink's own read time per target is exported as
+//! an upper bound of the stall it caused.
 //!
 //! The metrics are one table, [`METRICS`]: each entry names a family, its type, unit and help,
 //! and the function that computes its series from a scrape. A figure memlink could not read is
@@ -14,19 +18,22 @@
 //! (the process table plus the watched processes' samples) and [`write_atomically`] is the one
 //! place that writes a metrics file for a collector.
 
+#[cfg(feature = "server")]
+pub mod server;
+
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Read as _, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::error::{Error, Result};
-use crate::overtime::ps::{self, GroupBy, ProcessRow};
+use crate::overtime::ps::{self, GroupBy, ProcessRow, PssState};
+use crate::overtime::rollup::RollupCache;
 use crate::overtime::watch::{self, Component, LeakRule, Sample, Sampler};
 use crate::region::stats::MemoryFigures;
 
 /// The exposition format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
     /// OpenMetrics 1.0 (`application/openmetrics-text`): with `# UNIT` and a final `# EOF`.
     OpenMetrics,
@@ -77,6 +84,9 @@ pub struct Watched {
     pub components: Vec<Component>,
     /// Some component is suspected.
     pub leak_suspected: bool,
+    /// The leak rule could judge (the span judged reaches `--min-span`); until then
+    /// `leak_suspected` is not exported.
+    pub judged: bool,
 }
 
 /// Everything one scrape renders.
@@ -229,12 +239,70 @@ pub static METRICS: &[Metric] = &[
         name: "memlink_group_unread_processes",
         kind: Kind::Gauge,
         unit: None,
-        help: "Processes of the group whose PSS and USS could not be read (left out of memlink_group_memory_bytes).",
+        help: "Processes of the group whose PSS and USS are unknown (left out of memlink_group_memory_bytes): not permitted (see memlink_group_restricted_processes), or not read (over the rollup budget with no earlier read, or unparsable).",
         series: |c| {
             c.opts.smaps.then(|| {
                 c.groups
                     .iter()
-                    .map(|g| (group_labels(c, g), unread(&c.s.rows, c.opts.by, &g.key) as f64))
+                    .map(|g| {
+                        let (denied, unread) = unread(&c.s.rows, c.opts.by, &g.key);
+                        (group_labels(c, g), (denied + unread) as f64)
+                    })
+                    .collect()
+            })
+        },
+    },
+    Metric {
+        name: "memlink_group_restricted_processes",
+        kind: Kind::Gauge,
+        unit: None,
+        help: "Processes of the group whose smaps_rollup memlink may not read (not permitted; part of memlink_group_unread_processes, kept apart from those not read).",
+        series: |c| {
+            c.opts.smaps.then(|| {
+                c.groups
+                    .iter()
+                    .map(|g| {
+                        let (denied, _) = unread(&c.s.rows, c.opts.by, &g.key);
+                        (group_labels(c, g), denied as f64)
+                    })
+                    .collect()
+            })
+        },
+    },
+    Metric {
+        name: "memlink_group_pss_age_seconds",
+        kind: Kind::Gauge,
+        unit: Some("seconds"),
+        help: "Age of the oldest PSS/USS figure in the group's sums (0: every one read in this scrape; older ones come from an earlier scrape, the rollup being over the per-target budget).",
+        series: |c| {
+            c.opts.smaps.then(|| {
+                c.groups
+                    .iter()
+                    .filter_map(|g| {
+                        let age = rows_of(&c.s.rows, c.opts.by, &g.key)
+                            .filter_map(|r| r.sources.pss.map(|p| p.age_s))
+                            .reduce(f64::max)?;
+                        Some((group_labels(c, g), age))
+                    })
+                    .collect()
+            })
+        },
+    },
+    Metric {
+        name: "memlink_group_rollup_read_max_seconds",
+        kind: Kind::Gauge,
+        unit: Some("seconds"),
+        help: "Longest time memlink spent reading one process's smaps_rollup in this scrape (an upper bound of the stall it imposed on that process's mapping changes).",
+        series: |c| {
+            c.opts.smaps.then(|| {
+                c.groups
+                    .iter()
+                    .filter_map(|g| {
+                        let t = rows_of(&c.s.rows, c.opts.by, &g.key)
+                            .filter_map(|r| r.rollup_read_s)
+                            .reduce(f64::max)?;
+                        Some((group_labels(c, g), t))
+                    })
                     .collect()
             })
         },
@@ -286,6 +354,34 @@ pub static METRICS: &[Metric] = &[
         },
     },
     Metric {
+        name: "memlink_process_pss_age_seconds",
+        kind: Kind::Gauge,
+        unit: Some("seconds"),
+        help: "Age of a process's PSS/USS figures (0: read in this scrape).",
+        series: |c| {
+            (c.opts.per_pid && c.opts.smaps).then(|| {
+                c.s.rows
+                    .iter()
+                    .filter_map(|r| Some((pid_labels(r.pid, &r.name), r.sources.pss?.age_s)))
+                    .collect()
+            })
+        },
+    },
+    Metric {
+        name: "memlink_process_rollup_read_seconds",
+        kind: Kind::Gauge,
+        unit: Some("seconds"),
+        help: "Time memlink spent reading the process's smaps_rollup in this scrape (absent when not read).",
+        series: |c| {
+            (c.opts.per_pid && c.opts.smaps).then(|| {
+                c.s.rows
+                    .iter()
+                    .filter_map(|r| Some((pid_labels(r.pid, &r.name), r.rollup_read_s?)))
+                    .collect()
+            })
+        },
+    },
+    Metric {
         name: "memlink_process_mappings",
         kind: Kind::Gauge,
         unit: None,
@@ -317,15 +413,30 @@ pub static METRICS: &[Metric] = &[
         name: "memlink_watch_leak_suspected",
         kind: Kind::Gauge,
         unit: None,
-        help: "1 when a watched process meets every leak threshold.",
+        help: "1 when a watched process meets every leak threshold, 0 when judged and not; absent until the span judged reaches --min-span (see memlink_watch_judged).",
         series: |c| {
             (!c.s.watched.is_empty()).then(|| {
                 c.s.watched
                     .iter()
+                    .filter(|w| w.judged)
                     .map(|w| {
                         let v = if w.leak_suspected { 1.0 } else { 0.0 };
                         (pid_labels(w.pid, &w.name), v)
                     })
+                    .collect()
+            })
+        },
+    },
+    Metric {
+        name: "memlink_watch_judged",
+        kind: Kind::Gauge,
+        unit: None,
+        help: "1 once the leak rule could judge a watched process (its samples span --min-span after the warm-up), 0 before.",
+        series: |c| {
+            (!c.s.watched.is_empty()).then(|| {
+                c.s.watched
+                    .iter()
+                    .map(|w| (pid_labels(w.pid, &w.name), if w.judged { 1.0 } else { 0.0 }))
                     .collect()
             })
         },
@@ -339,13 +450,19 @@ pub static METRICS: &[Metric] = &[
             let rows = &c.s.rows;
             let restricted = rows.iter().filter(|r| r.restricted).count() as f64;
             let over = rows.iter().filter(|r| r.over_budget).count() as f64;
+            let state = |s: PssState| rows.iter().filter(|r| r.pss_state == s).count() as f64;
             let outcome = |o: &str, v: f64| (vec![("outcome", o.to_string())], v);
-            Some(vec![
+            let mut v = vec![
                 outcome("read", rows.len() as f64 - restricted),
                 outcome("restricted", restricted),
                 outcome("over_budget", over),
                 outcome("exited", c.s.exited as f64),
-            ])
+            ];
+            if c.opts.smaps {
+                v.push(outcome("rollup_earlier", state(PssState::Earlier)));
+                v.push(outcome("rollup_over_budget", state(PssState::OverBudget)));
+            }
+            Some(v)
         },
     },
     Metric {
@@ -357,16 +474,34 @@ pub static METRICS: &[Metric] = &[
     },
 ];
 
-/// Processes of group `key` whose PSS (or USS) is unknown.
-fn unread(rows: &[ProcessRow], by: GroupBy, key: &str) -> u64 {
-    let same = |r: &ProcessRow| match by {
+/// The rows of group `key`.
+fn rows_of<'a>(
+    rows: &'a [ProcessRow],
+    by: GroupBy,
+    key: &'a str,
+) -> impl Iterator<Item = &'a ProcessRow> + 'a {
+    rows.iter().filter(move |r| match by {
         GroupBy::Command => r.name == key,
         GroupBy::User => r.user == key,
         GroupBy::Cgroup => r.cgroup.as_ref().map_or("?", |c| c.path.as_str()) == key,
-    };
-    rows.iter()
-        .filter(|r| same(r) && (r.figures.pss.is_none() || r.figures.uss.is_none()))
-        .count() as u64
+    })
+}
+
+/// Processes of group `key` whose PSS (or USS) is unknown: (not permitted, not read).
+fn unread(rows: &[ProcessRow], by: GroupBy, key: &str) -> (u64, u64) {
+    let unknown = |r: &&ProcessRow| r.figures.pss.is_none() || r.figures.uss.is_none();
+    rows_of(rows, by, key)
+        .filter(unknown)
+        .fold(
+            (0, 0),
+            |(d, u), r| {
+                if r.restricted {
+                    (d + 1, u)
+                } else {
+                    (d, u + 1)
+                }
+            },
+        )
 }
 
 fn number(v: f64) -> String {
@@ -432,33 +567,14 @@ pub fn render(s: &Scrape, opts: &Options, format: Format) -> String {
 }
 
 /// Writes `bytes` to `path` so that a reader sees the old file or the new one, never half of
-/// it: written beside the target (mode 0600), synced, then renamed over it. The temporary file is
-/// removed on failure.
+/// it, with [`crate::files::write_atomic`]: written under an unpredictable name beside the target
+/// (mode 0600, `O_EXCL|O_NOFOLLOW`), synced, then renamed over it; an existing FIFO or `-` is
+/// written as it is.
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] when `path` has no file name, [`Error::File`] naming the path when
-/// the write or the rename fails.
+/// [`Error::File`] naming `path` (the path the user gave, never the temporary file).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path.file_name().ok_or_else(|| {
-        Error::InvalidArgument(format!("--output {} is not a file name", path.display()))
-    })?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".{}.tmp", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    let mut f = crate::snapshot::create_private(&tmp, true)?;
-    let res = f
-        .write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .and_then(|_| std::fs::rename(&tmp, path));
-    if let Err(source) = res {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::File {
-            path: path.to_path_buf(),
-            source,
-        });
-    }
-    Ok(())
+    crate::files::write_atomic(path, bytes, true)
 }
 
 /// Samples kept per watched process (at a 15 s scrape interval, about 8 hours).
@@ -509,6 +625,7 @@ impl WatchState {
                 .filter(|c| c.name != "stacks")
                 .collect(),
             leak_suspected: v.leak_suspected,
+            judged: v.inconclusive.is_none(),
         })
     }
 }
@@ -522,6 +639,7 @@ pub struct Exporter {
     rule: LeakRule,
     watched: Vec<WatchState>,
     max_map_count: Option<u64>,
+    cache: RollupCache,
 }
 
 impl Exporter {
@@ -529,10 +647,16 @@ impl Exporter {
     ///
     /// # Errors
     /// A watched process that does not exist or may not be read.
-    pub fn new(scan: ps::Options, render: Options, rule: LeakRule, watch: &[u32]) -> Result<Self> {
+    pub fn new(
+        scan: ps::Options,
+        render: Options,
+        rule: LeakRule,
+        watch: &[u32],
+        rollup_budget: Option<std::time::Duration>,
+    ) -> Result<Self> {
         let mut watched = Vec::new();
         for &pid in watch {
-            let sampler = Sampler::open(&scan.root, pid)?;
+            let sampler = Sampler::open(&scan.root, pid)?.with_rollup_budget(rollup_budget);
             let name = crate::platform::process_info_in(&scan.root, pid)?.name;
             watched.push(WatchState {
                 sampler,
@@ -552,6 +676,7 @@ impl Exporter {
             rule,
             watched,
             max_map_count,
+            cache: RollupCache::new(),
         })
     }
 
@@ -561,7 +686,7 @@ impl Exporter {
     /// The procfs root cannot be listed.
     pub fn read(&mut self) -> Result<Scrape> {
         let t0 = Instant::now();
-        let table = ps::scan(&self.scan)?;
+        let table = ps::scan_with(&self.scan, &self.cache)?;
         let rule = self.rule;
         let watched = self
             .watched
@@ -575,6 +700,17 @@ impl Exporter {
             watched,
             duration_s: t0.elapsed().as_secs_f64(),
         })
+    }
+
+    /// One scrape, ready to render in either format (what the [`server`] shares between the
+    /// requests that wait for it).
+    ///
+    /// # Errors
+    /// As [`Exporter::read`].
+    pub fn collect(&mut self) -> Result<std::sync::Arc<dyn Fn(Format) -> String + Send + Sync>> {
+        let s = self.read()?;
+        let opts = self.render.clone();
+        Ok(std::sync::Arc::new(move |f| render(&s, &opts, f)))
     }
 
     /// One scrape, rendered.
@@ -626,64 +762,10 @@ pub fn bind(addr: SocketAddr) -> Result<TcpListener> {
     })
 }
 
-/// Serves `GET /metrics` forever, calling `scrape(format)` for each request.
-pub fn serve(listener: &TcpListener, mut scrape: impl FnMut(Format) -> String) -> Result<()> {
-    for conn in listener.incoming() {
-        let Ok(stream) = conn else { continue };
-        if let Err(e) = handle(stream, &mut scrape) {
-            log::debug!("metrics request failed: {e}");
-        }
-    }
-    Ok(())
-}
-
-fn handle(mut stream: TcpStream, scrape: &mut impl FnMut(Format) -> String) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(10)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut request = String::new();
-    reader.by_ref().take(8192).read_line(&mut request)?;
-    let mut accept = String::new();
-    for _ in 0..100 {
-        let mut h = String::new();
-        if reader.by_ref().take(8192).read_line(&mut h)? == 0 || h.trim().is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            if k.eq_ignore_ascii_case("accept") {
-                accept = v.trim().to_string();
-            }
-        }
-    }
-    let mut parts = request.split_whitespace();
-    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let path = path.split('?').next().unwrap_or("");
-    let (status, ctype, body) = if method != "GET" && method != "HEAD" {
-        (
-            "405 Method Not Allowed",
-            "text/plain",
-            "only GET\n".to_string(),
-        )
-    } else if path == "/metrics" || path == "/" {
-        let f = Format::negotiate(&accept);
-        ("200 OK", f.content_type(), scrape(f))
-    } else {
-        ("404 Not Found", "text/plain", "try /metrics\n".to_string())
-    };
-    write!(
-        stream,
-        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )?;
-    if method != "HEAD" {
-        stream.write_all(body.as_bytes())?;
-    }
-    stream.flush()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::overtime::rollup::{Provenance, Source};
 
     fn row(pid: u32, name: &str, pss: u64) -> ProcessRow {
         ProcessRow {
@@ -693,6 +775,7 @@ mod tests {
             user: "root".into(),
             name: name.into(),
             command: Some(format!("{name} --secret")),
+            command_bytes: None,
             figures: MemoryFigures {
                 rss: Some(pss * 2),
                 pss: Some(pss),
@@ -706,6 +789,14 @@ mod tests {
             container: None,
             restricted: false,
             over_budget: false,
+            split: None,
+            sources: crate::overtime::rollup::Sources {
+                rss: Provenance::now(Source::SmapsRollup),
+                pss: Some(Provenance::now(Source::SmapsRollup)),
+            },
+            pss_state: PssState::Read,
+            rollup_read_s: Some(0.001),
+            leader_exited: false,
         }
     }
 
