@@ -745,3 +745,50 @@ fn issue_12_memlink_killed_between_calls_and_cleanup() {
         );
     }
 }
+
+/// Issue 12 item 1: every piece gets its protection from its own `mmap`, in the source and in
+/// the target, so no instant between two calls (memlink killed there) leaves a writable
+/// piece read-only: a link of mixed protections issues no `mprotect` at all (the hook would
+/// announce the first one).
+#[test]
+fn issue_12_pieces_are_mapped_with_their_own_protection() {
+    if !can_trace() {
+        return;
+    }
+    let s = linkee(4, &["nospin", "mixed"]);
+    let t = linkee(4, &["nospin", "seed=9"]);
+    let before: Vec<String> = std::fs::read_to_string(format!("/proc/{}/maps", s.pid()))
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            let start = u64::from_str_radix(l.split('-').next().unwrap(), 16).unwrap();
+            start >= s.addr("region") && start < s.addr("region") + 16384
+        })
+        .map(|l| l[l.find(' ').unwrap() + 1..][..3].to_string())
+        .collect();
+    assert!(before.len() > 1, "the fixture has mixed pieces: {before:?}");
+    let r = run_cmd(
+        memlink()
+            .args(link_args(&s, t.pid(), t.addr("hole")))
+            .env("MEMLINK_TEST_FAULT", "during:mprotect:hold")
+            .stdin(Stdio::null()),
+    );
+    r.ok();
+    assert!(
+        !r.stderr.contains("test hold"),
+        "an mprotect was injected: {}",
+        r.stderr
+    );
+    for (pid, at) in [(s.pid(), s.addr("region")), (t.pid(), t.addr("hole"))] {
+        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+        let perms: Vec<String> = maps
+            .lines()
+            .filter(|l| {
+                let start = u64::from_str_radix(l.split('-').next().unwrap(), 16).unwrap();
+                start >= at && start < at + 16384
+            })
+            .map(|l| l[l.find(' ').unwrap() + 1..][..3].to_string())
+            .collect();
+        assert_eq!(perms, before, "process {pid}");
+    }
+}

@@ -10,7 +10,7 @@
 //! | truncate | `truncate` | S | `ftruncate(sfd, N)` | (closing the fd frees it) |
 //! | copy | `copy` | S | `pwrite64(sfd, A+off, len, off)`, chunks of at most 1 GiB | (same) |
 //! | target-fd | `target_fd` (and `fd_passing`) | T | `pidfd_open(S)`, `pidfd_getfd(pidfd, sfd)`, `close(pidfd)`; else a socket pair and `SCM_RIGHTS` | `close` |
-//! | target-map | `target_map` | T | `mmap(A', N, MAP_SHARED\|MAP_FIXED_NOREPLACE, tfd)`, per-piece `mprotect` | `munmap` |
+//! | target-map | `target_map` | T | per piece, `mmap(A'+P-A, len, its prot, MAP_SHARED\|MAP_FIXED_NOREPLACE, tfd, P-A)` | `munmap` what was mapped |
 //! | check | `check` | memlink | both alive (state in `/proc/PID/stat`) | — |
 //! | remap | `remap` | S | per piece, `mmap(P, len, its prot, MAP_SHARED\|MAP_FIXED, sfd, P-A)` | rebuild a private copy from the memfd if a hole was left |
 //! | cleanup | `finish` (`cleanup`) | S, T | close the fds, unmap the scratch page | warn |
@@ -122,8 +122,8 @@ struct Journal {
     target_sockets: Vec<u64>,
     /// The memfd, as an fd of T.
     target_fd: Option<u64>,
-    /// The memfd is mapped in T.
-    target_mapped: bool,
+    /// How much of the target range, from its start, maps the memfd.
+    target_mapped: u64,
     /// The `MAP_FIXED` over the source range was attempted: it may have left a hole.
     remap_tried: bool,
     /// The source range is the memfd now: past the point of no return.
@@ -420,35 +420,38 @@ impl<'a> Share<'a> {
         Ok((tfd, method))
     }
 
-    /// Step `target-map`: the memfd mapped into the hole of T (`MAP_FIXED_NOREPLACE`: refused
-    /// atomically if T mapped something there meanwhile), then per-piece protections.
+    /// Step `target-map`: the memfd mapped into the hole of T, one piece at a time with the
+    /// piece's own protection (`MAP_FIXED_NOREPLACE`: refused atomically if T mapped something
+    /// there meanwhile; only what memlink mapped is ever unmapped again).
     fn target_map(&mut self, tfd: u64) -> Result<()> {
         let req = self.req;
-        let (a, ta, n) = (req.address, req.target_address(), req.size);
+        let (a, ta) = (req.address, req.target_address());
         let pieces = self.plan.pieces.clone();
-        let prot0 = pieces[0].prot();
-        let m = match self.call(
-            self.target,
-            nr::MMAP,
-            [ta, n, prot0, MAP_SHARED | MAP_FIXED_NOREPLACE, tfd, 0],
-            "mmap the memfd",
-        ) {
-            Err(e) if Self::errno_of(&e) == Some(libc::EEXIST) => return Err(occupied(req)),
-            r => r?,
-        };
-        if m != ta {
-            // Before Linux 4.17 MAP_FIXED_NOREPLACE is only a hint.
-            let _ = self.call(self.target, nr::MUNMAP, [m, n, 0, 0, 0, 0], "munmap");
-            return Err(occupied(req));
-        }
-        self.journal.target_mapped = true;
-        for p in pieces.iter().filter(|p| p.prot() != prot0) {
-            self.call(
+        for p in &pieces {
+            let at = ta + (p.start - a);
+            let len = p.end - p.start;
+            let m = match self.call(
                 self.target,
-                nr::MPROTECT,
-                [ta + (p.start - a), p.end - p.start, p.prot(), 0, 0, 0],
-                "mprotect a piece of the target range",
-            )?;
+                nr::MMAP,
+                [
+                    at,
+                    len,
+                    p.prot(),
+                    MAP_SHARED | MAP_FIXED_NOREPLACE,
+                    tfd,
+                    p.start - a,
+                ],
+                "mmap the memfd",
+            ) {
+                Err(e) if Self::errno_of(&e) == Some(libc::EEXIST) => return Err(occupied(req)),
+                r => r?,
+            };
+            if m != at {
+                // Before Linux 4.17 MAP_FIXED_NOREPLACE is only a hint.
+                let _ = self.call(self.target, nr::MUNMAP, [m, len, 0, 0, 0, 0], "munmap");
+                return Err(occupied(req));
+            }
+            self.journal.target_mapped = p.end - a;
         }
         Ok(())
     }
@@ -644,8 +647,9 @@ impl<'a> Share<'a> {
         }
         // Target: unmap, close its fds.
         if self.tracees.alive(target) {
-            if self.journal.target_mapped {
-                if let Err(u) = self.call(target, nr::MUNMAP, [ta, n, 0, 0, 0, 0], "munmap") {
+            let mapped = self.journal.target_mapped;
+            if mapped > 0 {
+                if let Err(u) = self.call(target, nr::MUNMAP, [ta, mapped, 0, 0, 0, 0], "munmap") {
                     log::warn!("rollback in target: {u}");
                 }
             }
@@ -666,7 +670,7 @@ impl<'a> Share<'a> {
             }
         }
         self.journal.target_fd = None;
-        self.journal.target_mapped = false;
+        self.journal.target_mapped = 0;
         let _ = self.cleanup();
         e
     }
