@@ -514,8 +514,7 @@ fn read_one(opts: &Options, cache: &RollupCache, pid: u32) -> Read1 {
         // An earlier read, while it is still possible next to the RSS of now (a figure of
         // another instant must not make PSS or USS exceed RSS).
         if let Some(e) = cache.earlier(key) {
-            let rss = row.figures.rss.unwrap_or(0);
-            if e.figures.pss.is_some_and(|p| p <= rss) && e.figures.uss.is_some_and(|u| u <= rss) {
+            if e.fits(row.figures.rss.unwrap_or(0)) {
                 row.figures.pss = e.figures.pss;
                 row.figures.uss = e.figures.uss;
                 row.swap_pss = e.swap_pss;

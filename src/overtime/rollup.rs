@@ -127,6 +127,14 @@ pub struct Earlier {
     pub age: Duration,
 }
 
+impl Earlier {
+    /// Whether this earlier PSS and USS may stand beside an RSS of `rss` read now: a figure of
+    /// another instant must never make a row impossible (PSS or USS above RSS).
+    pub fn fits(&self, rss: u64) -> bool {
+        self.figures.pss.is_some_and(|p| p <= rss) && self.figures.uss.is_some_and(|u| u <= rss)
+    }
+}
+
 /// The estimated cost of a rollup of a target with `rss` resident bytes.
 pub fn estimate_from_rss(rss: u64) -> Duration {
     Duration::from_nanos((rss / (1024 * 1024)).saturating_mul(NS_PER_RESIDENT_MIB))
@@ -245,6 +253,13 @@ mod tests {
         assert_eq!(reads, 2, "two reads of 44 ms in 18 turns of 5 ms");
         let e = c.earlier(key).unwrap();
         assert_eq!(e.figures, MemoryFigures::ZERO);
+        // An earlier figure above the RSS of now is not shown.
+        let mut big = MemoryFigures::ZERO;
+        big.pss = Some(10 << 20);
+        big.uss = Some(9 << 20);
+        c.record(key, big, None, Duration::from_millis(44));
+        let e = c.earlier(key).unwrap();
+        assert!(e.fits(10 << 20) && !e.fits(8 << 20));
         // A PID reused by another process (another start time) knows nothing yet.
         assert!(c.earlier((42, 8)).is_none());
     }

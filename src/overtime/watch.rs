@@ -373,10 +373,7 @@ impl Sampler {
             }
             Decision::Skip { .. } => {
                 if let Some(e) = self.cache.earlier(key) {
-                    let rss = status.vm_rss;
-                    if e.figures.pss.is_some_and(|p| p <= rss)
-                        && e.figures.uss.is_some_and(|u| u <= rss)
-                    {
+                    if e.fits(status.vm_rss) {
                         figures.pss = e.figures.pss;
                         figures.uss = e.figures.uss;
                         sources.pss = Some(Provenance {

@@ -374,7 +374,7 @@ fn answer_waiting(
                 )
                 .into_bytes();
                 if !head {
-                    r.extend_from_slice(&body);
+                    r.extend_from_slice(body);
                 }
                 r
             }
