@@ -7,6 +7,8 @@
 // private, and that the backend does not use itself (`Facts::{stat, status}`,
 // `remote::nr::{READ, GETPID}`), are reported by the dead-code lint; they are kept until that
 // code uses or removes them.
+#[cfg(feature = "leaks")]
+pub mod bpf;
 #[allow(dead_code)]
 mod link;
 mod mapfiles;
