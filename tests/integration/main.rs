@@ -9,6 +9,7 @@ mod dump;
 mod export;
 mod generate;
 mod layout;
+mod leaks;
 mod link;
 mod map;
 mod math;

@@ -319,3 +319,64 @@ impl ExactProbes {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sha2::{Digest, Sha256};
+
+    /// The committed object was built from these sources with the pinned compiler: run
+    /// `bpf/build.sh` (Debian 12's clang-14) after changing `bpf/leaks.bpf.c` or the script.
+    #[test]
+    fn object_is_fresh() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bpf");
+        let mut h = Sha256::new();
+        for f in ["leaks.bpf.c", "build.sh"] {
+            h.update(std::fs::read(dir.join(f)).unwrap());
+        }
+        let sum: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let recorded = std::fs::read_to_string(dir.join("leaks.bpf.o.sum")).unwrap();
+        assert!(
+            recorded.contains(&format!("sources: {sum}")),
+            "bpf/leaks.bpf.o is stale (sources now {sum}); run bpf/build.sh\n{recorded}"
+        );
+        assert!(
+            recorded.contains("compiler: Debian clang version 14."),
+            "bpf/leaks.bpf.o must be built with Debian 12's clang-14\n{recorded}"
+        );
+        assert!(dir.join("leaks.bpf.o").metadata().unwrap().len() > 0);
+    }
+
+    #[test]
+    fn records_decode_as_laid_out() {
+        let mut b = vec![0u8; 64 + 16];
+        b[0] = 1;
+        b[4] = 7;
+        b[16] = 3;
+        b[20] = 16;
+        b[24] = 100;
+        b[40] = 0x10;
+        match super::decode(&b) {
+            Some(super::RawEvent::Enter {
+                tid,
+                func,
+                size,
+                ip,
+                sampled,
+                stack,
+                ..
+            }) => {
+                assert_eq!((tid, func, size, ip, sampled), (7, 3, 100, 0x10, true));
+                assert_eq!(stack.len(), 16);
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut f = vec![0u8; 24];
+        f[0] = 3;
+        f[16] = 0x20;
+        assert!(matches!(
+            super::decode(&f),
+            Some(super::RawEvent::Free { addr: 0x20, .. })
+        ));
+        assert_eq!(super::decode(&[9, 0, 0, 0]), None);
+    }
+}
