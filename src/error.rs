@@ -87,6 +87,10 @@ pub enum Error {
         /// The platform or architecture.
         platform: &'static str,
     },
+    /// The kernel refused to load or attach memlink's eBPF probes (no BPF, no uprobes, no
+    /// permission, a lockdown), with what was being done.
+    #[error("eBPF: {0}")]
+    Bpf(String),
     /// A refusal by a safety check, with the condition that caused it.
     #[error("process {pid}: {reason}")]
     Refused {

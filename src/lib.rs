@@ -39,6 +39,8 @@ pub mod analyzer;
 pub mod error;
 pub mod files;
 pub mod inspect;
+#[cfg(all(target_os = "linux", feature = "leaks"))]
+pub mod leaks;
 pub mod link;
 pub mod map;
 pub mod overtime;

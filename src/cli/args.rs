@@ -51,6 +51,9 @@ pub enum Command {
     Dump(DumpArgs),
     /// Look for suspicious memory protections and modified code (exit 1: findings at --fail-on).
     Audit(AuditArgs),
+    /// The call stacks that hold unfreed memory in a running process (eBPF; the process never
+    /// stops).
+    Leaks(LeaksArgs),
     /// Print a shell completion script for memlink on standard output.
     Completions(CompletionsArgs),
     /// Print a man page (roff) on standard output: `memlink man | man -l -`.
@@ -472,6 +475,63 @@ pub struct WatchArgs {
     #[arg(long, default_value = "5ms", value_parser = parse_rollup_budget, value_name = "DURATION|none")]
     pub rollup_budget: RollupBudget,
     /// Leak thresholds.
+    #[command(flatten)]
+    pub leak: LeakArgs,
+}
+
+/// Output formats of `memlink leaks`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum LeaksFormat {
+    /// Ranked sites with human sizes.
+    #[default]
+    Text,
+    /// The whole report, in bytes.
+    Json,
+    /// Folded stacks (`outer;...;inner bytes`), for flame graph tools.
+    Folded,
+}
+
+/// `memlink leaks`.
+#[derive(Debug, Args)]
+pub struct LeaksArgs {
+    /// Process ID.
+    #[arg(long, value_parser = parse_pid)]
+    pub pid: u32,
+    /// How long to watch (Ctrl-C ends early and still reports).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub duration: std::time::Duration,
+    /// Exact mode: probe every allocation and free of the process's allocator.
+    #[arg(long)]
+    pub all: bool,
+    /// Byte-weighted sampling of stacks: allocations of at least N bytes always carry their
+    /// stack, smaller ones with probability 1-exp(-s/N). 0: every allocation's stack.
+    #[arg(long, default_value = "0", value_parser = parse_size)]
+    pub sample_bytes: u64,
+    /// Fixed seed of the sampler, for reproducible runs.
+    #[arg(long, hide = true)]
+    pub sample_seed: Option<u64>,
+    /// Only allocations at least this old count as outstanding.
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    pub min_age: std::time::Duration,
+    /// Sites in the report.
+    #[arg(long, default_value_t = 20)]
+    pub top: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: LeaksFormat,
+    /// Write the report to FILE instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+    /// Replace FILE when it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Exit with 1 when a site is judged to grow.
+    #[arg(long)]
+    pub fail_on_leak: bool,
+    /// Time between growth samples of each site.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub interval: std::time::Duration,
+    /// Leak thresholds (as `watch`; the span and warm-up are capped to the watch's length).
     #[command(flatten)]
     pub leak: LeakArgs,
 }

@@ -26,6 +26,12 @@ use crate::region::MemoryRegion;
 
 #[cfg(target_os = "linux")]
 mod linux;
+/// The eBPF probes of `memlink leaks` (Linux only).
+#[cfg(all(target_os = "linux", feature = "leaks"))]
+pub use linux::bpf::{
+    decode as decode_bpf_event, Drops as BpfDrops, ExactProbes, ProbeProgram, RawEvent,
+    STACK_BYTES as BPF_STACK_BYTES,
+};
 #[cfg(target_os = "linux")]
 use linux::Native;
 #[cfg(target_os = "linux")]

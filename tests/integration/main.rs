@@ -10,6 +10,7 @@ mod export;
 mod exporter;
 mod generate;
 mod layout;
+mod leaks;
 mod link;
 mod linksafe;
 mod map;

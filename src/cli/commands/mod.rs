@@ -10,6 +10,7 @@ mod diff;
 mod dump;
 #[cfg(target_os = "linux")]
 mod export;
+mod leaks;
 mod link;
 mod list;
 mod man;
@@ -63,6 +64,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         .into()),
         Command::Link(args) => link::run(args, &cli.proc_root),
         Command::Unlink(args) => unlink::run(args, &cli.proc_root),
+        Command::Leaks(args) => leaks::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
     }

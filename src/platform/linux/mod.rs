@@ -3,6 +3,8 @@
 //! `mem` file for contents ([`MemReader`]); ptrace and memfds for links. Private to
 //! [`crate::platform`], which re-exports what features use.
 
+#[cfg(feature = "leaks")]
+pub mod bpf;
 mod link;
 mod mapfiles;
 mod mem;

@@ -354,3 +354,17 @@ impl Drop for Fixture {
         let _ = self.child.wait();
     }
 }
+
+impl Fixture {
+    /// Starts fixture `name` built with `flags` (for example `-O2 -fomit-frame-pointer`).
+    pub fn start_flags(name: &str, flags: &[&str], args: &[&str]) -> Fixture {
+        Self::launch(build_c(name, flags), name, args, |_| {})
+    }
+
+    /// Writes one line to the fixture's standard input without waiting for an answer.
+    pub fn send(&mut self, cmd: &str) {
+        let stdin = self.stdin.as_mut().expect("fixture stdin");
+        writeln!(stdin, "{cmd}").expect("write to fixture");
+        stdin.flush().unwrap();
+    }
+}

@@ -1,0 +1,218 @@
+//! One watch: refusals that need no BPF, then the probes attached, events applied until the
+//! duration ends, the caller asks to stop, or the target exits; then the probes are dropped
+//! (every link is owned by a descriptor of this process, so they also go if memlink dies).
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use super::allocator;
+use super::objects::Objects;
+use super::report::{self, Report};
+use super::sampler;
+use super::track::Tracker;
+use crate::error::{Error, Result};
+use crate::overtime::trend::Thresholds;
+use crate::platform::{self, ExactProbes, RawEvent};
+
+/// What is watched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Address-space growth (`brk`, `mmap`, `mremap`, `munmap`): the default.
+    Growth,
+    /// Every allocation and free through the allocator's entry points (`--all`).
+    Exact,
+}
+
+/// The options of a watch.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Target.
+    pub pid: u32,
+    /// Mode.
+    pub mode: Mode,
+    /// How long to watch.
+    pub duration: Duration,
+    /// Sampling rate in bytes (0 = the stack of every allocation).
+    pub sample_bytes: u64,
+    /// Seed of the sampler (fixed for reproducible tests; otherwise from the clock).
+    pub seed: u64,
+    /// Only allocations at least this old count as outstanding.
+    pub min_age: Duration,
+    /// Sites in the report.
+    pub top: usize,
+    /// The leak rule's thresholds, as `watch` uses them.
+    pub thresholds: Thresholds,
+    /// Time between growth samples of each site.
+    pub interval: Duration,
+}
+
+fn monotonic_ns() -> u64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .map(|t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
+        .unwrap_or(0)
+}
+
+fn cap_eff() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("CapEff:"))?;
+    u64::from_str_radix(line.split_whitespace().nth(1)?, 16).ok()
+}
+
+/// The refusals that can be told before loading anything, each one line.
+fn preflight(pid: u32) -> Result<()> {
+    if let Some(caps) = cap_eff() {
+        let has = |bit: u32| caps & (1u64 << bit) != 0;
+        // CAP_SYS_ADMIN stands for CAP_BPF and CAP_PERFMON on every kernel that has them.
+        let missing: Vec<&str> = [(39, "CAP_BPF"), (38, "CAP_PERFMON"), (19, "CAP_SYS_PTRACE")]
+            .into_iter()
+            .filter(|(bit, _)| !(has(*bit) || (*bit != 19 && has(21))))
+            .map(|(_, n)| n)
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::Refused {
+                pid,
+                reason: format!(
+                    "no permission to trace its allocations: missing {} (run as root, or grant CAP_BPF + CAP_PERFMON and the ptrace access that reading its maps needs)",
+                    missing.join(" + ")
+                ),
+            });
+        }
+    }
+    if let Ok(l) = std::fs::read_to_string("/sys/kernel/security/lockdown") {
+        if l.contains("[confidentiality]") {
+            return Err(Error::Refused {
+                pid,
+                reason:
+                    "the kernel is locked down (confidentiality): eBPF may not read user memory"
+                        .into(),
+            });
+        }
+    }
+    if !Path::new("/sys/bus/event_source/devices/uprobe/type").exists() {
+        return Err(Error::Unsupported {
+            op:
+                "memlink leaks (the kernel has no uprobe PMU: /sys/bus/event_source/devices/uprobe)",
+            platform: "this kernel",
+        });
+    }
+    Ok(())
+}
+
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => s
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|st| st != "Z" && st != "X"),
+        Err(_) => false,
+    }
+}
+
+fn private_bytes(dir: &platform::ProcDir) -> Option<u64> {
+    platform::rollup_of(dir)
+        .ok()
+        .map(|r| r.usage.private_clean + r.usage.private_dirty)
+}
+
+/// Runs a watch of `opts.pid`. `stop` ends it early (Ctrl-C); `on_attached` is called once the
+/// probes are in place, with how many.
+///
+/// # Errors
+/// The refusals (permission, lockdown, no uprobes, kernel thread, zombie, no such process), a
+/// kernel that refuses the probes ([`Error::Bpf`]), an allocator memlink does not know, growth
+/// mode (not implemented yet), and a target that exits before anything could be judged.
+pub fn run(
+    opts: &Options,
+    stop: &AtomicBool,
+    on_attached: &mut dyn FnMut(usize),
+) -> Result<Report> {
+    let dir = platform::open_process(Path::new(platform::DEFAULT_PROC_ROOT), opts.pid)?;
+    if opts.mode == Mode::Growth {
+        return Err(Error::Unsupported {
+            op: "growth mode (the default of memlink leaks) is not implemented yet; use --all for exact mode",
+            platform: "this build",
+        });
+    }
+    preflight(opts.pid)?;
+    let exe = std::fs::read_link(format!("/proc/{}/exe", opts.pid))
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut objs = Objects::load(opts.pid)?;
+    let alloc = allocator::find(&objs, &exe)?;
+    let mut probes = ExactProbes::load(
+        opts.pid,
+        opts.sample_bytes,
+        &sampler::thresholds(),
+        opts.seed,
+    )?;
+    for p in &alloc.probes {
+        probes.attach(p.program, &p.path, p.offset, opts.pid)?;
+    }
+    on_attached(probes.attached());
+    let private_start = private_bytes(&dir);
+    let started = Instant::now();
+    let start_ns = monotonic_ns();
+    let mut tracker = Tracker::new(opts.sample_bytes);
+    let mut events: Vec<RawEvent> = Vec::new();
+    let mut next_tick = Duration::ZERO;
+    // At least 20 points per site over the watch, so a short watch can be judged.
+    let interval = opts
+        .interval
+        .min(opts.duration / 20)
+        .max(Duration::from_millis(50));
+    let mut exited = false;
+    let mut private_end = private_start;
+    loop {
+        probes.drain(&mut events, Duration::from_millis(2));
+        for ev in events.drain(..) {
+            tracker.apply(&mut objs, ev);
+        }
+        let el = started.elapsed();
+        if el >= next_tick {
+            tracker.tick(el.as_secs_f64());
+            next_tick += interval;
+            if alive(opts.pid) {
+                private_end = private_bytes(&dir).or(private_end);
+            } else {
+                exited = true;
+                break;
+            }
+        }
+        if el >= opts.duration || stop.load(Ordering::Relaxed) {
+            break;
+        }
+    }
+    // What is still queued belongs to the watch.
+    probes.drain(&mut events, Duration::ZERO);
+    for ev in events.drain(..) {
+        tracker.apply(&mut objs, ev);
+    }
+    let watched = started.elapsed();
+    tracker.tick(watched.as_secs_f64());
+    let drops = probes.drops();
+    drop(probes);
+    if exited && tracker.allocs == 0 {
+        return Err(Error::ProcessExited {
+            pid: opts.pid,
+            during: "it was watched, before any allocation was seen".into(),
+        });
+    }
+    // Ages are measured on the probes' clock, up to the end of the watch.
+    // Ages are measured on the probes' clock up to the end of the watch (before the detach,
+    // which takes a while: each uprobe is removed under an RCU grace period).
+    let now_ns = start_ns + watched.as_nanos() as u64;
+    Ok(report::build(report::Inputs {
+        opts,
+        allocator: &alloc,
+        tracker: &tracker,
+        drops,
+        watched,
+        now_ns,
+        exited,
+        private_growth: match (private_start, private_end) {
+            (Some(a), Some(b)) => Some(b as i64 - a as i64),
+            _ => None,
+        },
+    }))
+}
