@@ -59,6 +59,19 @@ impl MemoryAnalyzer {
         &self.dir
     }
 
+    /// When the thread-group leader has exited (`pthread_exit`) while other threads live: how
+    /// many threads remain. The process's memory is then read through one of them (the
+    /// leader's own files are empty), so every figure is still the process's.
+    pub fn threads_after_leader_exit(&self) -> Option<usize> {
+        self.dir.leader_exited()?;
+        let pid = self.pid();
+        let live = self
+            .dir
+            .tids()
+            .map_or(0, |t| t.iter().filter(|&&t| t != pid).count());
+        Some(live)
+    }
+
     /// Facts about the process.
     pub fn process_info(&self) -> Result<ProcessInfo> {
         platform::process_info_of(&self.dir)

@@ -11,6 +11,16 @@ use memlink::units::{format_size, push_size};
 use memlink::{RegionSource, RegionView};
 use serde::Serialize;
 
+/// The note printed under a text header when the main thread has exited while `remaining`
+/// threads live (the memory is then read through one of them).
+pub fn leader_note(out: &mut impl Write, remaining: Option<usize>) -> io::Result<()> {
+    match remaining {
+        Some(1) => writeln!(out, "Note: the main thread exited; 1 thread remains"),
+        Some(n) => writeln!(out, "Note: the main thread exited; {n} threads remain"),
+        None => Ok(()),
+    }
+}
+
 /// A locked, buffered stdout.
 pub fn stdout() -> io::BufWriter<io::StdoutLock<'static>> {
     io::BufWriter::with_capacity(256 * 1024, io::stdout().lock())

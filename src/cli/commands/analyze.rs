@@ -23,6 +23,7 @@ pub fn run(args: AnalyzeArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
             &args,
             snap.process.pid,
             Owned::new(snap.regions.into_iter().map(Ok)),
+            None,
             || Ok(saved.clone()),
             |stats| {
                 // The totals the snapshot was taken with (the rollup, when it was read).
@@ -45,6 +46,7 @@ pub fn run(args: AnalyzeArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
         &args,
         pid,
         analyzer.regions(detailed)?,
+        analyzer.threads_after_leader_exit(),
         || Ok(analyzer.get_memory_stats()?),
         |stats| {
             // Right after smaps, as get_memory_stats does.
@@ -60,6 +62,7 @@ fn render(
     args: &AnalyzeArgs,
     pid: u32,
     mut regions: impl RegionSource,
+    leader_exited: Option<usize>,
     stats: impl FnOnce() -> anyhow::Result<memlink::MemoryStats>,
     totals: impl FnOnce(&mut memlink::MemoryStats) -> anyhow::Result<()>,
 ) -> anyhow::Result<Outcome> {
@@ -88,6 +91,7 @@ fn render(
             }
             writeln!(out, "Memory Analysis for PID: {pid}")?;
             writeln!(out, "{}", "-".repeat(50))?;
+            output::leader_note(&mut out, leader_exited)?;
             if !summary {
                 table.write(&mut out)?;
                 writeln!(out)?;
