@@ -90,13 +90,9 @@ pub fn render(
     if snapshot.stats.detailed {
         let _ = write!(
             out,
-            ", RSS {}, PSS {} ({})",
+            ", RSS {}, PSS {}",
             format_figure(t.memory.rss),
             format_figure(t.memory.pss),
-            match snapshot.stats.total_source {
-                TotalSource::SmapsRollup => "from smaps_rollup",
-                TotalSource::SumOfRegions => "sum of regions",
-            }
         );
     }
     out.push('\n');
@@ -196,13 +192,8 @@ pub fn render(
     out.push('\n');
     // The legend, wrapped to the map's width.
     let total_width = cols + ADDR_COLUMN;
-    let legend = if snapshot.stats.detailed {
-        "Legend (RSS by type):"
-    } else {
-        "Legend (virtual size by type):"
-    };
-    let mut line_len = legend.len();
-    out.push_str(legend);
+    let mut line_len = "Legend:".len();
+    out.push_str("Legend:");
     for f in &snapshot.stats.by_type {
         let ty = f.region_type;
         let g = Glyph {
@@ -234,6 +225,17 @@ pub fn render(
         out.push_str("\n       ");
     }
     out.push_str("  · gap\n");
+    if snapshot.stats.detailed {
+        out.push_str("The legend's sizes are RSS by type (summed over the regions); the totals\n");
+        out.push_str(match snapshot.stats.total_source {
+            TotalSource::SmapsRollup => "above are the kernel's (smaps_rollup).\n",
+            TotalSource::SumOfRegions => "above are the sum of the regions.\n",
+        });
+    } else {
+        out.push_str(
+            "The legend's sizes are virtual sizes by type (no per-region figures read).\n",
+        );
+    }
     out.push_str("Lower case: read-only or inaccessible. Widths and gaps are log-scaled;\n");
     out.push_str("a gap of 1GB or more starts a new row.\n");
     if layout.aggregates > 0 {

@@ -172,14 +172,14 @@ pub fn run(mut args: MapArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
 }
 
 fn watch(args: &MapArgs, path: &Path, format: MapFormat) -> anyhow::Result<Outcome> {
+    let bytes = memlink::files::read_input(path, MAX_SNAPSHOT_BYTES)?;
+    let log = WatchLog::parse(&bytes, &path.display().to_string())?;
     if format == MapFormat::Text {
         anyhow::bail!(
-            "map --watch draws HTML, SVG or JSON, not text (not implemented): give -o FILE.html \
+            "map --watch draws HTML, SVG or JSON, not text (not implemented yet): give -o FILE.html \
              (or --format svg|json)"
         );
     }
-    let bytes = memlink::files::read_input(path, MAX_SNAPSHOT_BYTES)?;
-    let log = WatchLog::parse(&bytes, &path.display().to_string())?;
     let mut sink = Sink::open(args.output.as_deref(), args.force)?;
     let doc = MapDocument::watch(&log);
     let out = sink.writer();
@@ -196,17 +196,17 @@ fn watch(args: &MapArgs, path: &Path, format: MapFormat) -> anyhow::Result<Outco
 }
 
 fn diff(args: &MapArgs, pair: &[PathBuf], format: MapFormat) -> anyhow::Result<Outcome> {
-    if format == MapFormat::Text {
-        anyhow::bail!(
-            "map --diff draws HTML, SVG or JSON, not text (not implemented): give -o FILE.html \
-             (or --format svg|json); `memlink diff A B` prints the difference as text"
-        );
-    }
     let [a, b] = pair else {
         anyhow::bail!("--diff takes two snapshot files");
     };
     let a = Snapshot::load(a)?;
     let b = Snapshot::load(b)?;
+    if format == MapFormat::Text {
+        anyhow::bail!(
+            "map --diff draws HTML, SVG or JSON, not text (not implemented yet): give -o FILE.html \
+             (or --format svg|json); `memlink diff A B` prints the difference as text"
+        );
+    }
     let mut sink = Sink::open(args.output.as_deref(), args.force)?;
     let picture = DiffPicture::new(&a, &b, &LayoutOptions::default());
     let doc = MapDocument::diff(&a, &b, &picture);
