@@ -400,6 +400,10 @@ fn a_second_run_on_a_busy_process_shows_no_change() {
     for k in ["added", "removed", "grown", "shrunk"] {
         assert_eq!(d[k].as_array().map(Vec::len), Some(0), "{k}: {d}");
     }
+    assert_eq!(
+        d["total_sources"],
+        serde_json::json!(["smaps_rollup", "smaps_rollup"])
+    );
     let types = |p: &std::path::Path| {
         let s: Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
         s["regions"]

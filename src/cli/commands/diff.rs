@@ -72,7 +72,7 @@ pub fn run(args: DiffArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
             groups(&mut out, "By file", &d.by_file)?;
             writeln!(out, "Total")?;
             delta_row(&mut out, "Total", &d.total.delta, 12)?;
-            let (sa, sb) = (a.stats.total_source, b.stats.total_source);
+            let [sa, sb] = d.total_sources;
             if sa == sb {
                 writeln!(out, "  (totals: {} on both sides)", sa.name())?;
             } else {
