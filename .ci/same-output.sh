@@ -86,6 +86,12 @@ expected=(
   "list --pid $pid|the same rules: the fixture's lone inaccessible page is Reserved, not Guard"
   "analyze --pid $pid|the same rules"
   "--help|new subcommands: completions, man"
+  "list --proc-root $odd --pid 6683 --detailed --format json|per-region pss_anon/pss_file/pss_shmem are null (only smaps_rollup has them)"
+  "list --pid $pid --detailed --format json|per-region PSS split null"
+  "analyze --proc-root $odd --pid 6683 --summary --format json|new summary fields total_source, sum_of_regions, total_minus_regions"
+  "analyze --pid $pid --summary --format json|total from smaps_rollup, with its source and the difference from the rows"
+  "map --snapshot $snap|legend says which figure its sizes are and where the totals come from; no 16.0EB gap above user space"
+  "diff $snap $snap|the line naming where the totals come from; diff JSON: total_sources"
 )
 is_expected() {
     local e

@@ -59,6 +59,19 @@ impl MemoryAnalyzer {
         &self.dir
     }
 
+    /// When the thread-group leader has exited (`pthread_exit`) while other threads live: how
+    /// many threads remain. The process's memory is then read through one of them (the
+    /// leader's own files are empty), so every figure is still the process's.
+    pub fn threads_after_leader_exit(&self) -> Option<usize> {
+        self.dir.leader_exited()?;
+        let pid = self.pid();
+        let live = self
+            .dir
+            .tids()
+            .map_or(0, |t| t.iter().filter(|&&t| t != pid).count());
+        Some(live)
+    }
+
     /// Facts about the process.
     pub fn process_info(&self) -> Result<ProcessInfo> {
         platform::process_info_of(&self.dir)
@@ -91,7 +104,36 @@ impl MemoryAnalyzer {
         while let Some(r) = regions.next_view() {
             b.add_view(&r?);
         }
-        Ok(b.finish(self.pid()))
+        let mut stats = b.finish(self.pid());
+        if let Some(rollup) = self.kernel_rollup()? {
+            stats.apply_rollup(&rollup.usage);
+        }
+        Ok(stats)
+    }
+
+    /// The kernel's own totals, `smaps_rollup`, when the kernel has that file (4.14 and
+    /// later): `None` on older kernels and in procfs captures without it, where totals are the
+    /// sum of the regions. Read right after `smaps` by every command that shows totals, so that
+    /// `analyze`, `map`, `snapshot` and `ps` give one PSS for one process.
+    ///
+    /// # Errors
+    /// The process exited, or reading was refused.
+    pub fn kernel_rollup(&self) -> Result<Option<Rollup>> {
+        let bytes = match self.dir.read("smaps_rollup") {
+            Ok(b) => b,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) && self.dir.is_alive() => {
+                return Ok(None)
+            }
+            Err(e) => return Err(self.dir.error("read the memory totals of", e)),
+        };
+        match crate::proc::smaps::parse_rollup(&bytes)? {
+            Some(r) => Ok(Some(r)),
+            None if !self.dir.is_alive() => Err(crate::Error::ProcessExited {
+                pid: self.pid(),
+                during: "its memory totals were being read".into(),
+            }),
+            None => Ok(None),
+        }
     }
 
     /// Process-wide totals from `smaps_rollup`, without per-region work.

@@ -49,7 +49,10 @@ impl Snapshot {
     pub fn take(analyzer: &MemoryAnalyzer) -> Result<Snapshot> {
         let process = analyzer.process_info()?;
         let regions = analyzer.analyze()?;
-        let stats = MemoryStats::from_regions(process.pid, &regions);
+        let mut stats = MemoryStats::from_regions(process.pid, &regions);
+        if let Some(rollup) = analyzer.kernel_rollup()? {
+            stats.apply_rollup(&rollup.usage);
+        }
         Ok(Snapshot {
             format: SNAPSHOT_FORMAT.to_string(),
             version: SNAPSHOT_VERSION,

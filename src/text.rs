@@ -89,6 +89,25 @@ pub fn trim_padding(s: &[u8]) -> &[u8] {
     &s[..end]
 }
 
+/// `s` shortened to at most `width` characters by replacing its middle with `…`, so that both
+/// the start and the end of a long path stay visible. Text that fits is returned as it is.
+pub fn elide_middle(s: &str, width: usize) -> String {
+    let n = s.chars().count();
+    if n <= width {
+        return s.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let keep = width - 1;
+    let tail = keep / 2;
+    let head = keep - tail;
+    let mut out: String = s.chars().take(head).collect();
+    out.push('…');
+    out.extend(s.chars().skip(n - tail));
+    out
+}
+
 fn push_hex_escape(out: &mut Vec<u8>, b: u8) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.extend_from_slice(&[b'\\', b'x', HEX[(b >> 4) as usize], HEX[(b & 0xf) as usize]]);
@@ -137,6 +156,15 @@ mod tests {
                 assert_eq!(unescape_terminal(&safe), input, "{safe:?}");
             }
         }
+    }
+
+    #[test]
+    fn elides_in_the_middle() {
+        assert_eq!(elide_middle("/usr/lib/libc.so.6", 40), "/usr/lib/libc.so.6");
+        let e = elide_middle("/very/long/directory/name/and/then/libfoo.so.1", 20);
+        assert_eq!(e, "/very/long…bfoo.so.1");
+        assert_eq!(e.chars().count(), 20);
+        assert_eq!(elide_middle("abcdef", 1), "…");
     }
 
     #[test]

@@ -4,11 +4,22 @@
 use std::io::{self, Write};
 
 use memlink::region::json;
-use memlink::region::push_escaped_path;
-use memlink::region::stats::{format_figure, Figures, MemoryStats};
+use memlink::region::stats::{format_figure, Figures, MemoryFigures, MemoryStats, TotalSource};
+use memlink::region::unescape_path;
+use memlink::text::{elide_middle, push_terminal_safe, terminal_safe};
 use memlink::units::{format_size, push_size};
 use memlink::{RegionSource, RegionView};
 use serde::Serialize;
+
+/// The note printed under a text header when the main thread has exited while `remaining`
+/// threads live (the memory is then read through one of them).
+pub fn leader_note(out: &mut impl Write, remaining: Option<usize>) -> io::Result<()> {
+    match remaining {
+        Some(1) => writeln!(out, "Note: the main thread exited; 1 thread remains"),
+        Some(n) => writeln!(out, "Note: the main thread exited; {n} threads remain"),
+        None => Ok(()),
+    }
+}
 
 /// A locked, buffered stdout.
 pub fn stdout() -> io::BufWriter<io::StdoutLock<'static>> {
@@ -173,14 +184,14 @@ impl RegionTable {
         match (r.path, r.name) {
             (Some(p), _) => {
                 t.extend_from_slice(b"    ");
-                push_escaped_path(t, p);
+                push_terminal_safe(t, p);
                 if r.deleted {
                     t.extend_from_slice(b" (deleted)");
                 }
             }
             (None, Some(n)) => {
                 t.extend_from_slice(b"    ");
-                t.extend_from_slice(n);
+                push_terminal_safe(t, n);
             }
             (None, None) => {}
         }
@@ -294,27 +305,71 @@ pub fn write_summary(out: &mut impl Write, s: &MemoryStats) -> io::Result<()> {
         figures_row(out, t.region_type.name(), &t.figures, 12)?;
     }
     figures_row(out, "Total", &s.total, 12)?;
+    if s.detailed {
+        writeln!(out, "{}", total_source_line(s))?;
+    }
     if !s.by_file.is_empty() {
         writeln!(out)?;
         writeln!(out, "Summary by file")?;
-        let w = s
+        let names: Vec<String> = s
             .by_file
             .iter()
-            .map(|f| f.path.chars().count() + if f.deleted { 10 } else { 0 })
+            .map(|f| {
+                let name = terminal_safe(&unescape_path(&f.path));
+                if f.deleted {
+                    format!("{name} (deleted)")
+                } else {
+                    name
+                }
+            })
+            .collect();
+        let w = names
+            .iter()
+            .map(|n| n.chars().count())
             .max()
             .unwrap_or(4)
-            .clamp(4, 60);
+            .clamp(4, FILE_COLUMN);
         header(out, "File", w)?;
-        for f in &s.by_file {
-            let name = if f.deleted {
-                format!("{} (deleted)", f.path)
-            } else {
-                f.path.clone()
-            };
-            figures_row(out, &name, &f.figures, w)?;
+        for (f, name) in s.by_file.iter().zip(&names) {
+            figures_row(out, &elide_middle(name, w), &f.figures, w)?;
         }
     }
     Ok(())
+}
+
+/// The widest "Summary by file" name column; longer paths are elided in the middle.
+const FILE_COLUMN: usize = 60;
+
+/// The line under the Total row that says where the total's memory figures come from and how
+/// the rows above differ from it.
+pub fn total_source_line(s: &MemoryStats) -> String {
+    match (s.total_source, &s.total_minus_regions) {
+        (TotalSource::SmapsRollup, Some(d)) => format!(
+            "Total from smaps_rollup; total minus the sum of the rows (the kernel rounds PSS \
+             down per region): {}",
+            signed_figures(d)
+        ),
+        _ => "Total is the sum of the rows (no smaps_rollup)".to_string(),
+    }
+}
+
+/// `RSS +0B, PSS -12.0KB, USS +0B, Swap +0B`, unknown figures as `-`.
+pub fn signed_figures(d: &MemoryFigures<i64>) -> String {
+    let f = |v: Option<i64>| match v {
+        None => "-".to_string(),
+        Some(v) => format!(
+            "{}{}",
+            if v < 0 { "-" } else { "+" },
+            format_size(v.unsigned_abs())
+        ),
+    };
+    format!(
+        "RSS {}, PSS {}, USS {}, Swap {}",
+        f(d.rss),
+        f(d.pss),
+        f(d.uss),
+        f(d.swap)
+    )
 }
 
 #[cfg(test)]

@@ -4,14 +4,18 @@
 
 use std::fmt::Write as _;
 
-use crate::region::stats::format_figure;
+use crate::region::stats::{format_figure, TotalSource};
 use crate::region::RegionType;
 use crate::snapshot::Snapshot;
+use crate::text::terminal_safe;
 use crate::units::format_size;
 
 use super::layout::{CellKind, Layout};
 use super::palette;
 use super::Highlight;
+
+/// The lowest address of the kernel's half of a 64-bit address space.
+const KERNEL_HALF: u64 = 1 << 63;
 
 /// Width of the address column.
 pub const ADDR_COLUMN: usize = 19;
@@ -79,7 +83,7 @@ pub fn render(
         out,
         "Memory map of PID {} ({}): {} regions, {} virtual",
         p.pid,
-        p.name,
+        terminal_safe(p.name.as_bytes()),
         layout.regions,
         format_size(t.virtual_size)
     );
@@ -88,14 +92,21 @@ pub fn render(
             out,
             ", RSS {}, PSS {}",
             format_figure(t.memory.rss),
-            format_figure(t.memory.pss)
+            format_figure(t.memory.pss),
         );
     }
     out.push('\n');
     let cols = layout.width.round() as usize;
     for row in &layout.rows {
         if let Some(label) = &row.gap_label {
-            let text = format!(" {label} unmapped ");
+            // Above the user half of the address space (x86_64's [vsyscall] page) the "gap"
+            // is the non-canonical hole and the kernel: nothing a process could map.
+            let kernel_half = row.cells.first().is_some_and(|c| c.start >= KERNEL_HALF);
+            let text = if kernel_half {
+                " end of user space; kernel addresses ".to_string()
+            } else {
+                format!(" {label} unmapped ")
+            };
             let side = cols.saturating_sub(text.chars().count()) / 2;
             let _ = writeln!(
                 out,
@@ -191,11 +202,11 @@ pub fn render(
             marked: false,
         };
         let size = if snapshot.stats.detailed {
-            f.figures.memory.rss.unwrap_or(0)
+            format_figure(f.figures.memory.rss)
         } else {
-            f.figures.virtual_size
+            format_size(f.figures.virtual_size)
         };
-        let text = format!(" {ty} {}", format_size(size));
+        let text = format!(" {ty} {size}");
         let item_len = 2 + text.chars().count();
         if line_len + item_len > total_width {
             out.push_str("\n       ");
@@ -214,6 +225,17 @@ pub fn render(
         out.push_str("\n       ");
     }
     out.push_str("  · gap\n");
+    if snapshot.stats.detailed {
+        out.push_str("The legend's sizes are RSS by type (summed over the regions); the totals\n");
+        out.push_str(match snapshot.stats.total_source {
+            TotalSource::SmapsRollup => "above are the kernel's (smaps_rollup).\n",
+            TotalSource::SumOfRegions => "above are the sum of the regions.\n",
+        });
+    } else {
+        out.push_str(
+            "The legend's sizes are virtual sizes by type (no per-region figures read).\n",
+        );
+    }
     out.push_str("Lower case: read-only or inaccessible. Widths and gaps are log-scaled;\n");
     out.push_str("a gap of 1GB or more starts a new row.\n");
     if layout.aggregates > 0 {
@@ -229,7 +251,13 @@ pub fn render(
     }
     for h in highlights {
         // One line each, cut to the map's width.
-        let line = format!("{} {:#x}-{:#x}: {}", h.severity, h.start, h.end, h.label);
+        let line = format!(
+            "{} {:#x}-{:#x}: {}",
+            terminal_safe(h.severity.as_bytes()),
+            h.start,
+            h.end,
+            terminal_safe(h.label.as_bytes())
+        );
         let width = cols + ADDR_COLUMN;
         if line.chars().count() > width {
             let cut: String = line.chars().take(width.saturating_sub(1)).collect();

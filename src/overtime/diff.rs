@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::region::stats::{signed_sub as sub, Figures, MemoryFigures};
+use crate::region::stats::{signed_sub as sub, Figures, MemoryFigures, TotalSource};
 use crate::region::{MemoryRegion, RegionType};
 use crate::snapshot::Snapshot;
 
@@ -120,6 +120,11 @@ pub struct SnapshotDiff {
     pub shrunk: Vec<RegionChange>,
     /// Totals before, after and the change.
     pub total: GroupDelta,
+    /// Where each snapshot's total comes from (first, second): `smaps_rollup` or the sum of
+    /// its regions. When they differ, part of the change of the total is the kernel's
+    /// per-region rounding of PSS.
+    #[serde(default)]
+    pub total_sources: [TotalSource; 2],
     /// Changes by region type (types that did not change are left out).
     pub by_type: Vec<GroupDelta>,
     /// Changes by mapped file (files that did not change are left out), largest RSS change
@@ -301,6 +306,7 @@ pub fn diff(a: &Snapshot, b: &Snapshot) -> SnapshotDiff {
             after: b.stats.total,
             delta: FiguresDelta::between(&a.stats.total, &b.stats.total),
         },
+        total_sources: [a.stats.total_source, b.stats.total_source],
         by_type,
         by_file,
     }

@@ -63,6 +63,9 @@ fn push_str_body(out: &mut Vec<u8>, s: &str) {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// The three figures `smaps` leaves out per region (only `smaps_rollup` has them): `null`, not 0.
+const REGION_PSS_SPLIT: &[u8] = b"\"pss_anon\":null,\"pss_file\":null,\"pss_shmem\":null,";
+
 /// Appends an unsigned integer.
 pub fn push_u64(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
@@ -125,13 +128,10 @@ fn usage(out: &mut Vec<u8>, u: &Usage) {
             )),*]
         };
     }
-    let fields: [(&[u8], &[u8], u64); 24] = figures![
+    let fields: [(&[u8], &[u8], u64); 21] = figures![
         rss,
         pss,
         pss_dirty,
-        pss_anon,
-        pss_file,
-        pss_shmem,
         shared_clean,
         shared_dirty,
         private_clean,
@@ -153,7 +153,11 @@ fn usage(out: &mut Vec<u8>, u: &Usage) {
     ];
     out.reserve(1024);
     out.push(b'{');
-    for (key, zero, v) in fields {
+    for (i, (key, zero, v)) in fields.into_iter().enumerate() {
+        if i == 3 {
+            // The kernel reports the split of PSS only in smaps_rollup, never per region.
+            out.extend_from_slice(REGION_PSS_SPLIT);
+        }
         if v == 0 {
             out.extend_from_slice(zero);
         } else {

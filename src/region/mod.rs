@@ -401,13 +401,67 @@ impl Serialize for MemoryRegion {
         )?;
         st.serialize_field("type_reason", &self.type_reason)?;
         if let Some(u) = &self.usage {
-            st.serialize_field("usage", u)?;
+            st.serialize_field("usage", &RegionUsage(u))?;
         }
         if let Some(f) = &self.vm_flags {
             st.serialize_field("vm_flags", f)?;
         }
         st.end()
     }
+}
+
+/// A region's [`Usage`] as JSON: the figures of `smaps`, with `pss_anon`, `pss_file` and
+/// `pss_shmem` `null`, because the kernel reports them only in `smaps_rollup`, never per region.
+struct RegionUsage<'a>(&'a Usage);
+
+impl Serialize for RegionUsage<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let u = self.0;
+        let mut st = s.serialize_struct("Usage", 26)?;
+        st.serialize_field("rss", &u.rss)?;
+        st.serialize_field("pss", &u.pss)?;
+        st.serialize_field("pss_dirty", &u.pss_dirty)?;
+        st.serialize_field("pss_anon", &None::<u64>)?;
+        st.serialize_field("pss_file", &None::<u64>)?;
+        st.serialize_field("pss_shmem", &None::<u64>)?;
+        st.serialize_field("shared_clean", &u.shared_clean)?;
+        st.serialize_field("shared_dirty", &u.shared_dirty)?;
+        st.serialize_field("private_clean", &u.private_clean)?;
+        st.serialize_field("private_dirty", &u.private_dirty)?;
+        st.serialize_field("referenced", &u.referenced)?;
+        st.serialize_field("anonymous", &u.anonymous)?;
+        st.serialize_field("ksm", &u.ksm)?;
+        st.serialize_field("lazy_free", &u.lazy_free)?;
+        st.serialize_field("anon_huge_pages", &u.anon_huge_pages)?;
+        st.serialize_field("shmem_pmd_mapped", &u.shmem_pmd_mapped)?;
+        st.serialize_field("file_pmd_mapped", &u.file_pmd_mapped)?;
+        st.serialize_field("shared_hugetlb", &u.shared_hugetlb)?;
+        st.serialize_field("private_hugetlb", &u.private_hugetlb)?;
+        st.serialize_field("swap", &u.swap)?;
+        st.serialize_field("swap_pss", &u.swap_pss)?;
+        st.serialize_field("locked", &u.locked)?;
+        st.serialize_field("kernel_page_size", &u.kernel_page_size)?;
+        st.serialize_field("mmu_page_size", &u.mmu_page_size)?;
+        st.serialize_field("thp_eligible", &u.thp_eligible)?;
+        st.serialize_field("protection_key", &u.protection_key)?;
+        st.end()
+    }
+}
+
+/// Reads a region's usage, where `pss_anon`, `pss_file` and `pss_shmem` are `null` (and, in
+/// snapshots written before that, 0).
+fn region_usage<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Usage>, D::Error> {
+    let v: Option<serde_json::Map<String, serde_json::Value>> = Option::deserialize(d)?;
+    let Some(mut m) = v else {
+        return Ok(None);
+    };
+    for k in ["pss_anon", "pss_file", "pss_shmem"] {
+        m.remove(k);
+    }
+    serde_json::from_value(serde_json::Value::Object(m))
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 /// An address serialized as a `0x`-prefixed hex string.
@@ -525,6 +579,7 @@ struct RegionRecord {
     #[serde(default)]
     deleted: Option<bool>,
     type_reason: TypeReason,
+    #[serde(default, deserialize_with = "region_usage")]
     usage: Option<Usage>,
     vm_flags: Option<Vec<VmFlag>>,
 }

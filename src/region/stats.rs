@@ -220,6 +220,31 @@ pub struct FileFigures {
     pub figures: Figures,
 }
 
+/// Where the memory figures of a process total come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum TotalSource {
+    /// The kernel's own totals, `/proc/PID/smaps_rollup`, read right after `smaps`. The kernel
+    /// rounds each region's PSS down in `smaps` but not in the rollup, so the rows of a summary
+    /// can add up to a little less than this total.
+    #[serde(rename = "smaps_rollup")]
+    SmapsRollup,
+    /// The sum of the per-region figures (no rollup: a kernel before 4.14, a capture without
+    /// one, a snapshot written before memlink read it, or figures that were not read).
+    #[default]
+    #[serde(rename = "sum of regions")]
+    SumOfRegions,
+}
+
+impl TotalSource {
+    /// The JSON spelling: `smaps_rollup` or `sum of regions`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TotalSource::SmapsRollup => "smaps_rollup",
+            TotalSource::SumOfRegions => "sum of regions",
+        }
+    }
+}
+
 /// The summary of a process's memory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemoryStats {
@@ -228,8 +253,21 @@ pub struct MemoryStats {
     /// Whether per-region figures (`smaps`) went into it; without them only counts and virtual
     /// sizes are meaningful.
     pub detailed: bool,
-    /// Totals over every region.
+    /// Totals over every region: counts and virtual size summed over the regions, memory
+    /// figures from [`total_source`](Self::total_source).
     pub total: Figures,
+    /// Where the memory figures of [`total`](Self::total) come from.
+    #[serde(default)]
+    pub total_source: TotalSource,
+    /// The memory figures summed over the regions, when `total` is taken from the rollup
+    /// (`null` when `total` is that sum).
+    #[serde(default)]
+    pub sum_of_regions: Option<Figures>,
+    /// `total` minus [`sum_of_regions`](Self::sum_of_regions), figure by figure: the kernel's
+    /// per-region rounding of PSS (and pages that changed between the two reads). `null` when
+    /// `total` is the sum.
+    #[serde(default)]
+    pub total_minus_regions: Option<MemoryFigures<i64>>,
     /// By region type, in [`RegionType::ALL`] order, types with no region left out.
     pub by_type: Vec<TypeFigures>,
     /// By mapped file, largest RSS first (then largest virtual size, then path).
@@ -314,6 +352,9 @@ impl StatsBuilder {
             pid,
             detailed: self.detailed,
             total: self.total,
+            total_source: TotalSource::SumOfRegions,
+            sum_of_regions: None,
+            total_minus_regions: None,
             by_type,
             by_file,
         }
@@ -328,6 +369,27 @@ impl MemoryStats {
             b.add(r);
         }
         b.finish(pid)
+    }
+
+    /// Takes the memory figures of the total from the kernel's rollup (`smaps_rollup`, read
+    /// right after the regions), keeping the sum of the regions beside it. Counts and virtual
+    /// size stay the regions'. Without per-region figures (`detailed` false) nothing changes:
+    /// the rollup would be the only figure, with no rows to compare it with.
+    pub fn apply_rollup(&mut self, rollup: &Usage) {
+        if !self.detailed {
+            return;
+        }
+        if self.total_source == TotalSource::SmapsRollup {
+            if let Some(sum) = self.sum_of_regions {
+                self.total = sum;
+            }
+        }
+        let sum = self.total;
+        self.total.memory = MemoryFigures::from_usage(rollup);
+        self.total.dirty = Some(rollup.dirty());
+        self.total_source = TotalSource::SmapsRollup;
+        self.total_minus_regions = Some(self.total.memory.minus(&sum.memory));
+        self.sum_of_regions = Some(sum);
     }
 
     /// The figures for one type (zero when the process has none).

@@ -21,4 +21,5 @@ mod regions;
 mod regression;
 mod search;
 mod snapshot;
+mod truth;
 mod watch;

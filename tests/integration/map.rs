@@ -159,9 +159,23 @@ fn html_golden_and_embedded_document() {
     assert_eq!(doc["format"], "memlink-map");
     assert_eq!(doc["kind"], "regions");
     // The page embeds the snapshot's regions, summary and process as they are: one schema.
-    let saved = snapshot_json();
+    let mut saved = snapshot_json();
+    // Per region, the split of PSS is unknown (only smaps_rollup has it): null, where the
+    // snapshot, written before that, has 0.
+    for r in saved["regions"].as_array_mut().unwrap() {
+        for k in ["pss_anon", "pss_file", "pss_shmem"] {
+            r["usage"][k] = Value::Null;
+        }
+    }
     assert_eq!(doc["regions"], saved["regions"]);
-    assert_eq!(doc["stats"], saved["stats"]);
+    // The summary, plus where its total comes from: a snapshot written before the rollup was
+    // read has the sum of its regions.
+    let mut stats = doc["stats"].clone();
+    assert_eq!(stats["total_source"], "sum of regions");
+    for k in ["total_source", "sum_of_regions", "total_minus_regions"] {
+        stats.as_object_mut().unwrap().remove(k);
+    }
+    assert_eq!(stats, saved["stats"]);
     assert_eq!(doc["process"], saved["process"]);
     assert_eq!(doc["taken_at"], saved["taken_at"]);
     assert_eq!(doc["highlights"].as_array().unwrap().len(), 2);

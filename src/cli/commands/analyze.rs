@@ -4,9 +4,10 @@
 use std::io::Write;
 use std::path::Path;
 
-use memlink::region::stats::StatsBuilder;
+use memlink::region::stats::{StatsBuilder, TotalSource};
 use memlink::region::view::Owned;
 use memlink::snapshot::Snapshot;
+use memlink::text::terminal_safe;
 use memlink::{MemoryAnalyzer, RegionSource};
 
 use crate::cli::args::{AnalyzeArgs, Format};
@@ -17,11 +18,23 @@ use crate::cli::Outcome;
 pub fn run(args: AnalyzeArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
     if let Some(path) = &args.snapshot {
         let snap = Snapshot::load(path)?;
+        let saved = snap.stats.clone();
         return render(
             &args,
             snap.process.pid,
             Owned::new(snap.regions.into_iter().map(Ok)),
-            || Ok(snap.stats.clone()),
+            None,
+            || Ok(saved.clone()),
+            |stats| {
+                // The totals the snapshot was taken with (the rollup, when it was read).
+                if saved.total_source == TotalSource::SmapsRollup && stats.detailed {
+                    stats.total = saved.total;
+                    stats.total_source = saved.total_source;
+                    stats.sum_of_regions = saved.sum_of_regions;
+                    stats.total_minus_regions = saved.total_minus_regions;
+                }
+                Ok(())
+            },
         );
     }
     let pid = args
@@ -29,16 +42,29 @@ pub fn run(args: AnalyzeArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
         .ok_or_else(|| anyhow::anyhow!("--pid or --snapshot is required"))?;
     let analyzer = MemoryAnalyzer::with_proc_root(proc_root, pid)?;
     let detailed = args.detailed || args.format == Format::Text;
-    render(&args, pid, analyzer.regions(detailed)?, || {
-        Ok(analyzer.get_memory_stats()?)
-    })
+    render(
+        &args,
+        pid,
+        analyzer.regions(detailed)?,
+        analyzer.threads_after_leader_exit(),
+        || Ok(analyzer.get_memory_stats()?),
+        |stats| {
+            // Right after smaps, as get_memory_stats does.
+            if let Some(rollup) = analyzer.kernel_rollup()? {
+                stats.apply_rollup(&rollup.usage);
+            }
+            Ok(())
+        },
+    )
 }
 
 fn render(
     args: &AnalyzeArgs,
     pid: u32,
     mut regions: impl RegionSource,
+    leader_exited: Option<usize>,
     stats: impl FnOnce() -> anyhow::Result<memlink::MemoryStats>,
+    totals: impl FnOnce(&mut memlink::MemoryStats) -> anyhow::Result<()>,
 ) -> anyhow::Result<Outcome> {
     let mut out = output::stdout();
     match (args.format, args.summary) {
@@ -65,11 +91,14 @@ fn render(
             }
             writeln!(out, "Memory Analysis for PID: {pid}")?;
             writeln!(out, "{}", "-".repeat(50))?;
+            output::leader_note(&mut out, leader_exited)?;
             if !summary {
                 table.write(&mut out)?;
                 writeln!(out)?;
             }
-            output::write_summary(&mut out, &stats.finish(pid))?;
+            let mut stats = stats.finish(pid);
+            totals(&mut stats)?;
+            output::write_summary(&mut out, &stats)?;
             // Shared memfd ranges (memlink links) of a live process and the other processes
             // mapping them. A scan of every /proc/*/maps; unreadable processes are skipped.
             let linked = match args.snapshot {
@@ -87,7 +116,7 @@ fn render(
                             "{:#x}-{:#x}    {}    partners: {}",
                             l.start,
                             l.end,
-                            l.name,
+                            terminal_safe(l.name.as_bytes()),
                             pids.join(", ")
                         )?;
                     }

@@ -4,7 +4,9 @@ use std::io::Write;
 use std::path::Path;
 
 use memlink::overtime::diff::{self, FiguresDelta, GroupDelta, RegionRef};
+use memlink::region::unescape_path;
 use memlink::snapshot::Snapshot;
+use memlink::text::{elide_middle, terminal_safe};
 use memlink::units::format_size;
 use memlink::MemoryAnalyzer;
 
@@ -32,9 +34,9 @@ pub fn run(args: DiffArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
                 out,
                 "Diff of process {} ({}) -> process {} ({}){}",
                 d.pid_a,
-                args.a.display(),
+                terminal_safe(args.a.as_os_str().as_encoded_bytes()),
                 d.pid_b,
-                b_name,
+                terminal_safe(b_name.as_bytes()),
                 if d.same_process {
                     ""
                 } else {
@@ -61,7 +63,7 @@ pub fn run(args: DiffArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
                         c.rss_delta.map_or("-".into(), signed),
                     )?;
                     if let Some(l) = &c.after.label {
-                        writeln!(out, "      {l}")?;
+                        writeln!(out, "      {}", safe(l))?;
                     }
                 }
             }
@@ -70,6 +72,18 @@ pub fn run(args: DiffArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
             groups(&mut out, "By file", &d.by_file)?;
             writeln!(out, "Total")?;
             delta_row(&mut out, "Total", &d.total.delta, 12)?;
+            let [sa, sb] = d.total_sources;
+            if sa == sb {
+                writeln!(out, "  (totals: {} on both sides)", sa.name())?;
+            } else {
+                writeln!(
+                    out,
+                    "  (totals: {} before, {} after: part of the change may be the kernel's \
+                     per-region PSS rounding)",
+                    sa.name(),
+                    sb.name()
+                )?;
+            }
         }
     }
     out.flush()?;
@@ -78,6 +92,11 @@ pub fn run(args: DiffArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Success
     })
+}
+
+/// A label (a path in its `\xNN` form, or a pseudo-name) as terminal-safe text.
+fn safe(label: &str) -> String {
+    terminal_safe(&unescape_path(label))
 }
 
 fn signed(v: i64) -> String {
@@ -106,7 +125,7 @@ fn section(out: &mut impl Write, title: &str, list: &[RegionRef]) -> std::io::Re
             r.protection,
             r.region_type.name(),
             size(r.rss),
-            r.label.as_deref().unwrap_or("")
+            safe(r.label.as_deref().unwrap_or(""))
         )?;
     }
     Ok(())
@@ -142,7 +161,7 @@ fn groups(out: &mut impl Write, title: &str, list: &[GroupDelta]) -> std::io::Re
         "", "Count", "Virtual", "RSS", "PSS", "USS", "Swap"
     )?;
     for g in list {
-        delta_row(out, &g.key, &g.delta, w)?;
+        delta_row(out, &elide_middle(&safe(&g.key), w), &g.delta, w)?;
     }
     writeln!(out)
 }

@@ -25,6 +25,7 @@ pub fn run(args: ListArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
             }
             writeln!(out, "Memory regions for PID: {}", args.pid)?;
             writeln!(out, "{}", "-".repeat(50))?;
+            output::leader_note(&mut out, analyzer.threads_after_leader_exit())?;
             table.write(&mut out)?;
             out.flush()?;
         }

@@ -19,6 +19,10 @@ use crate::cli::Outcome;
 
 /// Where the picture goes: an output file (moved into place only once complete, see
 /// [`memlink::files`]) or stdout.
+/// The widths the terminal map can be drawn at: room for the address column and a few cells,
+/// and no more than a terminal has.
+const WIDTHS: std::ops::RangeInclusive<usize> = 40..=1000;
+
 enum Sink {
     File(std::io::BufWriter<OutFile>),
     Stdout(std::io::BufWriter<std::io::StdoutLock<'static>>),
@@ -60,7 +64,6 @@ impl Sink {
 
 fn format_of(args: &MapArgs) -> MapFormat {
     args.format.unwrap_or_else(|| match &args.output {
-        None if args.watch.is_some() || args.diff.is_some() => MapFormat::Html,
         None => MapFormat::Text,
         Some(p) => match p.extension().and_then(|e| e.to_str()) {
             Some(e) if e.eq_ignore_ascii_case("svg") => MapFormat::Svg,
@@ -88,6 +91,15 @@ pub fn run(mut args: MapArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
         args.output = None;
     }
     let format = format_of(&args);
+    if let Some(w) = args.width {
+        if !WIDTHS.contains(&w) {
+            anyhow::bail!(
+                "--width {w} is out of range: the terminal map takes {} to {} columns",
+                WIDTHS.start(),
+                WIDTHS.end()
+            );
+        }
+    }
     if let Some(pair) = &args.diff {
         return diff(&args, pair, format);
     }
@@ -128,10 +140,12 @@ pub fn run(mut args: MapArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
                         && std::env::var_os("NO_COLOR").is_none()
                 }
             };
+            // A $COLUMNS outside the range is the terminal's, not a request: it is clamped.
             let columns = args
                 .width
                 .or_else(|| std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()))
-                .unwrap_or(100);
+                .unwrap_or(100)
+                .clamp(*WIDTHS.start(), *WIDTHS.end());
             let layout = Layout::compute(
                 &snapshot.regions,
                 &LayoutOptions::terminal(columns.saturating_sub(term::ADDR_COLUMN)),
@@ -158,11 +172,14 @@ pub fn run(mut args: MapArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
 }
 
 fn watch(args: &MapArgs, path: &Path, format: MapFormat) -> anyhow::Result<Outcome> {
-    if format == MapFormat::Text {
-        anyhow::bail!("map --watch draws HTML, SVG or JSON; --format text is not implemented yet");
-    }
     let bytes = memlink::files::read_input(path, MAX_SNAPSHOT_BYTES)?;
     let log = WatchLog::parse(&bytes, &path.display().to_string())?;
+    if format == MapFormat::Text {
+        anyhow::bail!(
+            "map --watch draws HTML, SVG or JSON, not text (not implemented yet): give -o FILE.html \
+             (or --format svg|json)"
+        );
+    }
     let mut sink = Sink::open(args.output.as_deref(), args.force)?;
     let doc = MapDocument::watch(&log);
     let out = sink.writer();
@@ -179,14 +196,17 @@ fn watch(args: &MapArgs, path: &Path, format: MapFormat) -> anyhow::Result<Outco
 }
 
 fn diff(args: &MapArgs, pair: &[PathBuf], format: MapFormat) -> anyhow::Result<Outcome> {
-    if format == MapFormat::Text {
-        anyhow::bail!("map --diff draws HTML, SVG or JSON; --format text is not implemented yet");
-    }
     let [a, b] = pair else {
         anyhow::bail!("--diff takes two snapshot files");
     };
     let a = Snapshot::load(a)?;
     let b = Snapshot::load(b)?;
+    if format == MapFormat::Text {
+        anyhow::bail!(
+            "map --diff draws HTML, SVG or JSON, not text (not implemented yet): give -o FILE.html \
+             (or --format svg|json); `memlink diff A B` prints the difference as text"
+        );
+    }
     let mut sink = Sink::open(args.output.as_deref(), args.force)?;
     let picture = DiffPicture::new(&a, &b, &LayoutOptions::default());
     let doc = MapDocument::diff(&a, &b, &picture);

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use memlink::snapshot::Snapshot;
+use memlink::text::{terminal_safe, trim_padding};
 use memlink::MemoryAnalyzer;
 
 use crate::cli::args::SnapshotArgs;
@@ -17,8 +18,8 @@ pub fn run(args: SnapshotArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
         "memlink: saved {} regions of process {} ({}) to {}",
         snap.regions.len(),
         snap.process.pid,
-        snap.process.name,
-        args.output.display()
+        terminal_safe(trim_padding(snap.process.name.as_bytes())),
+        terminal_safe(args.output.as_os_str().as_encoded_bytes())
     );
     Ok(Outcome::Success)
 }

@@ -39,6 +39,10 @@ struct Inner {
     dir: OwnedFd,
     path: PathBuf,
     default_root: bool,
+    /// A live thread through which the memory files are read, when the thread-group leader
+    /// has exited (`pthread_exit`) while other threads live: the leader's own `maps` is then
+    /// empty, but every thread shares the one address space.
+    mm_task: Option<u32>,
 }
 
 impl ProcDir {
@@ -75,6 +79,7 @@ impl ProcDir {
                 dir: dir.into(),
                 path,
                 default_root,
+                mm_task: None,
             }),
         })
     }
@@ -86,10 +91,23 @@ impl ProcDir {
     /// # Errors
     /// As [`open`](Self::open), then [`Error::Zombie`], [`Error::KernelThread`].
     pub fn open_live(root: &Path, pid: u32) -> Result<ProcDir> {
-        let d = ProcDir::open(root, pid)?;
+        let mut d = ProcDir::open(root, pid)?;
         let stat = d.stat()?;
         if stat.is_zombie() {
-            return Err(Error::Zombie { pid });
+            // A leader that called pthread_exit is a zombie while its other threads live on
+            // with the process's memory: read that memory through one of them.
+            let live = d.tids().ok().and_then(|tids| {
+                tids.into_iter().filter(|&t| t != pid).find(|t| {
+                    d.read(&format!("task/{t}/stat"))
+                        .ok()
+                        .and_then(|b| proc::stat::parse(&b).ok())
+                        .is_some_and(|s| !s.is_zombie())
+                })
+            });
+            match (live, Arc::get_mut(&mut d.inner)) {
+                (Some(t), Some(inner)) => inner.mm_task = Some(t),
+                _ => return Err(Error::Zombie { pid }),
+            }
         }
         if stat.is_kernel_thread() {
             return Err(Error::KernelThread { pid });
@@ -114,8 +132,27 @@ impl ProcDir {
         self.inner.default_root
     }
 
-    /// Opens a file relative to the directory (`maps`, `task/123/syscall`...).
+    /// The live thread through which memory is read when the thread-group leader has exited
+    /// while other threads live (`None` while the leader lives).
+    pub fn leader_exited(&self) -> Option<u32> {
+        self.inner.mm_task
+    }
+
+    /// Opens a file relative to the directory (`maps`, `task/123/syscall`...). With the leader
+    /// exited ([`leader_exited`](Self::leader_exited)), the memory files (`maps`, `smaps`,
+    /// `smaps_rollup`, `mem`, `pagemap`, `map_files/`) are the live thread's.
     pub fn open_file(&self, name: &str) -> io::Result<File> {
+        let via;
+        let name = match self.inner.mm_task {
+            Some(t)
+                if matches!(name, "maps" | "smaps" | "smaps_rollup" | "mem" | "pagemap")
+                    || name.starts_with("map_files/") =>
+            {
+                via = format!("task/{t}/{name}");
+                via.as_str()
+            }
+            _ => name,
+        };
         let fd = openat(
             self.inner.dir.as_fd(),
             name,
@@ -170,6 +207,14 @@ impl ProcDir {
 
     /// Is the process still alive (not gone, not a zombie)?
     pub fn is_alive(&self) -> bool {
+        if let Some(t) = self.inner.mm_task {
+            // The leader stays a zombie; the process lives as long as the thread read through.
+            return self
+                .read(&format!("task/{t}/stat"))
+                .ok()
+                .and_then(|b| proc::stat::parse(&b).ok())
+                .is_some_and(|s| !s.is_zombie());
+        }
         self.stat().is_ok_and(|s| !s.is_zombie())
     }
 
