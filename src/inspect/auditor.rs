@@ -57,7 +57,7 @@ pub struct AuditReport {
     pub pid: u32,
     /// Its command name.
     pub name: String,
-    /// The JIT engine recognised from its mappings, if any.
+    /// The JIT engine recognised from the identity of a file it maps, if any.
     pub jit: Option<String>,
     /// The analyzers that ran.
     pub analyzers: Vec<String>,
@@ -94,11 +94,22 @@ pub fn audit_process(req: &AuditRequest) -> Result<AuditReport> {
     for a in &analyzers {
         findings.extend(a.run(&cx)?);
     }
+    let mut jit = None;
+    #[cfg(target_os = "linux")]
+    if names.iter().any(|n| n == DEFAULT_ANALYZER) {
+        // The byte-level comparison replaces the metadata guess at modified code.
+        let integrity = crate::inspect::integrity::check(analyzer.proc_dir(), &memory, &snapshot);
+        findings.retain(|f| f.kind != audit::kind::MODIFIED_CODE);
+        findings.extend(integrity.findings);
+        if let Some(rt) = &integrity.runtime {
+            crate::inspect::integrity::lower(&mut findings, &snapshot, rt);
+            jit = Some(rt.engine.to_string());
+        }
+    }
     findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.start.cmp(&b.start)));
-    let jit = audit::detect_jit(&snapshot.process.name, &snapshot.regions);
     Ok(AuditReport {
         pid: req.pid,
-        jit: jit.map(str::to_string),
+        jit,
         name: snapshot.process.name,
         analyzers: names,
         findings,
