@@ -8,6 +8,7 @@ mod captures;
 mod dump;
 mod export;
 mod generate;
+mod integrity;
 mod layout;
 mod link;
 mod map;

@@ -221,7 +221,7 @@ impl CodeCheck<'_> {
                 "breakpoint",
                 "int3 breakpoint".to_string(),
             ),
-            Class::Hook(t) => (
+            Class::Hook(t, _) => (
                 Severity::High,
                 "inline_hook",
                 format!(
@@ -237,8 +237,13 @@ impl CodeCheck<'_> {
             Class::Other => (Severity::High, "other_patch", "code patched".to_string()),
         };
         let destination = match class {
-            Class::Hook(t) => Some(self.name_address(t, modules)),
+            Class::Hook(t, _) => Some(self.name_address(t, modules)),
             _ => None,
+        };
+        // A hook covers its whole instruction, even where its last bytes equal the file's.
+        let b = match class {
+            Class::Hook(_, n) => b.max((a + n).min(live.len())),
+            _ => b,
         };
         let shown = |s: &[u8]| hex(&s[a..s.len().min(a + SHOWN.max(b - a).min(64))]);
         self.finding(
@@ -339,8 +344,9 @@ pub fn diff_ranges(live: &[u8], disk: &[u8]) -> Vec<(usize, usize)> {
 pub enum Class {
     /// `int3` (0xcc) at the patch.
     Breakpoint,
-    /// A jump or call at or near a function's entry, to this address.
-    Hook(u64),
+    /// A jump or call at or near a function's entry: its destination, and the length of the
+    /// instructions that make it.
+    Hook(u64, usize),
     /// Only NOPs written.
     NopOut,
     /// Anything else.
@@ -362,7 +368,7 @@ pub fn classify(code: &[u8], addr: u64, patch: &[u8], into_function: Option<u64>
             FlowControl::UnconditionalBranch | FlowControl::Call
                 if first.op0_kind() == OpKind::NearBranch64 =>
             {
-                return Class::Hook(first.near_branch_target());
+                return Class::Hook(first.near_branch_target(), first.len());
             }
             _ => {}
         }
@@ -370,7 +376,7 @@ pub fn classify(code: &[u8], addr: u64, patch: &[u8], into_function: Option<u64>
         if first.mnemonic() == Mnemonic::Mov && first.op1_kind() == OpKind::Immediate64 {
             let second = d.decode();
             if second.flow_control() == FlowControl::IndirectBranch {
-                return Class::Hook(first.immediate64());
+                return Class::Hook(first.immediate64(), first.len() + second.len());
             }
         }
     }
@@ -413,7 +419,10 @@ mod tests {
         );
         // jmp rel32 to 0x1000 + 5 + 0x100
         let jmp = [0xe9, 0x00, 0x01, 0x00, 0x00];
-        assert_eq!(classify(&jmp, 0x1000, &jmp, Some(0)), Class::Hook(0x1105));
+        assert_eq!(
+            classify(&jmp, 0x1000, &jmp, Some(0)),
+            Class::Hook(0x1105, 5)
+        );
         // The same jump deep inside a function is a patch, not a hook.
         assert_eq!(classify(&jmp, 0x1000, &jmp, Some(200)), Class::Other);
         let nops = [0x90, 0x66, 0x90, 0x0f, 0x1f, 0x00];
@@ -421,7 +430,7 @@ mod tests {
         let movabs = [0x48, 0xb8, 1, 2, 3, 4, 5, 6, 7, 8, 0xff, 0xe0];
         assert_eq!(
             classify(&movabs, 0x1000, &movabs, Some(0)),
-            Class::Hook(0x0807060504030201)
+            Class::Hook(0x0807060504030201, 12)
         );
         assert_eq!(
             classify(&[0x31, 0xc0], 0x1000, &[0x31, 0xc0], Some(0)),

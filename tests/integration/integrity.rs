@@ -1,0 +1,192 @@
+//! The byte-level integrity check on real processes: the `patchee` fixture patched from
+//! outside through `/proc/PID/mem`, a gdb attach and detach, and a process disguised as a
+//! runtime by its name and a file name.
+
+use std::os::unix::fs::FileExt;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::{require, run, Fixture};
+
+fn audit(pid: u32) -> (i32, Value) {
+    let pid = pid.to_string();
+    let r = run(&["audit", "--pid", &pid, "--format", "json"]);
+    assert!(r.code == 0 || r.code == 1, "{}", r.stderr);
+    (r.code, serde_json::from_str(&r.stdout).unwrap())
+}
+
+fn findings(report: &Value) -> &Vec<Value> {
+    report["findings"].as_array().unwrap()
+}
+
+fn of_kind<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
+    findings(report)
+        .iter()
+        .filter(|f| f["kind"] == kind)
+        .collect()
+}
+
+fn poke(pid: u32, addr: u64, bytes: &[u8]) {
+    let mem = std::fs::OpenOptions::new()
+        .write(true)
+        .open(format!("/proc/{pid}/mem"))
+        .unwrap();
+    mem.write_all_at(bytes, addr).unwrap();
+}
+
+#[test]
+fn patches_written_from_outside_are_named_and_classified() {
+    let f = Fixture::start("patchee", &[]);
+    let (code, clean) = audit(f.pid());
+    assert!(
+        findings(&clean)
+            .iter()
+            .all(|x| x["severity"] == "info" || x["severity"] == "low"),
+        "a clean program: {clean:#}"
+    );
+    assert_eq!(code, 0);
+    let hooked = f.addr("hooked");
+    let trapped = f.addr("trapped");
+    // jmp rel32 from hooked_function's entry to trapped_function.
+    let rel = (trapped as i64 - (hooked as i64 + 5)) as i32;
+    let mut jmp = vec![0xe9];
+    jmp.extend_from_slice(&rel.to_le_bytes());
+    poke(f.pid(), hooked, &jmp);
+    poke(f.pid(), trapped + 1, &[0xcc]);
+
+    let (code, report) = audit(f.pid());
+    assert_eq!(code, 1, "a high finding fails the default --fail-on medium");
+    let modified = of_kind(&report, "modified_code");
+    assert_eq!(modified.len(), 2, "{report:#}");
+    let hook = modified
+        .iter()
+        .find(|x| x["start"].as_u64() == Some(hooked))
+        .unwrap_or_else(|| panic!("no finding at hooked_function: {report:#}"));
+    assert_eq!(hook["severity"], "high");
+    assert_eq!(hook["detail"]["class"], "inline_hook");
+    assert_eq!(hook["detail"]["symbol"], "hooked_function+0x0");
+    assert_eq!(hook["end"].as_u64(), Some(hooked + 5));
+    let dest = hook["detail"]["destination"].as_str().unwrap();
+    assert!(dest.contains("patchee!trapped_function+0x0"), "{dest}");
+    assert!(hook["detail"]["live"].as_str().unwrap().starts_with("e9 "));
+    assert!(hook["detail"]["build_id"].as_str().is_some());
+    let trap = modified
+        .iter()
+        .find(|x| x["start"].as_u64() == Some(trapped + 1))
+        .unwrap_or_else(|| panic!("no finding at trapped_function: {report:#}"));
+    assert_eq!(trap["severity"], "medium");
+    assert_eq!(trap["detail"]["class"], "breakpoint");
+    assert_eq!(trap["detail"]["symbol"], "trapped_function+0x1");
+    // Nothing else at low or above.
+    let others: Vec<_> = findings(&report)
+        .iter()
+        .filter(|x| x["kind"] != "modified_code" && x["severity"] != "info")
+        .collect();
+    assert!(others.is_empty(), "{report:#}");
+
+    // Text output names the function and shows the bytes.
+    let pid = f.pid_arg();
+    let r = run(&["audit", "--pid", &pid]);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("inline hook"), "{}", r.stdout);
+    assert!(r.stdout.contains("hooked_function+0x0"), "{}", r.stdout);
+    assert!(r.stdout.contains("live e9 "), "{}", r.stdout);
+}
+
+#[test]
+fn gdb_attach_and_detach_leaves_no_high_finding() {
+    if !require("gdb", "a detached debugger must not leave a high finding") {
+        return;
+    }
+    let f = Fixture::start("patchee", &["3"]);
+    let pid = f.pid_arg();
+    let out = Command::new("gdb")
+        .args([
+            "-p",
+            &pid,
+            "-batch",
+            "-nx",
+            "-ex",
+            "info threads",
+            "-ex",
+            "detach",
+        ])
+        .output()
+        .expect("run gdb");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (code, report) = audit(f.pid());
+    assert!(
+        findings(&report)
+            .iter()
+            .all(|x| x["severity"] != "high" && x["severity"] != "critical"),
+        "{report:#}"
+    );
+    assert!(of_kind(&report, "modified_code").is_empty(), "{report:#}");
+    // Any page gdb left copied is reported as identical, as information.
+    for c in of_kind(&report, "copied_identical_code") {
+        assert_eq!(c["severity"], "info");
+    }
+    assert_eq!(code, 0, "{report:#}");
+}
+
+#[test]
+fn a_runtime_disguise_keeps_the_severities() {
+    let plain = Fixture::start("patchee", &["0", "rwx"]);
+    let (_, report) = audit(plain.pid());
+    let severity = |report: &Value, kind: &str, at: u64| {
+        findings(report)
+            .iter()
+            .find(|x| x["kind"] == kind && x["start"].as_u64() == Some(at))
+            .unwrap_or_else(|| panic!("no {kind} at {at:#x}: {report:#}"))["severity"]
+            .clone()
+    };
+    assert_eq!(
+        severity(&report, "writable_executable", plain.addr("rwx")),
+        "high"
+    );
+    assert_eq!(
+        severity(&report, "anonymous_executable", plain.addr("anon")),
+        "medium"
+    );
+    // Each runtime's thread name, and a file named like its library (a copy of the real one
+    // where installed, so even its exports match) in a temporary folder.
+    let dir = crate::support::tempdir::TempDir::new("disguise");
+    let jvm = std::fs::read_dir("/usr/lib/jvm")
+        .ok()
+        .and_then(|mut d| d.next())
+        .and_then(|e| e.ok())
+        .map(|e| e.path().join("lib/server/libjvm.so"))
+        .filter(|p| p.exists());
+    for (name, file) in [
+        ("MainThread", "libnode.so.108"),
+        ("java", "libjvm.so"),
+        ("node", "node"),
+        ("dotnet", "libcoreclr.so"),
+        ("luajit", "libluajit-5.1.so.2"),
+    ] {
+        let path = dir.path().join(file);
+        match (&jvm, file) {
+            (Some(real), "libjvm.so") => {
+                std::fs::copy(real, &path).unwrap();
+            }
+            _ => std::fs::write(&path, vec![0u8; 4096]).unwrap(),
+        }
+        let p = path.to_str().unwrap();
+        let f = Fixture::start("patchee", &["0", "rwx", name, p]);
+        let (_, report) = audit(f.pid());
+        assert_eq!(report["jit"], Value::Null, "{name} {file}: {report:#}");
+        assert_eq!(
+            severity(&report, "writable_executable", f.addr("rwx")),
+            "high"
+        );
+        assert_eq!(
+            severity(&report, "anonymous_executable", f.addr("anon")),
+            "medium"
+        );
+    }
+}
