@@ -265,3 +265,63 @@ fn audit_all_finds_nothing_high_on_this_machine() {
         );
     }
 }
+
+#[test]
+fn a_real_jvm_with_hot_code_has_no_high_finding() {
+    if !require(
+        "java",
+        "the audit must recognise HotSpot from libjvm.so's identity",
+    ) {
+        return;
+    }
+    let dir = crate::support::tempdir::TempDir::new("jvm");
+    let src = dir.path().join("Hot.java");
+    std::fs::write(
+        &src,
+        "public class Hot { static int f(int x) { return x * 2 + 1; }\n\
+         public static void main(String[] a) throws Exception { long s = 0;\n\
+         for (int i = 0; i < 50000000; i++) s += f(i);\n\
+         System.out.println(\"ready \" + s); Thread.sleep(60000); } }\n",
+    )
+    .unwrap();
+    let mut child = Command::new("java")
+        .arg(&src)
+        .stdout(std::process::Stdio::piped())
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .expect("start java");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stdout = child.stdout.take().unwrap();
+    let guard = Kill(child);
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+    assert!(line.starts_with("ready"), "{line}");
+    let (code, report) = audit(guard.0.id());
+    assert_eq!(report["jit"], "HotSpot (JVM)", "{report:#}");
+    let jit: Vec<&Value> = findings(&report)
+        .iter()
+        .filter(|f| f["kind"] == "writable_executable" || f["kind"] == "anonymous_executable")
+        .collect();
+    assert!(!jit.is_empty(), "the JVM has a code cache: {report:#}");
+    for f in &jit {
+        assert_eq!(f["severity"], "low", "{f}");
+        let evidence = f["detail"]["evidence"].as_str().unwrap();
+        assert!(
+            evidence.contains("libjvm.so") && evidence.contains("JNI_CreateJavaVM"),
+            "{f}"
+        );
+    }
+    assert!(
+        findings(&report)
+            .iter()
+            .all(|f| f["severity"] == "info" || f["severity"] == "low"),
+        "{report:#}"
+    );
+    assert_eq!(code, 0);
+}
