@@ -325,3 +325,26 @@ fn a_real_jvm_with_hot_code_has_no_high_finding() {
     );
     assert_eq!(code, 0);
 }
+
+#[test]
+fn an_ld_preload_library_is_one_low_finding_naming_it() {
+    // A library needs no `main`; the fixture builder names the output after the source, so
+    // the copy gets its `.so` name.
+    let built = crate::support::build_c("interpose", &["-shared", "-fPIC", "-ldl"]);
+    let lib = built.with_extension("so");
+    std::fs::copy(&built, &lib).unwrap();
+    let l = lib.to_str().unwrap().to_string();
+    let f = Fixture::start_with("patchee", &[], |c| {
+        c.env("LD_PRELOAD", &l);
+    });
+    let (code, report) = audit(f.pid());
+    let pre = of_kind(&report, "preloaded_library");
+    assert_eq!(pre.len(), 1, "{report:#}");
+    assert_eq!(pre[0]["severity"], "low");
+    assert_eq!(pre[0]["path"], l.as_str());
+    assert!(pre[0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("LD_PRELOAD and mapped"));
+    assert_eq!(code, 0, "{report:#}");
+}

@@ -45,6 +45,7 @@ pub fn check(dir: &ProcDir, memory: &MemReader, snapshot: &Snapshot) -> Integrit
         uprobes,
     }
     .run(&mut findings);
+    preload(dir, regions, &mut findings);
     let tracer = snapshot.process.tracer_pid;
     if tracer != 0 {
         let comm = std::fs::read_to_string(format!("/proc/{tracer}/comm"))
@@ -70,6 +71,67 @@ pub fn check(dir: &ProcDir, memory: &MemReader, snapshot: &Snapshot) -> Integrit
     Integrity {
         runtime: jit::recognise(dir, regions),
         findings,
+    }
+}
+
+/// Interposition: each library of `LD_PRELOAD` (as read from the process's environment, which
+/// it can rewrite) `low`, of `/etc/ld.so.preload` `medium`; once per library, with whether the
+/// process maps it.
+fn preload(dir: &ProcDir, regions: &[crate::region::MemoryRegion], out: &mut Vec<Finding>) {
+    let maps = |lib: &str| {
+        regions
+            .iter()
+            .any(|r| r.path.as_deref().is_some_and(|p| p.to_str() == Some(lib)))
+    };
+    let mut push = |lib: &str, severity, source: &str, evidence: &str| {
+        if lib.is_empty() {
+            return;
+        }
+        out.push(Finding {
+            severity,
+            kind: kind::PRELOAD.into(),
+            start: 0,
+            end: 0,
+            path: Some(lib.to_string()),
+            reason: format!(
+                "{lib} is preloaded by {source}{}: its symbols interpose on every library's",
+                if maps(lib) {
+                    " and mapped"
+                } else {
+                    " (not mapped)"
+                }
+            ),
+            jit: None,
+            detail: Some(Detail {
+                module: Some(lib.to_string()),
+                evidence: Some(evidence.into()),
+                ..Detail::default()
+            }),
+        });
+    };
+    if let Ok(env) = dir.read("environ") {
+        for var in env.split(|&b| b == 0) {
+            if let Some(v) = var.strip_prefix(b"LD_PRELOAD=") {
+                for lib in String::from_utf8_lossy(v).split([':', ' ']) {
+                    push(
+                        lib,
+                        Severity::Low,
+                        "LD_PRELOAD",
+                        "the process's environment as read now (the process can rewrite it)",
+                    );
+                }
+            }
+        }
+    }
+    if let Ok(text) = std::fs::read_to_string("/etc/ld.so.preload") {
+        for lib in text.split_whitespace() {
+            push(
+                lib,
+                Severity::Medium,
+                "/etc/ld.so.preload",
+                "/etc/ld.so.preload (a classic userland rootkit vector)",
+            );
+        }
     }
 }
 
