@@ -234,8 +234,12 @@ pub struct DumpArgs {
 #[derive(Debug, Args)]
 pub struct AuditArgs {
     /// Process ID.
-    #[arg(long, value_parser = parse_pid, required_unless_present = "list")]
+    #[arg(long, value_parser = parse_pid, required_unless_present_any = ["list", "all"], conflicts_with = "all")]
     pub pid: Option<u32>,
+    /// Audit every process: one line per process with findings, and how many could not be
+    /// read.
+    #[arg(long)]
+    pub all: bool,
     /// Run these analyzers (built-in or external `memlink-analyzer-NAME`; repeatable);
     /// default: the built-in protection audit.
     #[arg(long, value_name = "NAME")]

@@ -112,6 +112,7 @@ impl Analyzer for StatsSummary {
                 format_figure(s.total.memory.swap)
             ),
             jit: None,
+            detail: None,
         }];
         for t in &s.by_type {
             out.push(Finding {
@@ -128,6 +129,7 @@ impl Analyzer for StatsSummary {
                     format_figure(t.figures.memory.swap)
                 ),
                 jit: None,
+                detail: None,
             });
         }
         Ok(out)

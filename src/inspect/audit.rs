@@ -3,12 +3,15 @@
 //! executable stacks, and ELF images loaded into anonymous memory.
 //!
 //! Just-in-time compilers (V8 in node and Chromium, the JVM, .NET, LuaJIT...) legitimately
-//! create writable or anonymous executable memory. The audit recognises them from the files
-//! the process maps and lowers those findings to [`Severity::Info`], saying which engine
-//! explains them ([`Finding::jit`]); it never hides them.
+//! create writable or anonymous executable memory. When the live audit recognises one from the
+//! identity of a file the process maps (see `inspect::integrity::jit`), it lowers the findings
+//! of anonymous memory to [`Severity::Low`] with [`lower_for_runtime`], saying which engine and
+//! which evidence ([`Finding::jit`], [`Detail::evidence`]); it never hides them, and never
+//! lowers them from a name alone.
 //!
 //! The rules are pure functions of a [`Snapshot`] (with `smaps` figures) plus, for the ELF
-//! check, four bytes read from each anonymous executable region.
+//! check, four bytes read from each anonymous executable region. The byte-level comparison of
+//! code with its files is `inspect::integrity`'s.
 
 use std::fmt;
 use std::str::FromStr;
@@ -89,8 +92,17 @@ pub mod kind {
     pub const ANONYMOUS_EXECUTABLE: &str = "anonymous_executable";
     /// Executable memory backed by a deleted file or a memfd.
     pub const FILELESS_CODE: &str = "fileless_code";
-    /// Executable file pages that differ from the file (copied on write: `Anonymous` > 0).
+    /// Executable file pages that differ from the file: from a saved snapshot, copied pages
+    /// (`Anonymous` > 0); live, each byte range that differs.
     pub const MODIFIED_CODE: &str = "modified_code";
+    /// Executable file pages copied on write whose bytes equal the file's.
+    pub const COPIED_IDENTICAL: &str = "copied_identical_code";
+    /// Copied executable pages that could not be compared (in swap, or unreadable).
+    pub const UNVERIFIED_CODE: &str = "unverified_code";
+    /// A library preloaded into the process (`LD_PRELOAD`, `/etc/ld.so.preload`).
+    pub const PRELOAD: &str = "preloaded_library";
+    /// The process is being traced (ptrace).
+    pub const TRACED: &str = "traced";
     /// An executable stack.
     pub const EXECUTABLE_STACK: &str = "executable_stack";
     /// An ELF header at the start of anonymous executable memory.
@@ -118,37 +130,38 @@ pub struct Finding {
     /// The JIT engine that explains the finding, when one was recognised.
     #[serde(default)]
     pub jit: Option<String>,
+    /// What the byte-level checks know about it (module, symbol, bytes...), when they ran.
+    #[serde(default)]
+    pub detail: Option<Detail>,
 }
 
-/// Recognises a JIT engine from the files and names a process maps.
-pub fn detect_jit(process_name: &str, regions: &[MemoryRegion]) -> Option<&'static str> {
-    let by_name = |n: &str| -> Option<&'static str> {
-        let n = n.trim_end_matches(" (deleted)");
-        Some(match n {
-            "node" | "nodejs" | "MainThread" => "V8 (node)",
-            "deno" => "V8 (deno)",
-            "chrome" | "chromium" | "electron" | "code" => "V8 (Chromium)",
-            "java" | "javaw" => "HotSpot (JVM)",
-            "luajit" => "LuaJIT",
-            "dotnet" => ".NET CoreCLR",
-            "bun" => "JavaScriptCore (bun)",
-            _ if n.starts_with("libnode.so") || n.starts_with("libv8") => "V8",
-            _ if n.starts_with("libjvm.so") => "HotSpot (JVM)",
-            _ if n.starts_with("libcoreclr.so") || n.starts_with("doublemapper") => ".NET CoreCLR",
-            _ if n.starts_with("libmono") => "Mono",
-            _ if n.starts_with("libluajit") => "LuaJIT",
-            _ if n.starts_with("libmozjs") || n == "libxul.so" => "SpiderMonkey",
-            _ if n.starts_with("libjavascriptcoregtk") => "JavaScriptCore",
-            _ if n.starts_with("libpypy") || n == "pypy" || n == "pypy3" => "PyPy",
-            _ => return None,
-        })
-    };
-    regions
-        .iter()
-        .filter_map(|r| r.mapped_file.as_deref())
-        .filter_map(|p| by_name(p.rsplit('/').next().unwrap_or(p)))
-        .next()
-        .or_else(|| by_name(process_name))
+/// The specifics of a finding of the byte-level checks; `None` where unknown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Detail {
+    /// The module (mapped file) concerned.
+    #[serde(default)]
+    pub module: Option<String>,
+    /// The function containing the range, as `name+0xOFFSET`.
+    #[serde(default)]
+    pub symbol: Option<String>,
+    /// The module's build-id, in hex.
+    #[serde(default)]
+    pub build_id: Option<String>,
+    /// What the changed code is: `inline_hook`, `breakpoint`, `nop_out`, `other_patch`.
+    #[serde(default)]
+    pub class: Option<String>,
+    /// Where a hook jumps to.
+    #[serde(default)]
+    pub destination: Option<String>,
+    /// The first bytes in memory, in hex.
+    #[serde(default)]
+    pub live: Option<String>,
+    /// The same bytes in the file, in hex.
+    #[serde(default)]
+    pub file: Option<String>,
+    /// The evidence that raised or lowered the finding.
+    #[serde(default)]
+    pub evidence: Option<String>,
 }
 
 fn is_memfd(r: &MemoryRegion) -> bool {
@@ -173,21 +186,49 @@ pub type ReadFn<'a> = dyn Fn(u64, &mut [u8]) -> Result<usize> + 'a;
 /// the live memory (without it the ELF check is skipped). Findings come sorted, most severe
 /// first, then by address.
 pub fn audit(snapshot: &Snapshot, read: Option<&ReadFn<'_>>) -> Vec<Finding> {
-    let jit = detect_jit(&snapshot.process.name, &snapshot.regions);
     let mut out = Vec::new();
     for r in &snapshot.regions {
-        audit_region(r, jit, read, &mut out);
+        audit_region(r, read, &mut out);
     }
     out.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.start.cmp(&b.start)));
     out
 }
 
-fn audit_region(
-    r: &MemoryRegion,
-    jit: Option<&'static str>,
-    read: Option<&ReadFn<'_>>,
-    out: &mut Vec<Finding>,
+/// Lowers to [`Severity::Low`] the findings that runtime `engine`, recognised from `evidence`,
+/// explains: writable-executable and anonymous-executable findings of anonymous memory (a
+/// JIT's code cache and code-range reservations are anonymous mappings), and for .NET its
+/// memfd double mapping. File mappings, stacks and ELF images are never lowered. The
+/// evidence is written into each lowered finding.
+pub fn lower_for_runtime(
+    findings: &mut [Finding],
+    regions: &[MemoryRegion],
+    engine: &str,
+    evidence: &str,
 ) {
+    for f in findings.iter_mut() {
+        let Some(r) = regions.iter().find(|r| r.base_address as u64 == f.start) else {
+            continue;
+        };
+        let explained = match f.kind.as_str() {
+            kind::WRITABLE_EXECUTABLE | kind::ANONYMOUS_EXECUTABLE => {
+                r.path.is_none()
+                    && !matches!(r.region_type, RegionType::Stack | RegionType::ThreadStack)
+            }
+            kind::FILELESS_CODE => is_memfd(r) && engine == ".NET CoreCLR",
+            _ => false,
+        };
+        if explained && f.severity > Severity::Low {
+            f.severity = Severity::Low;
+            f.reason = format!("{}: consistent with the {engine} JIT compiler", f.reason);
+            f.jit = Some(engine.to_string());
+            let d = f.detail.get_or_insert_with(Detail::default);
+            d.evidence = Some(evidence.to_string());
+        }
+    }
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.start.cmp(&b.start)));
+}
+
+fn audit_region(r: &MemoryRegion, read: Option<&ReadFn<'_>>, out: &mut Vec<Finding>) {
     if !r.perms.contains(Perms::EXEC) || is_kernel_code(r) {
         return;
     }
@@ -200,17 +241,10 @@ fn audit_region(
         path: (!name.is_empty()).then(|| name.clone()),
         reason,
         jit: jit.map(str::to_string),
+        detail: None,
     };
-    // A JIT explains writable or anonymous code, never an executable stack or an ELF image.
-    let lowered = |sev: Severity, kind: &str, what: &str| match jit {
-        Some(engine) => finding(
-            Severity::Info,
-            kind,
-            format!("{what}: expected for the {engine} JIT compiler"),
-            Some(engine),
-        ),
-        None => finding(sev, kind, what.to_string(), None),
-    };
+    let lowered =
+        |sev: Severity, kind: &str, what: &str| finding(sev, kind, what.to_string(), None);
     let anonymous = r.path.is_none();
 
     if matches!(r.region_type, RegionType::Stack | RegionType::ThreadStack) {
@@ -257,17 +291,12 @@ fn audit_region(
         } else {
             "executable memory backed by a deleted file"
         };
-        // .NET maps its JIT code through a memfd ("doublemapper"); nothing else is explained.
-        if is_memfd(r) && jit == Some(".NET CoreCLR") {
-            out.push(lowered(Severity::High, kind::FILELESS_CODE, what));
-        } else {
-            out.push(finding(
-                Severity::High,
-                kind::FILELESS_CODE,
-                what.into(),
-                None,
-            ));
-        }
+        out.push(finding(
+            Severity::High,
+            kind::FILELESS_CODE,
+            what.into(),
+            None,
+        ));
         return;
     }
     if anonymous {
@@ -287,17 +316,7 @@ fn audit_region(
             "{} of executable file pages differ from the file (patched code, breakpoints or hooks)",
             crate::units::format_size(dirty)
         );
-        // node copies its own text into huge pages; that is its binary, not a library.
-        let own_binary = jit.is_some()
-            && r.mapped_file
-                .as_deref()
-                .and_then(|p| p.rsplit('/').next())
-                .is_some_and(|b| detect_jit(b, &[]) == jit);
-        if own_binary {
-            out.push(lowered(Severity::High, kind::MODIFIED_CODE, &what));
-        } else {
-            out.push(finding(Severity::High, kind::MODIFIED_CODE, what, None));
-        }
+        out.push(finding(Severity::High, kind::MODIFIED_CODE, what, None));
     }
 }
 
@@ -346,47 +365,61 @@ ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0 [vsyscall]
 ";
 
     #[test]
-    fn rwx_is_high_without_a_jit_and_info_with_one() {
+    fn names_alone_lower_nothing_and_a_runtime_lowers_to_low() {
         let s = snapshot("app", BASE);
         assert_eq!(
             kinds(&audit(&s, None)),
             [(Severity::High, kind::WRITABLE_EXECUTABLE, None)]
         );
-        let jvm = format!(
-            "{BASE}7f1000000000-7f1000100000 r-xp 00000000 fe:00 7 /usr/lib/jvm/lib/server/libjvm.so\n"
+        // A process called java mapping a libjvm.so: the rules alone lower nothing.
+        let jvm =
+            format!("{BASE}7f1000000000-7f1000100000 r-xp 00000000 fe:00 7 /tmp/x/libjvm.so\n");
+        let s = snapshot("java", &jvm);
+        let mut f = audit(&s, None);
+        assert_eq!(
+            kinds(&f),
+            [(Severity::High, kind::WRITABLE_EXECUTABLE, None)]
         );
-        let f = audit(&snapshot("java", &jvm), None);
+        // A recognised runtime lowers anonymous memory to low, never to info.
+        lower_for_runtime(&mut f, &s.regions, "HotSpot (JVM)", "checked");
         assert_eq!(
             kinds(&f),
             [(
-                Severity::Info,
+                Severity::Low,
                 kind::WRITABLE_EXECUTABLE,
                 Some("HotSpot (JVM)")
             )]
         );
-        assert!(f[0].reason.contains("expected for the HotSpot (JVM) JIT"));
+        assert!(f[0]
+            .reason
+            .contains("consistent with the HotSpot (JVM) JIT"));
+        assert_eq!(
+            f[0].detail.as_ref().unwrap().evidence.as_deref(),
+            Some("checked")
+        );
     }
 
     #[test]
     fn memfd_code_is_explained_only_for_dotnet() {
         let m = "7f2000000000-7f2000001000 r-xp 00000000 00:01 9 /memfd:doublemapper (deleted)\n";
-        let f = audit(&snapshot("app", m), None);
+        let s = snapshot("app", m);
+        let mut f = audit(&s, None);
         assert_eq!(kinds(&f), [(Severity::High, kind::FILELESS_CODE, None)]);
-        let dotnet = format!(
-            "{m}7f3000000000-7f3000100000 r-xp 00000000 fe:00 8 /usr/share/dotnet/shared/libcoreclr.so\n"
-        );
-        let f = audit(&snapshot("dotnet", &dotnet), None);
+        lower_for_runtime(&mut f, &s.regions, "HotSpot (JVM)", "checked");
+        assert_eq!(kinds(&f), [(Severity::High, kind::FILELESS_CODE, None)]);
+        lower_for_runtime(&mut f, &s.regions, ".NET CoreCLR", "checked");
         assert_eq!(
             kinds(&f),
-            [(Severity::Info, kind::FILELESS_CODE, Some(".NET CoreCLR"))]
+            [(Severity::Low, kind::FILELESS_CODE, Some(".NET CoreCLR"))]
         );
     }
 
     #[test]
-    fn elf_header_and_executable_stack_are_never_explained_away() {
+    fn elf_header_executable_stack_and_file_rwx_are_never_explained_away() {
         let m = "\
 7f0000000000-7f0000001000 r-xp 00000000 00:00 0
 7f4000000000-7f4000100000 r-xp 00000000 fe:00 7 /usr/lib/libluajit-5.1.so.2
+7f5000000000-7f5000001000 rwxp 00000000 fe:00 8 /usr/lib/libplugin.so
 7ffc00000000-7ffc00021000 rwxp 00000000 00:00 0 [stack]
 ";
         let read = |addr: u64, buf: &mut [u8]| -> Result<usize> {
@@ -394,13 +427,16 @@ ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0 [vsyscall]
             buf.copy_from_slice(b"\x7fELF");
             Ok(4)
         };
-        let f = audit(&snapshot("luajit", m), Some(&read));
+        let s = snapshot("luajit", m);
+        let mut f = audit(&s, Some(&read));
+        lower_for_runtime(&mut f, &s.regions, "LuaJIT", "checked");
         assert_eq!(
             kinds(&f),
             [
                 (Severity::Critical, kind::ELF_IN_ANONYMOUS, None),
+                (Severity::High, kind::WRITABLE_EXECUTABLE, None),
                 (Severity::High, kind::EXECUTABLE_STACK, None),
-                (Severity::Info, kind::ANONYMOUS_EXECUTABLE, Some("LuaJIT")),
+                (Severity::Low, kind::ANONYMOUS_EXECUTABLE, Some("LuaJIT")),
             ]
         );
     }

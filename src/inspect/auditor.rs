@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::analyzer::MemoryAnalyzer;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::inspect::analyzers::{self, Analyzer, Context, MemoryAccess, ProtectionAudit};
 use crate::inspect::audit::{self, Finding, Severity};
 use crate::platform::DEFAULT_PROC_ROOT;
@@ -57,7 +57,7 @@ pub struct AuditReport {
     pub pid: u32,
     /// Its command name.
     pub name: String,
-    /// The JIT engine recognised from its mappings, if any.
+    /// The JIT engine recognised from the identity of a file it maps, if any.
     pub jit: Option<String>,
     /// The analyzers that ran.
     pub analyzers: Vec<String>,
@@ -94,15 +94,98 @@ pub fn audit_process(req: &AuditRequest) -> Result<AuditReport> {
     for a in &analyzers {
         findings.extend(a.run(&cx)?);
     }
+    let mut jit = None;
+    #[cfg(target_os = "linux")]
+    if names.iter().any(|n| n == DEFAULT_ANALYZER) {
+        // The byte-level comparison replaces the metadata guess at modified code.
+        let integrity = crate::inspect::integrity::check(analyzer.proc_dir(), &memory, &snapshot);
+        findings.retain(|f| f.kind != audit::kind::MODIFIED_CODE);
+        findings.extend(integrity.findings);
+        if let Some(rt) = &integrity.runtime {
+            crate::inspect::integrity::lower(&mut findings, &snapshot, rt);
+            jit = Some(rt.engine.to_string());
+        }
+    }
     findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.start.cmp(&b.start)));
-    let jit = audit::detect_jit(&snapshot.process.name, &snapshot.regions);
     Ok(AuditReport {
         pid: req.pid,
-        jit: jit.map(str::to_string),
+        jit,
         name: snapshot.process.name,
         analyzers: names,
         findings,
     })
+}
+
+/// What an audit of every process found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AllReport {
+    /// How many processes were audited.
+    pub audited: usize,
+    /// How many could not be read (permission, a failed read), not counting processes that
+    /// exited meanwhile, zombies and kernel threads.
+    pub unreadable: usize,
+    /// The reports of the processes with at least one finding, by PID.
+    pub reports: Vec<AuditReport>,
+}
+
+impl AllReport {
+    /// Does a finding of any process have at least severity `s`?
+    pub fn reaches(&self, s: Severity) -> bool {
+        self.reports.iter().any(|r| r.reaches(s))
+    }
+}
+
+/// Audits every process of procfs `req.proc_root` (but memlink itself) as `req` says (its
+/// `pid` is ignored).
+///
+/// # Errors
+/// An unknown or refused analyzer; procfs cannot be listed; no process could be read.
+pub fn audit_all(req: &AuditRequest) -> Result<AllReport> {
+    for n in req.analyzer_names() {
+        analyzers::find(&n)?;
+    }
+    let own = std::process::id();
+    let mut pids: Vec<u32> = std::fs::read_dir(&req.proc_root)
+        .map_err(|e| crate::error::Error::File {
+            path: req.proc_root.clone(),
+            source: e,
+        })?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&p| p != own)
+        .collect();
+    pids.sort_unstable();
+    let mut all = AllReport {
+        audited: 0,
+        unreadable: 0,
+        reports: Vec::new(),
+    };
+    for pid in pids {
+        let mut one = req.clone();
+        one.pid = pid;
+        match audit_process(&one) {
+            Ok(r) => {
+                all.audited += 1;
+                if !r.findings.is_empty() {
+                    all.reports.push(r);
+                }
+            }
+            Err(
+                Error::NoSuchProcess { .. }
+                | Error::ProcessExited { .. }
+                | Error::Zombie { .. }
+                | Error::KernelThread { .. },
+            ) => {}
+            Err(_) => all.unreadable += 1,
+        }
+    }
+    if all.audited == 0 {
+        return Err(Error::InvalidArgument(format!(
+            "no process in {} could be audited ({} unreadable)",
+            req.proc_root.display(),
+            all.unreadable
+        )));
+    }
+    Ok(all)
 }
 
 /// The protection audit of `snapshot`, sorted like [`audit::audit`]. With `live`, the

@@ -13,4 +13,6 @@ pub mod auditor;
 #[cfg(target_os = "linux")]
 pub mod dump;
 #[cfg(target_os = "linux")]
+pub mod integrity;
+#[cfg(target_os = "linux")]
 pub mod search;

@@ -9,6 +9,7 @@ mod dump;
 mod export;
 mod exporter;
 mod generate;
+mod integrity;
 mod layout;
 mod leaks;
 mod link;

@@ -5,7 +5,8 @@ use std::io::Write;
 use std::path::Path;
 
 use memlink::inspect::analyzers;
-use memlink::inspect::auditor::{self, AuditReport, AuditRequest};
+use memlink::inspect::auditor::{self, AllReport, AuditReport, AuditRequest};
+use memlink::text::terminal_safe;
 
 use crate::cli::args::{AuditArgs, Format};
 use crate::cli::output;
@@ -15,8 +16,10 @@ impl TryFrom<&AuditArgs> for AuditRequest {
     type Error = anyhow::Error;
 
     fn try_from(a: &AuditArgs) -> anyhow::Result<AuditRequest> {
-        let Some(pid) = a.pid else {
-            anyhow::bail!("--pid is required (or use --list)");
+        let pid = match (a.pid, a.all) {
+            (Some(p), _) => p,
+            (None, true) => 0,
+            (None, false) => anyhow::bail!("--pid is required (or use --all or --list)"),
         };
         let mut req = AuditRequest::new(pid);
         req.analyzers = a.analyzer.clone();
@@ -31,6 +34,20 @@ pub fn run(args: AuditArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
     }
     let mut req = AuditRequest::try_from(&args)?;
     req.proc_root = proc_root.to_path_buf();
+    if args.all {
+        let all = auditor::audit_all(&req)?;
+        let mut out = output::stdout();
+        match args.format {
+            Format::Json => output::write_json(&mut out, &all)?,
+            Format::Text => write_all_text(&mut out, &all)?,
+        }
+        out.flush()?;
+        return Ok(if all.reaches(args.fail_on) {
+            Outcome::Negative
+        } else {
+            Outcome::Success
+        });
+    }
     let report = auditor::audit_process(&req)?;
     let mut out = output::stdout();
     match args.format {
@@ -43,6 +60,37 @@ pub fn run(args: AuditArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Success
     })
+}
+
+fn write_all_text(out: &mut impl Write, all: &AllReport) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "Audited {} processes ({} unreadable); {} with findings",
+        all.audited,
+        all.unreadable,
+        all.reports.len()
+    )?;
+    for r in &all.reports {
+        let top = r
+            .findings
+            .iter()
+            .map(|f| f.severity)
+            .max()
+            .unwrap_or_default();
+        let mut kinds: Vec<&str> = r.findings.iter().map(|f| f.kind.as_str()).collect();
+        kinds.dedup();
+        writeln!(
+            out,
+            "{:>7}  {:<16}  {:<8}  {} finding{}: {}",
+            r.pid,
+            terminal_safe(r.name.as_bytes()),
+            top.name(),
+            r.findings.len(),
+            if r.findings.len() == 1 { "" } else { "s" },
+            kinds.join(", ")
+        )?;
+    }
+    Ok(())
 }
 
 fn write_text(out: &mut impl Write, report: &AuditReport) -> std::io::Result<()> {
@@ -71,8 +119,8 @@ fn write_text(out: &mut impl Write, report: &AuditReport) -> std::io::Result<()>
             f.severity.name(),
             f.kind,
             range,
-            f.path.as_deref().unwrap_or("[anon]"),
-            f.reason
+            terminal_safe(f.path.as_deref().unwrap_or("[anon]").as_bytes()),
+            terminal_safe(f.reason.as_bytes())
         )?;
     }
     Ok(())

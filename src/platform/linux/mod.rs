@@ -8,6 +8,7 @@ pub mod bpf;
 mod link;
 mod mapfiles;
 mod mem;
+mod pagemap;
 mod procdir;
 mod ptrace;
 mod regions;
@@ -24,6 +25,7 @@ use crate::process::ProcessInfo;
 use crate::region::escape_path;
 
 pub use mem::{MemReader, Method, Walk, WalkSpan, DEFAULT_CHUNK};
+pub use pagemap::{page_runs, PageKind, PageMap, PageMethod, PageRun};
 pub use procdir::ProcDir;
 pub use regions::RegionStream;
 pub use vm::page_size;

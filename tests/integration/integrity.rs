@@ -1,0 +1,350 @@
+//! The byte-level integrity check on real processes: the `patchee` fixture patched from
+//! outside through `/proc/PID/mem`, a gdb attach and detach, and a process disguised as a
+//! runtime by its name and a file name.
+
+use std::os::unix::fs::FileExt;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::{require, run, Fixture};
+
+fn audit(pid: u32) -> (i32, Value) {
+    let pid = pid.to_string();
+    let r = run(&["audit", "--pid", &pid, "--format", "json"]);
+    assert!(r.code == 0 || r.code == 1, "{}", r.stderr);
+    (r.code, serde_json::from_str(&r.stdout).unwrap())
+}
+
+fn findings(report: &Value) -> &Vec<Value> {
+    report["findings"].as_array().unwrap()
+}
+
+fn of_kind<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
+    findings(report)
+        .iter()
+        .filter(|f| f["kind"] == kind)
+        .collect()
+}
+
+fn poke(pid: u32, addr: u64, bytes: &[u8]) {
+    let mem = std::fs::OpenOptions::new()
+        .write(true)
+        .open(format!("/proc/{pid}/mem"))
+        .unwrap();
+    mem.write_all_at(bytes, addr).unwrap();
+}
+
+#[test]
+fn patches_written_from_outside_are_named_and_classified() {
+    let f = Fixture::start("patchee", &[]);
+    let (code, clean) = audit(f.pid());
+    assert!(
+        findings(&clean)
+            .iter()
+            .all(|x| x["severity"] == "info" || x["severity"] == "low"),
+        "a clean program: {clean:#}"
+    );
+    assert_eq!(code, 0);
+    let hooked = f.addr("hooked");
+    let trapped = f.addr("trapped");
+    // jmp rel32 from hooked_function's entry to trapped_function.
+    let rel = (trapped as i64 - (hooked as i64 + 5)) as i32;
+    let mut jmp = vec![0xe9];
+    jmp.extend_from_slice(&rel.to_le_bytes());
+    poke(f.pid(), hooked, &jmp);
+    poke(f.pid(), trapped + 1, &[0xcc]);
+
+    let (code, report) = audit(f.pid());
+    assert_eq!(code, 1, "a high finding fails the default --fail-on medium");
+    let modified = of_kind(&report, "modified_code");
+    assert_eq!(modified.len(), 2, "{report:#}");
+    let hook = modified
+        .iter()
+        .find(|x| x["start"].as_u64() == Some(hooked))
+        .unwrap_or_else(|| panic!("no finding at hooked_function: {report:#}"));
+    assert_eq!(hook["severity"], "high");
+    assert_eq!(hook["detail"]["class"], "inline_hook");
+    assert_eq!(hook["detail"]["symbol"], "hooked_function+0x0");
+    assert_eq!(hook["end"].as_u64(), Some(hooked + 5));
+    let dest = hook["detail"]["destination"].as_str().unwrap();
+    assert!(dest.contains("patchee!trapped_function+0x0"), "{dest}");
+    assert!(hook["detail"]["live"].as_str().unwrap().starts_with("e9 "));
+    assert!(hook["detail"]["build_id"].as_str().is_some());
+    let trap = modified
+        .iter()
+        .find(|x| x["start"].as_u64() == Some(trapped + 1))
+        .unwrap_or_else(|| panic!("no finding at trapped_function: {report:#}"));
+    assert_eq!(trap["severity"], "medium");
+    assert_eq!(trap["detail"]["class"], "breakpoint");
+    assert_eq!(trap["detail"]["symbol"], "trapped_function+0x1");
+    // Nothing else at low or above.
+    let others: Vec<_> = findings(&report)
+        .iter()
+        .filter(|x| x["kind"] != "modified_code" && x["severity"] != "info")
+        .collect();
+    assert!(others.is_empty(), "{report:#}");
+
+    // Text output names the function and shows the bytes.
+    let pid = f.pid_arg();
+    let r = run(&["audit", "--pid", &pid]);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("inline hook"), "{}", r.stdout);
+    assert!(r.stdout.contains("hooked_function+0x0"), "{}", r.stdout);
+    assert!(r.stdout.contains("live e9 "), "{}", r.stdout);
+}
+
+#[test]
+fn gdb_attach_and_detach_leaves_no_high_finding() {
+    if !require("gdb", "a detached debugger must not leave a high finding") {
+        return;
+    }
+    let f = Fixture::start("patchee", &["3"]);
+    let pid = f.pid_arg();
+    let out = Command::new("gdb")
+        .args([
+            "-p",
+            &pid,
+            "-batch",
+            "-nx",
+            "-ex",
+            "info threads",
+            "-ex",
+            "detach",
+        ])
+        .output()
+        .expect("run gdb");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (code, report) = audit(f.pid());
+    assert!(
+        findings(&report)
+            .iter()
+            .all(|x| x["severity"] != "high" && x["severity"] != "critical"),
+        "{report:#}"
+    );
+    assert!(of_kind(&report, "modified_code").is_empty(), "{report:#}");
+    // gdb's breakpoint in the dynamic linker leaves a page of ld.so copied: reported as
+    // identical to the file, as information.
+    let copied = of_kind(&report, "copied_identical_code");
+    assert!(!copied.is_empty(), "{report:#}");
+    for c in copied {
+        assert_eq!(c["severity"], "info");
+        assert!(c["reason"]
+            .as_str()
+            .unwrap()
+            .contains("identical to the file"));
+    }
+    assert_eq!(code, 0, "{report:#}");
+}
+
+#[test]
+fn a_runtime_disguise_keeps_the_severities() {
+    let plain = Fixture::start("patchee", &["0", "rwx"]);
+    let (_, report) = audit(plain.pid());
+    let severity = |report: &Value, kind: &str, at: u64| {
+        findings(report)
+            .iter()
+            .find(|x| x["kind"] == kind && x["start"].as_u64() == Some(at))
+            .unwrap_or_else(|| panic!("no {kind} at {at:#x}: {report:#}"))["severity"]
+            .clone()
+    };
+    assert_eq!(
+        severity(&report, "writable_executable", plain.addr("rwx")),
+        "high"
+    );
+    assert_eq!(
+        severity(&report, "anonymous_executable", plain.addr("anon")),
+        "medium"
+    );
+    // Each runtime's thread name, and a file named like its library (a copy of the real one
+    // where installed, so even its exports match) in a temporary folder.
+    let dir = crate::support::tempdir::TempDir::new("disguise");
+    let jvm = std::fs::read_dir("/usr/lib/jvm")
+        .ok()
+        .and_then(|mut d| d.next())
+        .and_then(|e| e.ok())
+        .map(|e| e.path().join("lib/server/libjvm.so"))
+        .filter(|p| p.exists());
+    for (name, file) in [
+        ("MainThread", "libnode.so.108"),
+        ("java", "libjvm.so"),
+        ("node", "node"),
+        ("dotnet", "libcoreclr.so"),
+        ("luajit", "libluajit-5.1.so.2"),
+    ] {
+        let path = dir.path().join(file);
+        match (&jvm, file) {
+            (Some(real), "libjvm.so") => {
+                std::fs::copy(real, &path).unwrap();
+            }
+            _ => std::fs::write(&path, vec![0u8; 4096]).unwrap(),
+        }
+        let p = path.to_str().unwrap();
+        let f = Fixture::start("patchee", &["0", "rwx", name, p]);
+        let (_, report) = audit(f.pid());
+        assert_eq!(report["jit"], Value::Null, "{name} {file}: {report:#}");
+        assert_eq!(
+            severity(&report, "writable_executable", f.addr("rwx")),
+            "high"
+        );
+        assert_eq!(
+            severity(&report, "anonymous_executable", f.addr("anon")),
+            "medium"
+        );
+    }
+}
+
+/// The parent of `pid` and the path of its executable, from procfs.
+fn parent_and_exe(pid: u32) -> Option<(u32, String)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    let ppid = after.split(' ').nth(1)?.parse().ok()?;
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Some((ppid, exe))
+}
+
+/// Is `pid` a test harness (a cargo test binary) or started by one? Test fixtures plant
+/// findings on purpose (rwx pages, patched code, memfd code), and the suites of this and other
+/// checkouts run in parallel with this test, so their processes are left out of the
+/// "nothing on this machine is high" assertion.
+fn from_a_test_harness(mut pid: u32) -> bool {
+    for _ in 0..64 {
+        let Some((ppid, exe)) = parent_and_exe(pid) else {
+            return false;
+        };
+        if exe.contains("/target/") {
+            return true;
+        }
+        if ppid <= 1 {
+            return false;
+        }
+        pid = ppid;
+    }
+    false
+}
+
+#[test]
+fn audit_all_finds_nothing_high_on_this_machine() {
+    let r = run(&["audit", "--all", "--format", "json"]);
+    assert!(r.code == 0 || r.code == 1, "{}", r.stderr);
+    let all: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(all["audited"].as_u64().unwrap() > 1, "{all:#}");
+    assert!(all["unreadable"].as_u64().is_some());
+    for report in all["reports"].as_array().unwrap() {
+        let pid = report["pid"].as_u64().unwrap() as u32;
+        if from_a_test_harness(pid) {
+            continue;
+        }
+        let exe = parent_and_exe(pid).map(|p| p.1).unwrap_or_default();
+        for f in findings(report) {
+            if f["severity"] != "high" && f["severity"] != "critical" {
+                continue;
+            }
+            // A program whose own executable is a memfd or a deleted file is fileless code,
+            // which the audit reports high by design; nothing else may be high.
+            let own_exe_fileless = f["kind"] == "fileless_code"
+                && (exe.starts_with("/memfd:") || exe.ends_with(" (deleted)"));
+            assert!(own_exe_fileless, "PID {pid} ({exe}): {f:#}");
+        }
+    }
+    // Text: one line per process with findings, after the summary.
+    let t = run(&["audit", "--all"]);
+    assert!(t.stdout.starts_with("Audited "), "{}", t.stdout);
+    // (Processes come and go between the two runs: the lines are checked, not counted.)
+    for line in t.stdout.lines().skip(1) {
+        let pid = line.split_whitespace().next().unwrap();
+        assert!(
+            pid.parse::<u32>().is_ok() && line.contains(" finding"),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn a_real_jvm_with_hot_code_has_no_high_finding() {
+    if !require(
+        "java",
+        "the audit must recognise HotSpot from libjvm.so's identity",
+    ) {
+        return;
+    }
+    let dir = crate::support::tempdir::TempDir::new("jvm");
+    let src = dir.path().join("Hot.java");
+    std::fs::write(
+        &src,
+        "public class Hot { static int f(int x) { return x * 2 + 1; }\n\
+         public static void main(String[] a) throws Exception { long s = 0;\n\
+         for (int i = 0; i < 50000000; i++) s += f(i);\n\
+         System.out.println(\"ready \" + s); Thread.sleep(60000); } }\n",
+    )
+    .unwrap();
+    let mut child = Command::new("java")
+        .arg(&src)
+        .stdout(std::process::Stdio::piped())
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .expect("start java");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stdout = child.stdout.take().unwrap();
+    let guard = Kill(child);
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+    assert!(line.starts_with("ready"), "{line}");
+    let (code, report) = audit(guard.0.id());
+    assert_eq!(report["jit"], "HotSpot (JVM)", "{report:#}");
+    let jit: Vec<&Value> = findings(&report)
+        .iter()
+        .filter(|f| f["kind"] == "writable_executable" || f["kind"] == "anonymous_executable")
+        .collect();
+    assert!(!jit.is_empty(), "the JVM has a code cache: {report:#}");
+    for f in &jit {
+        assert_eq!(f["severity"], "low", "{f}");
+        let evidence = f["detail"]["evidence"].as_str().unwrap();
+        assert!(
+            evidence.contains("libjvm.so") && evidence.contains("JNI_CreateJavaVM"),
+            "{f}"
+        );
+    }
+    assert!(
+        findings(&report)
+            .iter()
+            .all(|f| f["severity"] == "info" || f["severity"] == "low"),
+        "{report:#}"
+    );
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn an_ld_preload_library_is_one_low_finding_naming_it() {
+    // A library needs no `main`; the fixture builder names the output after the source, so
+    // the copy gets its `.so` name.
+    let built = crate::support::build_c("interpose", &["-shared", "-fPIC", "-ldl"]);
+    let lib = built.with_extension("so");
+    std::fs::copy(&built, &lib).unwrap();
+    let l = lib.to_str().unwrap().to_string();
+    let f = Fixture::start_with("patchee", &[], |c| {
+        c.env("LD_PRELOAD", &l);
+    });
+    let (code, report) = audit(f.pid());
+    let pre = of_kind(&report, "preloaded_library");
+    assert_eq!(pre.len(), 1, "{report:#}");
+    assert_eq!(pre[0]["severity"], "low");
+    assert_eq!(pre[0]["path"], l.as_str());
+    assert!(pre[0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("LD_PRELOAD and mapped"));
+    assert_eq!(code, 0, "{report:#}");
+}
