@@ -8,6 +8,8 @@
 //!   the process goes through it: [`regions_of`], [`rollup_of`], [`process_info_of`] and the
 //!   memory reader [`MemReader`] (with its walk options [`Walk`] and the [`WalkSpan`]s it
 //!   reports, on Linux).
+//! - [`PageMap`], what backs each page of a range (page cache, private anonymous copy, swap),
+//!   on Linux.
 //! - [`Regions`], the stream of a process's regions in address order.
 //! - The link operations behind [`crate::link::MemoryLinker`].
 //!
@@ -28,6 +30,8 @@ use crate::region::MemoryRegion;
 mod linux;
 #[cfg(target_os = "linux")]
 use linux::Native;
+#[cfg(target_os = "linux")]
+pub use linux::{page_runs, PageKind, PageMap, PageMethod, PageRun};
 #[cfg(target_os = "linux")]
 pub use linux::{page_size, MemReader, Method, ProcDir, Walk, WalkSpan, DEFAULT_CHUNK};
 

@@ -11,6 +11,7 @@
 mod link;
 mod mapfiles;
 mod mem;
+mod pagemap;
 mod procdir;
 #[allow(dead_code)]
 mod ptrace;
@@ -28,6 +29,7 @@ use crate::process::ProcessInfo;
 use crate::region::escape_path;
 
 pub use mem::{MemReader, Method, Walk, WalkSpan, DEFAULT_CHUNK};
+pub use pagemap::{page_runs, PageKind, PageMap, PageMethod, PageRun};
 pub use procdir::ProcDir;
 pub use regions::RegionStream;
 pub use vm::page_size;
