@@ -14,6 +14,7 @@ mod map;
 mod math;
 mod outfile;
 mod ps;
+mod reading;
 mod regions;
 mod regression;
 mod search;

@@ -197,7 +197,10 @@ fn skipped(r: &search::SearchReport) -> Vec<(u64, &'static str)> {
     [
         (r.swapped_bytes, "swapped out"),
         (r.not_cached_bytes, "not in page cache"),
-        (r.no_backing_bytes, "not mapped and backing file not readable"),
+        (
+            r.no_backing_bytes,
+            "not mapped and backing file not readable",
+        ),
     ]
     .into_iter()
     .filter(|(b, _)| *b > 0)

@@ -383,35 +383,37 @@ impl<'a> Scan<'a> {
             tx,
         };
         let region = &self.regions[u.region];
-        let res = self.reader.walk(region, u.start, u.end, &self.walk, buf, |span| {
-            if self.stopped() {
-                return false;
-            }
-            match span {
-                WalkSpan::Data {
-                    addr,
-                    data,
-                    carried,
-                } => self.search_data(u, addr, data, carried, &mut pending),
-                WalkSpan::Skipped { start, end, why } => {
-                    let b = end.min(u.limit).saturating_sub(start);
-                    let t = &self.tally;
-                    let counter = match why {
-                        Skip::Unreadable => {
-                            t.unreadable.fetch_add(1, Ordering::Relaxed);
-                            &t.unreadable_bytes
-                        }
-                        Skip::NotResident => &t.not_resident,
-                        Skip::Swapped => &t.swapped,
-                        Skip::NotCached => &t.not_cached,
-                        Skip::NoBacking => &t.no_backing,
-                    };
-                    counter.fetch_add(b, Ordering::Relaxed);
-                    (self.progress)(b, self.total);
-                    true
+        let res = self
+            .reader
+            .walk(region, u.start, u.end, &self.walk, buf, |span| {
+                if self.stopped() {
+                    return false;
                 }
-            }
-        });
+                match span {
+                    WalkSpan::Data {
+                        addr,
+                        data,
+                        carried,
+                    } => self.search_data(u, addr, data, carried, &mut pending),
+                    WalkSpan::Skipped { start, end, why } => {
+                        let b = end.min(u.limit).saturating_sub(start);
+                        let t = &self.tally;
+                        let counter = match why {
+                            Skip::Unreadable => {
+                                t.unreadable.fetch_add(1, Ordering::Relaxed);
+                                &t.unreadable_bytes
+                            }
+                            Skip::NotResident => &t.not_resident,
+                            Skip::Swapped => &t.swapped,
+                            Skip::NotCached => &t.not_cached,
+                            Skip::NoBacking => &t.no_backing,
+                        };
+                        counter.fetch_add(b, Ordering::Relaxed);
+                        (self.progress)(b, self.total);
+                        true
+                    }
+                }
+            });
         pending.flush(u64::MAX);
         res
     }

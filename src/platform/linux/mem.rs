@@ -226,7 +226,12 @@ impl RegionReader<'_> {
                 if self.backing_readable() {
                     return self.from_backing(pos, run_end, buf);
                 }
-                match self.backing.as_ref().and_then(|b| b.as_ref()).map(Backing::kind) {
+                match self
+                    .backing
+                    .as_ref()
+                    .and_then(|b| b.as_ref())
+                    .map(Backing::kind)
+                {
                     Some(BackingKind::Zero) => Ok(zeros(pos, run_end, buf)),
                     _ => Ok(Step::Skip {
                         end: run_end,
@@ -591,19 +596,26 @@ mod tests {
         let mut out = Vec::new();
         let mut spans = 0;
         let mut buf = Vec::new();
-        r.walk(&region, start, start + data.len() as u64, &opts, &mut buf, |p| {
-            if let WalkSpan::Data {
-                addr,
-                data,
-                carried,
-            } = p
-            {
-                assert_eq!(addr + carried as u64, start + out.len() as u64);
-                out.extend_from_slice(&data[carried..]);
-                spans += 1;
-            }
-            true
-        })
+        r.walk(
+            &region,
+            start,
+            start + data.len() as u64,
+            &opts,
+            &mut buf,
+            |p| {
+                if let WalkSpan::Data {
+                    addr,
+                    data,
+                    carried,
+                } = p
+                {
+                    assert_eq!(addr + carried as u64, start + out.len() as u64);
+                    out.extend_from_slice(&data[carried..]);
+                    spans += 1;
+                }
+                true
+            },
+        )
         .unwrap();
         (out, spans)
     }
@@ -690,9 +702,16 @@ mod tests {
         assert_eq!(kind(mid), PageKind::NotPresent);
         let mut buf = vec![1u8; 8192];
         let mut rr = r.region(&region, ReadMode::Safe);
-        assert_eq!(rr.next(mid, mid + 8192, &mut buf).unwrap(), Step::Data(8192));
+        assert_eq!(
+            rr.next(mid, mid + 8192, &mut buf).unwrap(),
+            Step::Data(8192)
+        );
         assert!(buf.iter().all(|&b| b == 0));
-        assert_eq!(kind(mid), PageKind::NotPresent, "the read faulted the page in");
+        assert_eq!(
+            kind(mid),
+            PageKind::NotPresent,
+            "the read faulted the page in"
+        );
         drop(v);
     }
 }
