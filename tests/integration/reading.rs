@@ -165,3 +165,17 @@ fn crafted_proc_root_maps_are_refused() {
     std::fs::write(&maps, vec![b'7'; 300 << 10]).unwrap();
     check("no line end", "a line longer than 64 KiB");
 }
+
+/// A match in shared anonymous memory is located by the name the kernel gives the mapping,
+/// not by its base name (`zero+0x3039`); a float that does not fit its type is refused.
+#[test]
+fn shared_memory_location_and_float_range() {
+    let f = Fixture::start("reading", &[]);
+    let pid = f.pid_arg();
+    let r = run(&["search", "--pid", &pid, "--text", NEEDLE]);
+    let off = f.addr("needle") - f.addr("other");
+    let want = format!("/dev/zero (deleted)+{off:#x}");
+    assert!(r.ok().contains(&want), "{}", r.stdout);
+    let r = run(&["search", "--pid", &pid, "--f64", "1e400"]);
+    r.assert_error(&["f64", "1e400", "out of range"]);
+}

@@ -210,6 +210,12 @@ fn skipped(r: &search::SearchReport) -> Vec<(u64, &'static str)> {
 /// `0x7f..  Code  libfoo.so+0x1234  text:secret  73 65 63 ...  |sec...|`
 fn write_match(out: &mut impl Write, m: &Match) -> std::io::Result<()> {
     let location = match (&m.region_name, m.file_offset) {
+        // Shared memory is named as the kernel names it (`/dev/zero (deleted)`,
+        // `/SYSV0000162e (deleted)` for SysV key 0x0000162e, `/memfd:NAME (deleted)`): its
+        // base name alone (`zero`) would mean nothing to the user.
+        (Some(name), Some(fo)) if m.region_type == memlink::region::RegionType::SharedMemory => {
+            format!("{name}+{fo:#x}")
+        }
         (Some(name), Some(fo)) => {
             let base = Path::new(name.trim_end_matches(" (deleted)"))
                 .file_name()
@@ -231,13 +237,15 @@ fn write_match(out: &mut impl Write, m: &Match) -> std::io::Result<()> {
             }
         })
         .collect();
+    // File names and patterns are the target's and the user's bytes: escape control
+    // characters so that they cannot rewrite the terminal.
     writeln!(
         out,
         "{:#014x}  {:<11}  {:<32}  {:<16}  {:<47}  |{}|",
         m.address,
         m.region_type.name(),
-        location,
-        m.pattern,
+        memlink::text::terminal_safe(location.as_bytes()),
+        memlink::text::terminal_safe(m.pattern.as_bytes()),
         hex.join(" "),
         ascii
     )
