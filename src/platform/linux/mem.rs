@@ -196,7 +196,7 @@ impl RegionReader<'_> {
         }
         if self.shared && self.mode == ReadMode::Safe {
             if self.backing_readable() {
-                return self.from_backing(pos, end, buf);
+                return self.read_backing(pos, end, buf);
             }
             let (kind, run_end) = self.run_at(pos)?;
             return match kind {
@@ -224,7 +224,7 @@ impl RegionReader<'_> {
             }
             (PageKind::NotPresent, _) => {
                 if self.backing_readable() {
-                    return self.from_backing(pos, run_end, buf);
+                    return self.read_backing(pos, run_end, buf);
                 }
                 match self
                     .backing
@@ -268,7 +268,7 @@ impl RegionReader<'_> {
         )
     }
 
-    fn from_backing(&mut self, pos: u64, end: u64, buf: &mut [u8]) -> Result<Step> {
+    fn read_backing(&mut self, pos: u64, end: u64, buf: &mut [u8]) -> Result<Step> {
         let n = (end - pos).min(buf.len() as u64) as usize;
         let off = self.offset + (pos - self.start);
         let Some(Some(b)) = &self.backing else {
@@ -651,7 +651,7 @@ mod tests {
         let mut holes = 0;
         let mut buf = Vec::new();
         // A region that is no longer mapped, read through the process.
-        let mut gone = own_region(own_reader as usize as u64);
+        let mut gone = own_region(own_reader as *const () as u64);
         gone.base_address = 0x1000;
         gone.size = 0x4000;
         let opts = Walk {
