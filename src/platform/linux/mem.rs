@@ -98,7 +98,7 @@ pub struct Walk {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ReadMode {
     /// Never grow or stall the target (the default). Shared and file-backed memory is read
-    /// through its backing object (`map_files`, [`Backing`]): shmem holes read as zeros
+    /// through its backing object (`map_files`): shmem holes read as zeros
     /// without allocating, file pages not in the page cache are skipped
     /// ([`Skip::NotCached`]). Private memory is read through the process only where the page
     /// is mapped; a private page in swap is skipped ([`Skip::Swapped`]), a never-touched

@@ -169,7 +169,7 @@ impl ProcDir {
         .map_err(io::Error::from)
     }
 
-    /// Reads a whole file relative to the directory, at most [`MAX_FILE`] bytes (a larger
+    /// Reads a whole file relative to the directory, at most `MAX_FILE` (64 MiB) bytes (a larger
     /// file is an `InvalidData` error naming the path).
     pub fn read(&self, name: &str) -> io::Result<Vec<u8>> {
         let mut buf = Vec::with_capacity(4096);
