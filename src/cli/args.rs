@@ -197,8 +197,11 @@ pub struct SearchArgs {
     #[arg(long, value_name = "N")]
     pub max: Option<usize>,
     /// Skip pages that are not in RAM (never faults pages in; uses /proc/PID/pagemap).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "fault_in")]
     pub resident_only: bool,
+    /// Also read swapped-out and uncached pages, through the process (faults them in).
+    #[arg(long)]
+    pub fault_in: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
@@ -225,6 +228,10 @@ pub struct DumpArgs {
     /// Replace an existing file.
     #[arg(long)]
     pub force: bool,
+    /// Also read swapped-out and uncached pages, through the process (faults them in);
+    /// without it they are holes in the dump.
+    #[arg(long)]
+    pub fault_in: bool,
     /// Output format of the report.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::analyzer::MemoryAnalyzer;
 use crate::error::{Error, Result};
-use crate::platform::MemReader;
+use crate::platform::{MemReader, ReadMode, Step};
 use crate::region::{MemoryRegion, Perms};
 
 /// Bytes per read.
@@ -34,7 +34,9 @@ pub struct Hole {
     pub start: u64,
     /// One past the last address.
     pub end: u64,
-    /// Why: `unmapped`, `not readable` (permissions) or `read failed`.
+    /// Why: `unmapped`, `not readable` (permissions), `read failed`, or a page the default
+    /// read mode does not fault in: `swapped out`, `not in page cache`, `not mapped, backing
+    /// file not readable` (see [`ReadMode`]).
     pub why: &'static str,
 }
 
@@ -95,11 +97,13 @@ enum Msg {
 ///
 /// # Errors
 /// [`Error::ProcessExited`] when the process exits mid-copy, write errors.
+#[allow(clippy::too_many_arguments)]
 pub fn dump_to(
     reader: &MemReader,
     regions: &[MemoryRegion],
     start: u64,
     end: u64,
+    mode: ReadMode,
     out: &mut File,
     path: &Path,
     sparse: bool,
@@ -158,7 +162,6 @@ pub fn dump_to(
                 to_writer.send(Msg::Skip(e - s)).is_ok()
             };
             let mut pos = start;
-            let page = reader.page_size();
             for r in regions {
                 let (rs, re) = (r.base_address as u64, r.end_address() as u64);
                 if re <= pos || rs >= end {
@@ -176,30 +179,31 @@ pub fn dump_to(
                     pos = seg_end;
                     continue;
                 }
+                let mut rr = reader.region(r, mode);
                 while pos < seg_end {
                     let Ok(mut buf) = free.recv() else {
                         return Ok(());
                     };
                     let n = (seg_end - pos).min(CHUNK as u64) as usize;
-                    let got = reader.read(pos, &mut buf[..n])?;
-                    report.bytes_read += got as u64;
-                    pos += got as u64;
-                    if got > 0 {
-                        if to_writer.send(Msg::Data(buf, got)).is_err() {
-                            return Ok(());
+                    match rr.next(pos, pos + n as u64, &mut buf[..n])? {
+                        Step::Data(got) => {
+                            report.bytes_read += got as u64;
+                            pos += got as u64;
+                            if to_writer.send(Msg::Data(buf, got)).is_err() {
+                                return Ok(());
+                            }
                         }
-                    } else {
-                        // Put the unused buffer back into circulation.
-                        if to_writer.send(Msg::Data(buf, 0)).is_err() {
-                            return Ok(());
+                        Step::Skip { end: skip_end, why } => {
+                            // Put the unused buffer back into circulation.
+                            if to_writer.send(Msg::Data(buf, 0)).is_err() {
+                                return Ok(());
+                            }
+                            let skip_end = skip_end.clamp((pos + 1).min(seg_end), seg_end);
+                            if !hole(&mut report, pos, skip_end, why.describe()) {
+                                return Ok(());
+                            }
+                            pos = skip_end;
                         }
-                    }
-                    if got < n {
-                        let bad_end = ((pos / page + 1) * page).min(seg_end);
-                        if !hole(&mut report, pos, bad_end, "read failed") {
-                            return Ok(());
-                        }
-                        pos = bad_end;
                     }
                 }
             }
@@ -231,6 +235,7 @@ pub fn dump_file(
     size: u64,
     path: &Path,
     force: bool,
+    mode: ReadMode,
 ) -> Result<DumpReport> {
     let pid = analyzer.pid();
     let regions = analyzer.list()?;
@@ -239,7 +244,16 @@ pub fn dump_file(
     let reader = analyzer.memory();
     let sparse = out.is_new_file();
     // On error `out` is dropped, which removes the temporary file and nothing else.
-    let report = dump_to(&reader, &regions, start, end, out.file_mut(), path, sparse)?;
+    let report = dump_to(
+        &reader,
+        &regions,
+        start,
+        end,
+        mode,
+        out.file_mut(),
+        path,
+        sparse,
+    )?;
     out.commit()?;
     Ok(report)
 }

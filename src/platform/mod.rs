@@ -39,7 +39,10 @@ use linux::Native;
 #[cfg(target_os = "linux")]
 pub use linux::{page_runs, PageKind, PageMap, PageMethod, PageRun};
 #[cfg(target_os = "linux")]
-pub use linux::{page_size, MemReader, Method, ProcDir, Walk, WalkSpan, DEFAULT_CHUNK};
+pub use linux::{
+    page_size, MemReader, Method, ProcDir, ReadMode, RegionReader, Skip, Step, Walk, WalkSpan,
+    DEFAULT_CHUNK,
+};
 
 #[cfg(not(target_os = "linux"))]
 mod unsupported;

@@ -139,7 +139,7 @@ fn holes_are_zeros_and_listed() {
         ]);
         let text = r.ok();
         assert!(
-            text.contains("1 unreadable range written as zeros"),
+            text.contains("1 range not read, written as zeros"),
             "{text}"
         );
         assert!(text.contains("read failed"), "{text}");

@@ -18,6 +18,7 @@ mod map;
 mod math;
 mod outfile;
 mod ps;
+mod reading;
 mod regions;
 mod regression;
 mod search;

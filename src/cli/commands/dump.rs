@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use memlink::inspect::dump;
+use memlink::platform::ReadMode;
 use memlink::units::{format_size, parse_address, parse_size};
 use memlink::MemoryAnalyzer;
 
@@ -30,7 +31,12 @@ pub fn run(args: DumpArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
         }
         (None, None) => unreachable!("checked above"),
     };
-    let report = dump::dump_file(&analyzer, start, size, &args.output, args.force)?;
+    let mode = if args.fault_in {
+        ReadMode::FaultIn
+    } else {
+        ReadMode::Safe
+    };
+    let report = dump::dump_file(&analyzer, start, size, &args.output, args.force, mode)?;
     // With `-o -` the memory went to stdout; the report goes to stderr.
     let mut out: Box<dyn Write> = if args.output.as_os_str() == "-" {
         Box::new(std::io::stderr().lock())
@@ -52,7 +58,7 @@ pub fn run(args: DumpArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
             if !report.holes.is_empty() {
                 writeln!(
                     out,
-                    "{} unreadable range{} written as zeros:",
+                    "{} range{} not read, written as zeros:",
                     report.holes.len(),
                     if report.holes.len() == 1 { "" } else { "s" }
                 )?;

@@ -7,6 +7,7 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use memlink::inspect::search::{self, Match, Pattern, RegionFilter, SearchRequest, ValueType};
+use memlink::platform::ReadMode;
 use memlink::units::format_size;
 use memlink::MemoryAnalyzer;
 
@@ -70,7 +71,13 @@ impl TryFrom<&SearchArgs> for SearchRequest {
             ));
         }
         req.max = a.max;
-        req.resident_only = a.resident_only;
+        req.mode = if a.resident_only {
+            ReadMode::ResidentOnly
+        } else if a.fault_in {
+            ReadMode::FaultIn
+        } else {
+            ReadMode::Safe
+        };
         Ok(req)
     }
 }
@@ -140,6 +147,9 @@ pub fn run(args: SearchArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
                     format_size(report.not_resident_bytes)
                 );
             }
+            for (bytes, what) in skipped(&report) {
+                summary += &format!(", {} {what} not searched", format_size(bytes));
+            }
             if report.stopped_at_max {
                 summary += ", stopped at --max";
             }
@@ -161,6 +171,20 @@ pub fn run(args: SearchArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
         }
         .into());
     }
+    let not_searched: u64 = skipped(&report).iter().map(|s| s.0).sum();
+    if count == 0 && not_searched > 0 {
+        // Nothing found, but not everything was looked at: say how much, on stderr so that
+        // JSON on stdout stays an array.
+        let parts: Vec<String> = skipped(&report)
+            .iter()
+            .map(|(b, what)| format!("{} {what}", format_size(*b)))
+            .collect();
+        eprintln!(
+            "memlink: nothing found, but {} were not searched ({}); --fault-in reads them",
+            format_size(not_searched),
+            parts.join(", ")
+        );
+    }
     Ok(if count == 0 {
         Outcome::Negative
     } else {
@@ -168,9 +192,30 @@ pub fn run(args: SearchArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
     })
 }
 
+/// The bytes the default read mode left out, with what they were.
+fn skipped(r: &search::SearchReport) -> Vec<(u64, &'static str)> {
+    [
+        (r.swapped_bytes, "swapped out"),
+        (r.not_cached_bytes, "not in page cache"),
+        (
+            r.no_backing_bytes,
+            "not mapped and backing file not readable",
+        ),
+    ]
+    .into_iter()
+    .filter(|(b, _)| *b > 0)
+    .collect()
+}
+
 /// `0x7f..  Code  libfoo.so+0x1234  text:secret  73 65 63 ...  |sec...|`
 fn write_match(out: &mut impl Write, m: &Match) -> std::io::Result<()> {
     let location = match (&m.region_name, m.file_offset) {
+        // Shared memory is named as the kernel names it (`/dev/zero (deleted)`,
+        // `/SYSV0000162e (deleted)` for SysV key 0x0000162e, `/memfd:NAME (deleted)`): its
+        // base name alone (`zero`) would mean nothing to the user.
+        (Some(name), Some(fo)) if m.region_type == memlink::region::RegionType::SharedMemory => {
+            format!("{name}+{fo:#x}")
+        }
         (Some(name), Some(fo)) => {
             let base = Path::new(name.trim_end_matches(" (deleted)"))
                 .file_name()
@@ -192,13 +237,15 @@ fn write_match(out: &mut impl Write, m: &Match) -> std::io::Result<()> {
             }
         })
         .collect();
+    // File names and patterns are the target's and the user's bytes: escape control
+    // characters so that they cannot rewrite the terminal.
     writeln!(
         out,
         "{:#014x}  {:<11}  {:<32}  {:<16}  {:<47}  |{}|",
         m.address,
         m.region_type.name(),
-        location,
-        m.pattern,
+        memlink::text::terminal_safe(location.as_bytes()),
+        memlink::text::terminal_safe(m.pattern.as_bytes()),
         hex.join(" "),
         ascii
     )

@@ -29,7 +29,7 @@ use serde::Serialize;
 
 use crate::analyzer::MemoryAnalyzer;
 use crate::error::{Error, Result};
-use crate::platform::{MemReader, Walk, WalkSpan, DEFAULT_CHUNK};
+use crate::platform::{MemReader, ReadMode, Skip, Walk, WalkSpan, DEFAULT_CHUNK};
 use crate::region::{MemoryRegion, Perms, RegionType};
 
 pub use filter::{PermFilter, RegionFilter};
@@ -55,8 +55,9 @@ pub struct SearchRequest {
     pub filter: RegionFilter,
     /// Stop after this many matches.
     pub max: Option<usize>,
-    /// Skip pages not in RAM (see [`Walk::resident_only`]).
-    pub resident_only: bool,
+    /// How pages the process has not mapped are read ([`ReadMode`]; the default never grows
+    /// or stalls the target).
+    pub mode: ReadMode,
     /// Bytes per read.
     pub chunk: usize,
 }
@@ -68,7 +69,7 @@ impl SearchRequest {
             patterns,
             filter: RegionFilter::default(),
             max: None,
-            resident_only: false,
+            mode: ReadMode::Safe,
             chunk: DEFAULT_CHUNK,
         }
     }
@@ -125,8 +126,14 @@ pub struct SearchReport {
     pub unreadable_ranges: u64,
     /// Bytes in them.
     pub unreadable_bytes: u64,
-    /// Bytes skipped because they were not resident (with `resident_only`).
+    /// Bytes skipped because they were not resident (with [`ReadMode::ResidentOnly`]).
     pub not_resident_bytes: u64,
+    /// Bytes of private pages in swap, not read (reading would swap them in).
+    pub swapped_bytes: u64,
+    /// Bytes of file pages not in the page cache, not read (reading would read the disk).
+    pub not_cached_bytes: u64,
+    /// Bytes not mapped in the process whose backing object could not be opened, not read.
+    pub no_backing_bytes: u64,
     /// Regions skipped because they are not readable (`---p` guards, `--xp` `[vsyscall]`).
     pub regions_not_readable: usize,
     /// The search stopped at `max` matches.
@@ -179,6 +186,7 @@ pub fn search_with(
         .min(units.len().max(1));
     let scan = Scan::new(
         &units,
+        &regions,
         &matcher,
         &reader,
         req,
@@ -276,12 +284,16 @@ struct Tally {
     unreadable: AtomicU64,
     unreadable_bytes: AtomicU64,
     not_resident: AtomicU64,
+    swapped: AtomicU64,
+    not_cached: AtomicU64,
+    no_backing: AtomicU64,
     exited: AtomicBool,
 }
 
 /// The scanning stage: the state the scanning threads share with each other and the emitter.
 struct Scan<'a> {
     units: &'a [Unit],
+    regions: &'a [MemoryRegion],
     matcher: &'a Matcher,
     reader: &'a MemReader,
     walk: Walk,
@@ -303,8 +315,10 @@ struct Scan<'a> {
 }
 
 impl<'a> Scan<'a> {
+    #[allow(clippy::too_many_arguments)]
     fn new(
         units: &'a [Unit],
+        regions: &'a [MemoryRegion],
         matcher: &'a Matcher,
         reader: &'a MemReader,
         req: &SearchRequest,
@@ -314,12 +328,13 @@ impl<'a> Scan<'a> {
     ) -> Scan<'a> {
         Scan {
             units,
+            regions,
             matcher,
             reader,
             walk: Walk {
                 chunk: req.chunk.max(matcher.max_len),
                 keep: matcher.max_len - 1,
-                resident_only: req.resident_only,
+                mode: req.mode,
             },
             ctx_len: CONTEXT.max(matcher.max_len).min(MAX_CONTEXT),
             settle: 2 * matcher.max_len as u64,
@@ -367,31 +382,38 @@ impl<'a> Scan<'a> {
             found: Vec::new(),
             tx,
         };
-        let res = self.reader.walk(u.start, u.end, &self.walk, buf, |span| {
-            if self.stopped() {
-                return false;
-            }
-            match span {
-                WalkSpan::Data {
-                    addr,
-                    data,
-                    carried,
-                } => self.search_data(u, addr, data, carried, &mut pending),
-                WalkSpan::Unreadable { start, end } => {
-                    let b = end.min(u.limit).saturating_sub(start);
-                    self.tally.unreadable.fetch_add(1, Ordering::Relaxed);
-                    self.tally.unreadable_bytes.fetch_add(b, Ordering::Relaxed);
-                    (self.progress)(b, self.total);
-                    true
+        let region = &self.regions[u.region];
+        let res = self
+            .reader
+            .walk(region, u.start, u.end, &self.walk, buf, |span| {
+                if self.stopped() {
+                    return false;
                 }
-                WalkSpan::NotResident { start, end } => {
-                    let b = end.min(u.limit).saturating_sub(start);
-                    self.tally.not_resident.fetch_add(b, Ordering::Relaxed);
-                    (self.progress)(b, self.total);
-                    true
+                match span {
+                    WalkSpan::Data {
+                        addr,
+                        data,
+                        carried,
+                    } => self.search_data(u, addr, data, carried, &mut pending),
+                    WalkSpan::Skipped { start, end, why } => {
+                        let b = end.min(u.limit).saturating_sub(start);
+                        let t = &self.tally;
+                        let counter = match why {
+                            Skip::Unreadable => {
+                                t.unreadable.fetch_add(1, Ordering::Relaxed);
+                                &t.unreadable_bytes
+                            }
+                            Skip::NotResident => &t.not_resident,
+                            Skip::Swapped => &t.swapped,
+                            Skip::NotCached => &t.not_cached,
+                            Skip::NoBacking => &t.no_backing,
+                        };
+                        counter.fetch_add(b, Ordering::Relaxed);
+                        (self.progress)(b, self.total);
+                        true
+                    }
                 }
-            }
-        });
+            });
         pending.flush(u64::MAX);
         res
     }
@@ -449,6 +471,9 @@ impl<'a> Scan<'a> {
         report.unreadable_ranges = t.unreadable.into_inner();
         report.unreadable_bytes = t.unreadable_bytes.into_inner();
         report.not_resident_bytes = t.not_resident.into_inner();
+        report.swapped_bytes = t.swapped.into_inner();
+        report.not_cached_bytes = t.not_cached.into_inner();
+        report.no_backing_bytes = t.no_backing.into_inner();
         report.process_exited = t.exited.into_inner();
         Ok(())
     }

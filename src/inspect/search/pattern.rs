@@ -209,16 +209,16 @@ impl Pattern {
             return Err(bad("empty".into()));
         }
         let le: Vec<u8> = match ty {
-            ValueType::F32 => t
-                .parse::<f32>()
-                .map_err(|_| bad("not a number".into()))?
-                .to_le_bytes()
-                .to_vec(),
-            ValueType::F64 => t
-                .parse::<f64>()
-                .map_err(|_| bad("not a number".into()))?
-                .to_le_bytes()
-                .to_vec(),
+            ValueType::F32 => {
+                let v = t.parse::<f32>().map_err(|_| bad("not a number".into()))?;
+                check_float_fits(t, v.is_infinite(), v == 0.0).map_err(bad)?;
+                v.to_le_bytes().to_vec()
+            }
+            ValueType::F64 => {
+                let v = t.parse::<f64>().map_err(|_| bad("not a number".into()))?;
+                check_float_fits(t, v.is_infinite(), v == 0.0).map_err(bad)?;
+                v.to_le_bytes().to_vec()
+            }
             _ => {
                 let v = parse_int(t).ok_or_else(|| bad("not an integer".into()))?;
                 let (lo, hi): (i128, i128) = match ty {
@@ -248,6 +248,24 @@ impl Pattern {
             align: if aligned { ty.width() } else { 1 },
         })
     }
+}
+
+/// A decimal literal that rounds to infinity (`1e400` as f64) or to zero (`1e-400`) does not
+/// fit the type: refused rather than silently searched as `inf` or `0`. `inf` and `0` written
+/// as such are fine.
+fn check_float_fits(t: &str, infinite: bool, zero: bool) -> std::result::Result<(), String> {
+    let lower = t.to_ascii_lowercase();
+    let unsigned = lower.trim_start_matches(['+', '-']);
+    if infinite && unsigned != "inf" && unsigned != "infinity" {
+        return Err(
+            "out of range for the type (too large: it would be searched as infinity)".into(),
+        );
+    }
+    let mantissa = unsigned.split('e').next().unwrap_or("");
+    if zero && mantissa.bytes().any(|c| (b'1'..=b'9').contains(&c)) {
+        return Err("out of range for the type (too small: it would be searched as 0)".into());
+    }
+    Ok(())
 }
 
 fn parse_int(t: &str) -> Option<i128> {
@@ -321,6 +339,20 @@ mod tests {
         );
         assert_eq!(v(ValueType::F32, "1.5").unwrap(), 1.5f32.to_le_bytes());
         assert_eq!(v(ValueType::F64, "-2").unwrap(), (-2f64).to_le_bytes());
+        // Values that do not fit the type are refused, not searched as inf or 0.
+        assert!(v(ValueType::F64, "1e400").is_err());
+        assert!(v(ValueType::F64, "-1e400").is_err());
+        assert!(v(ValueType::F32, "1e39").is_err());
+        assert!(v(ValueType::F64, "1e-400").is_err());
+        assert_eq!(
+            v(ValueType::F64, "inf").unwrap(),
+            f64::INFINITY.to_le_bytes()
+        );
+        assert_eq!(v(ValueType::F64, "0.0e5").unwrap(), 0f64.to_le_bytes());
+        assert_eq!(
+            v(ValueType::F32, "3.4e38").unwrap(),
+            3.4e38f32.to_le_bytes()
+        );
         let be = Pattern::value(ValueType::U16, "0x0102", true, true).unwrap();
         assert_eq!((be.bytes.as_slice(), be.align), (&[1u8, 2][..], 2));
         for (t, s, why) in [

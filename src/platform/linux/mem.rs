@@ -24,9 +24,12 @@ use std::sync::OnceLock;
 
 use nix::errno::Errno;
 
+use super::mapfiles::{Backing, BackingKind, BackingRead};
+use super::pagemap::{PageKind, PageMap, PageRun};
 use super::procdir::ProcDir;
 use super::vm;
 use crate::error::{Error, Result};
+use crate::region::{MemoryRegion, Perms, RegionType};
 
 /// Default chunk size of a walk: large enough to make system calls rare, small enough to stay
 /// in the CPU's cache while the chunk is searched.
@@ -51,7 +54,7 @@ pub struct MemReader {
     dir: ProcDir,
     method: AtomicU8,
     mem: OnceLock<std::result::Result<File, i32>>,
-    pagemap: OnceLock<std::result::Result<File, i32>>,
+    pagemap: OnceLock<Option<PageMap>>,
 }
 
 /// What happened to one stretch of a walked range, in address order.
@@ -67,19 +70,14 @@ pub enum WalkSpan<'a> {
         /// How many leading bytes were already passed in the previous span.
         carried: usize,
     },
-    /// A range that could not be read (unmapped meanwhile, `[vvar]`, I/O memory).
-    Unreadable {
+    /// A range that was not read, and why.
+    Skipped {
         /// First address.
         start: u64,
         /// One past the last address.
         end: u64,
-    },
-    /// A range skipped because its pages are not in RAM (only with [`Walk::resident_only`]).
-    NotResident {
-        /// First address.
-        start: u64,
-        /// One past the last address.
-        end: u64,
+        /// Why.
+        why: Skip,
     },
 }
 
@@ -92,8 +90,238 @@ pub struct Walk {
     /// are contiguous (a searcher keeps `longest pattern - 1` so that matches across chunk
     /// boundaries are seen).
     pub keep: usize,
-    /// Read only pages present in RAM (see the module documentation for the cost).
-    pub resident_only: bool,
+    /// How pages that are not mapped in the process are treated ([`ReadMode`]).
+    pub mode: ReadMode,
+}
+
+/// How a read treats pages that the target has not mapped in its page tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReadMode {
+    /// Never grow or stall the target (the default). Shared and file-backed memory is read
+    /// through its backing object (`map_files`): shmem holes read as zeros
+    /// without allocating, file pages not in the page cache are skipped
+    /// ([`Skip::NotCached`]). Private memory is read through the process only where the page
+    /// is mapped; a private page in swap is skipped ([`Skip::Swapped`]), a never-touched
+    /// anonymous page reads as the zeros it holds. The page kinds come from `PAGEMAP_SCAN`.
+    #[default]
+    Safe,
+    /// Read everything through the process, faulting in (and swapping in) what is not mapped.
+    FaultIn,
+    /// Read only pages mapped in the process's page tables ([`Skip::NotResident`] for the rest).
+    ResidentOnly,
+}
+
+/// Why a range was not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Skip {
+    /// Not readable at all: unmapped meanwhile, `[vvar]`, I/O memory, beyond its file's end.
+    Unreadable,
+    /// Not mapped in the process's page tables ([`ReadMode::ResidentOnly`]).
+    NotResident,
+    /// A private page in swap: reading it would swap it in ([`ReadMode::Safe`]).
+    Swapped,
+    /// A file page not in the page cache: reading it would read the disk ([`ReadMode::Safe`]).
+    NotCached,
+    /// A page not mapped in the process whose backing object could not be opened
+    /// (`map_files` needs `CAP_SYS_ADMIN`) or read without waiting ([`ReadMode::Safe`]).
+    NoBacking,
+}
+
+impl Skip {
+    /// A short phrase for reports: `swapped out`, `not in page cache`...
+    pub fn describe(self) -> &'static str {
+        match self {
+            Skip::Unreadable => "read failed",
+            Skip::NotResident => "not resident",
+            Skip::Swapped => "swapped out",
+            Skip::NotCached => "not in page cache",
+            Skip::NoBacking => "not mapped, backing file not readable",
+        }
+    }
+}
+
+/// One step of a [`RegionReader`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// This many bytes (at least 1) were put at the start of the buffer.
+    Data(usize),
+    /// Nothing was read from the position up to `end`.
+    Skip {
+        /// One past the last address skipped.
+        end: u64,
+        /// Why.
+        why: Skip,
+    },
+}
+
+/// What backs a region, as far as reading it is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backed {
+    /// A kernel special mapping (`[vdso]`...): always read through the process.
+    Special,
+    /// Private anonymous memory (heap, stacks, `[anon:NAME]`): an unmapped page holds zeros.
+    Anonymous,
+    /// A file or shmem object (or a device).
+    Object,
+}
+
+/// Reads one region of a process according to a [`ReadMode`] (see there). Created by
+/// [`MemReader::region`]; holds the region's backing object and page kinds once looked up.
+#[derive(Debug)]
+pub struct RegionReader<'a> {
+    mem: &'a MemReader,
+    start: u64,
+    end: u64,
+    offset: u64,
+    shared: bool,
+    backed: Backed,
+    mode: ReadMode,
+    backing: Option<Option<Backing>>,
+    runs: Vec<PageRun>,
+}
+
+/// Page kinds are looked up this far ahead.
+const RUNS_AHEAD: u64 = 32 << 20;
+
+impl RegionReader<'_> {
+    /// Reads from `pos` (inside the region) towards `end` into `buf` (not empty): at most
+    /// `min(buf.len(), end - pos)` bytes, in one step of one kind.
+    ///
+    /// # Errors
+    /// As [`MemReader::read`]; the page map cannot be read.
+    pub fn next(&mut self, pos: u64, end: u64, buf: &mut [u8]) -> Result<Step> {
+        let end = end.min(self.end);
+        if self.backed == Backed::Special || self.mode == ReadMode::FaultIn {
+            return self.memory(pos, end, buf);
+        }
+        if self.shared && self.mode == ReadMode::Safe {
+            if self.backing_readable() {
+                return self.read_backing(pos, end, buf);
+            }
+            let (kind, run_end) = self.run_at(pos)?;
+            return match kind {
+                PageKind::File | PageKind::Anonymous => self.memory(pos, run_end.min(end), buf),
+                _ => Ok(Step::Skip {
+                    end: run_end.min(end),
+                    why: Skip::NoBacking,
+                }),
+            };
+        }
+        let (kind, run_end) = self.run_at(pos)?;
+        let run_end = run_end.min(end);
+        match (kind, self.mode) {
+            (PageKind::File | PageKind::Anonymous, _) => self.memory(pos, run_end, buf),
+            (_, ReadMode::ResidentOnly) => Ok(Step::Skip {
+                end: run_end,
+                why: Skip::NotResident,
+            }),
+            (PageKind::Swapped, _) => Ok(Step::Skip {
+                end: run_end,
+                why: Skip::Swapped,
+            }),
+            (PageKind::NotPresent, _) if self.backed == Backed::Anonymous => {
+                Ok(zeros(pos, run_end, buf))
+            }
+            (PageKind::NotPresent, _) => {
+                if self.backing_readable() {
+                    return self.read_backing(pos, run_end, buf);
+                }
+                match self
+                    .backing
+                    .as_ref()
+                    .and_then(|b| b.as_ref())
+                    .map(Backing::kind)
+                {
+                    Some(BackingKind::Zero) => Ok(zeros(pos, run_end, buf)),
+                    _ => Ok(Step::Skip {
+                        end: run_end,
+                        why: Skip::NoBacking,
+                    }),
+                }
+            }
+        }
+    }
+
+    fn memory(&self, pos: u64, end: u64, buf: &mut [u8]) -> Result<Step> {
+        let n = (end - pos).min(buf.len() as u64) as usize;
+        let got = self.mem.read(pos, &mut buf[..n])?;
+        if got > 0 {
+            return Ok(Step::Data(got));
+        }
+        Ok(Step::Skip {
+            end: next_page(pos).min(end),
+            why: Skip::Unreadable,
+        })
+    }
+
+    /// Opens the backing object once; true when it can be read (a shmem object or a file).
+    fn backing_readable(&mut self) -> bool {
+        let (mem, start, end) = (self.mem, self.start, self.end);
+        let b = self.backing.get_or_insert_with(|| {
+            Backing::open(&mem.dir, start, end)
+                .map_err(|e| log::debug!("map_files/{start:x}-{end:x}: {e}"))
+                .ok()
+        });
+        matches!(
+            b.as_ref().map(Backing::kind),
+            Some(BackingKind::Shmem | BackingKind::File)
+        )
+    }
+
+    fn read_backing(&mut self, pos: u64, end: u64, buf: &mut [u8]) -> Result<Step> {
+        let n = (end - pos).min(buf.len() as u64) as usize;
+        let off = self.offset + (pos - self.start);
+        let Some(Some(b)) = &self.backing else {
+            return Ok(Step::Skip {
+                end,
+                why: Skip::NoBacking,
+            });
+        };
+        match b.read(off, &mut buf[..n]) {
+            BackingRead::Data(k) => Ok(Step::Data(k)),
+            BackingRead::NotCached => Ok(Step::Skip {
+                end: next_page(pos).min(end),
+                why: Skip::NotCached,
+            }),
+            BackingRead::End => Ok(Step::Skip {
+                end,
+                why: Skip::Unreadable,
+            }),
+            BackingRead::Failed => Ok(Step::Skip {
+                end: next_page(pos).min(end),
+                why: Skip::Unreadable,
+            }),
+            BackingRead::NoWaitUnsupported => {
+                // This file system cannot say what is cached: read what the process maps.
+                self.backing = Some(None);
+                self.next(pos, end, buf)
+            }
+        }
+    }
+
+    /// The kind of the page at `pos` and the end of its run.
+    fn run_at(&mut self, pos: u64) -> Result<(PageKind, u64)> {
+        if let Some(r) = self.runs.iter().find(|r| r.start <= pos && pos < r.end) {
+            return Ok((r.kind, r.end));
+        }
+        let from = pos / vm::page_size() * vm::page_size();
+        let to = (from + RUNS_AHEAD).min(self.end).max(pos + 1);
+        self.runs = self.mem.pagemap()?.runs(from, to)?;
+        match self.runs.iter().find(|r| r.start <= pos && pos < r.end) {
+            Some(r) => Ok((r.kind, r.end)),
+            None => Err(self.mem.exited()),
+        }
+    }
+}
+
+fn next_page(pos: u64) -> u64 {
+    (pos / vm::page_size() + 1) * vm::page_size()
+}
+
+fn zeros(pos: u64, end: u64, buf: &mut [u8]) -> Step {
+    let n = (end - pos).min(buf.len() as u64) as usize;
+    buf[..n].fill(0);
+    Step::Data(n)
 }
 
 impl Default for Walk {
@@ -101,7 +329,7 @@ impl Default for Walk {
         Walk {
             chunk: DEFAULT_CHUNK,
             keep: 0,
-            resident_only: false,
+            mode: ReadMode::Safe,
         }
     }
 }
@@ -240,37 +468,59 @@ impl MemReader {
         Ok(done)
     }
 
-    /// How many pages from `addr` (page-aligned) on, up to `pages`, share the residency of the
-    /// first one; returns (resident, count).
-    fn resident_run(&self, addr: u64, pages: usize) -> Result<(bool, usize)> {
-        let f = self.opened(&self.pagemap, "pagemap", "read the page map of")?;
-        let mut raw = vec![0u8; pages * 8];
-        let n = f
-            .read_at(&mut raw, addr / vm::page_size() * 8)
-            .map_err(|e| Error::from_errno(self.pid(), "read the page map of", e))?;
-        let entries: Vec<u64> = raw[..n - n % 8]
-            .chunks_exact(8)
-            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
-            .collect();
-        if entries.is_empty() {
-            return Err(self.exited());
+    /// The page map, opened once.
+    fn pagemap(&self) -> Result<&PageMap> {
+        if let Some(p) = self.pagemap.get_or_init(|| PageMap::open(&self.dir).ok()) {
+            return Ok(p);
         }
-        // Bit 63: present in RAM. Swapped pages (bit 62) count as not resident.
-        let present = |e: u64| e >> 63 == 1;
-        let first = present(entries[0]);
-        let run = entries.iter().take_while(|&&e| present(e) == first).count();
-        Ok((first, run))
+        match self.dir.open_file("pagemap") {
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) && self.dir.exists() => {
+                Err(Error::File {
+                    path: self.dir.path().join("pagemap"),
+                    source: e,
+                })
+            }
+            Err(e) => Err(self.dir.error("read the page map of", e)),
+            // It opens now, after failing once: say so rather than retry behind the lock.
+            Ok(_) => Err(Error::Os {
+                op: format!("read the page map of process {}", self.pid()),
+                source: std::io::Error::other("it could not be opened at first"),
+            }),
+        }
     }
 
-    /// Reads `[start, end)` in chunks, calling `f` for every span in address order until it
-    /// returns false. Unreadable pages become [`WalkSpan::Unreadable`] and never stop the walk.
-    /// Returns false when `f` stopped it.
+    /// A reader of region `r` (or part of it) in `mode`.
+    pub fn region(&self, r: &MemoryRegion, mode: ReadMode) -> RegionReader<'_> {
+        let backed = if r.region_type == RegionType::Kernel {
+            Backed::Special
+        } else if r.inode == 0 && r.path.is_none() && !r.perms.contains(Perms::SHARED) {
+            Backed::Anonymous
+        } else {
+            Backed::Object
+        };
+        RegionReader {
+            mem: self,
+            start: r.base_address as u64,
+            end: r.end_address() as u64,
+            offset: r.offset,
+            shared: r.perms.contains(Perms::SHARED),
+            backed,
+            mode,
+            backing: None,
+            runs: Vec::new(),
+        }
+    }
+
+    /// Reads `[start, end)` of region `r` in chunks, calling `f` for every span in address
+    /// order until it returns false. Ranges not read become [`WalkSpan::Skipped`] and never
+    /// stop the walk. Returns false when `f` stopped it.
     ///
     /// # Errors
     /// [`Error::ProcessExited`] when the process exits during the walk (spans before that
     /// were delivered), permission errors.
     pub fn walk(
         &self,
+        r: &MemoryRegion,
         start: u64,
         end: u64,
         opts: &Walk,
@@ -283,54 +533,38 @@ impl MemReader {
         if buf.len() < chunk + keep {
             buf.resize(chunk + keep, 0);
         }
+        let mut rr = self.region(r, opts.mode);
         let mut pos = start;
         let mut carried = 0usize;
         while pos < end {
-            let mut n = (end - pos).min(chunk as u64) as usize;
-            if opts.resident_only {
-                let first_page = pos / page * page;
-                let pages = ((pos + n as u64 - first_page).div_ceil(page)) as usize;
-                let (resident, run) = self.resident_run(first_page, pages)?;
-                let run_end = (first_page + run as u64 * page).min(pos + n as u64);
-                if !resident {
-                    carried = 0;
-                    if !f(WalkSpan::NotResident {
-                        start: pos,
-                        end: run_end,
+            let n = (end - pos).min(chunk as u64) as usize;
+            match rr.next(pos, pos + n as u64, &mut buf[carried..carried + n])? {
+                Step::Data(got) => {
+                    let total = carried + got;
+                    if !f(WalkSpan::Data {
+                        addr: pos - carried as u64,
+                        data: &buf[..total],
+                        carried,
                     }) {
                         return Ok(false);
                     }
-                    pos = run_end;
-                    continue;
+                    pos += got as u64;
+                    let next = keep.min(total);
+                    buf.copy_within(total - next..total, 0);
+                    carried = next;
                 }
-                n = (run_end - pos) as usize;
-            }
-            let got = self.read(pos, &mut buf[carried..carried + n])?;
-            if got > 0 {
-                let total = carried + got;
-                if !f(WalkSpan::Data {
-                    addr: pos - carried as u64,
-                    data: &buf[..total],
-                    carried,
-                }) {
-                    return Ok(false);
+                Step::Skip { end: skip_end, why } => {
+                    carried = 0;
+                    let skip_end = skip_end.clamp(pos + 1, end);
+                    if !f(WalkSpan::Skipped {
+                        start: pos,
+                        end: skip_end,
+                        why,
+                    }) {
+                        return Ok(false);
+                    }
+                    pos = skip_end;
                 }
-                pos += got as u64;
-                let next = keep.min(total);
-                buf.copy_within(total - next..total, 0);
-                carried = next;
-            }
-            if got < n {
-                // The page at `pos` is unreadable: skip to the next page boundary.
-                let bad_end = ((pos / page + 1) * page).min(end);
-                carried = 0;
-                if !f(WalkSpan::Unreadable {
-                    start: pos,
-                    end: bad_end,
-                }) {
-                    return Ok(false);
-                }
-                pos = bad_end;
             }
         }
         Ok(true)
@@ -346,25 +580,42 @@ mod tests {
         MemReader::new(&ProcDir::open(root, std::process::id()).unwrap())
     }
 
+    /// The region of this process holding `addr`.
+    fn own_region(addr: u64) -> MemoryRegion {
+        crate::platform::regions(std::process::id(), false)
+            .unwrap()
+            .map(|r| r.unwrap())
+            .find(|r| r.contains(addr as usize))
+            .unwrap()
+    }
+
     fn own_walk(data: &[u8], opts: Walk) -> (Vec<u8>, usize) {
         let r = own_reader();
         let start = data.as_ptr() as u64;
+        let region = own_region(start);
         let mut out = Vec::new();
         let mut spans = 0;
         let mut buf = Vec::new();
-        r.walk(start, start + data.len() as u64, &opts, &mut buf, |p| {
-            if let WalkSpan::Data {
-                addr,
-                data,
-                carried,
-            } = p
-            {
-                assert_eq!(addr + carried as u64, start + out.len() as u64);
-                out.extend_from_slice(&data[carried..]);
-                spans += 1;
-            }
-            true
-        })
+        r.walk(
+            &region,
+            start,
+            start + data.len() as u64,
+            &opts,
+            &mut buf,
+            |p| {
+                if let WalkSpan::Data {
+                    addr,
+                    data,
+                    carried,
+                } = p
+                {
+                    assert_eq!(addr + carried as u64, start + out.len() as u64);
+                    out.extend_from_slice(&data[carried..]);
+                    spans += 1;
+                }
+                true
+            },
+        )
         .unwrap();
         (out, spans)
     }
@@ -377,7 +628,7 @@ mod tests {
             Walk {
                 chunk: 4096,
                 keep: 15,
-                resident_only: false,
+                mode: ReadMode::Safe,
             },
         );
         assert_eq!(out, data);
@@ -399,8 +650,22 @@ mod tests {
         let r = own_reader();
         let mut holes = 0;
         let mut buf = Vec::new();
-        r.walk(0x1000, 0x5000, &Walk::default(), &mut buf, |p| {
-            assert!(matches!(p, WalkSpan::Unreadable { .. }));
+        // A region that is no longer mapped, read through the process.
+        let mut gone = own_region(own_reader as *const () as u64);
+        gone.base_address = 0x1000;
+        gone.size = 0x4000;
+        let opts = Walk {
+            mode: ReadMode::FaultIn,
+            ..Walk::default()
+        };
+        r.walk(&gone, 0x1000, 0x5000, &opts, &mut buf, |p| {
+            assert!(matches!(
+                p,
+                WalkSpan::Skipped {
+                    why: Skip::Unreadable,
+                    ..
+                }
+            ));
             holes += 1;
             true
         })
@@ -416,9 +681,37 @@ mod tests {
             Walk {
                 chunk: 8192,
                 keep: 0,
-                resident_only: true,
+                mode: ReadMode::ResidentOnly,
             },
         );
         assert_eq!(out, data);
+    }
+
+    /// Never-touched private anonymous pages read as zeros without being faulted in.
+    #[test]
+    fn untouched_anonymous_pages_read_as_zeros_without_faulting() {
+        let len = 4 << 20;
+        let v: Vec<u8> = vec![0u8; len]; // calloc'd by mmap: untouched
+        let start = v.as_ptr() as u64;
+        let page = vm::page_size();
+        let first = start.div_ceil(page) * page;
+        let r = own_reader();
+        let region = own_region(first);
+        let kind = |a: u64| r.pagemap().unwrap().runs(a, a + page).unwrap()[0].kind;
+        let mid = first + (len as u64 / 2) / page * page;
+        assert_eq!(kind(mid), PageKind::NotPresent);
+        let mut buf = vec![1u8; 8192];
+        let mut rr = r.region(&region, ReadMode::Safe);
+        assert_eq!(
+            rr.next(mid, mid + 8192, &mut buf).unwrap(),
+            Step::Data(8192)
+        );
+        assert!(buf.iter().all(|&b| b == 0));
+        assert_eq!(
+            kind(mid),
+            PageKind::NotPresent,
+            "the read faulted the page in"
+        );
+        drop(v);
     }
 }

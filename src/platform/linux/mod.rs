@@ -24,7 +24,9 @@ use crate::proc::smaps::{self, Rollup};
 use crate::process::ProcessInfo;
 use crate::region::escape_path;
 
-pub use mem::{MemReader, Method, Walk, WalkSpan, DEFAULT_CHUNK};
+pub use mem::{
+    MemReader, Method, ReadMode, RegionReader, Skip, Step, Walk, WalkSpan, DEFAULT_CHUNK,
+};
 pub use pagemap::{page_runs, PageKind, PageMap, PageMethod, PageRun};
 pub use procdir::ProcDir;
 pub use regions::RegionStream;

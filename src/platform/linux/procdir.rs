@@ -15,7 +15,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -26,6 +26,10 @@ use nix::sys::stat::Mode;
 use crate::error::{Error, Result};
 use crate::platform::DEFAULT_PROC_ROOT;
 use crate::proc::{self, stat::Stat, status::Status};
+
+/// The most memlink reads of one whole procfs file ([`ProcDir::read`]): `maps` of 100,000
+/// mappings is about 10 MiB, the kernel's default limit is 65,530 mappings.
+pub const MAX_FILE: u64 = 64 << 20;
 
 /// An open `/proc/PID` directory. Clones share the descriptor.
 #[derive(Debug, Clone)]
@@ -141,6 +145,13 @@ impl ProcDir {
     /// Opens a file relative to the directory (`maps`, `task/123/syscall`...). With the leader
     /// exited ([`leader_exited`](Self::leader_exited)), the memory files (`maps`, `smaps`,
     /// `smaps_rollup`, `mem`, `pagemap`, `map_files/`) are the live thread's.
+    ///
+    ///
+    /// Every file of a procfs process directory is a regular file. Under a crafted
+    /// `--proc-root` a name may lead to a FIFO (whose open would wait for a writer forever) or
+    /// a device such as `/dev/zero` (endless bytes): the file is opened with `O_NONBLOCK`, so
+    /// that opening never waits, and refused (`InvalidData`, naming the path) unless it is a
+    /// regular file.
     pub fn open_file(&self, name: &str) -> io::Result<File> {
         let via;
         let name = match self.inner.mm_task {
@@ -156,17 +167,63 @@ impl ProcDir {
         let fd = openat(
             self.inner.dir.as_fd(),
             name,
-            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK | OFlag::O_NOCTTY,
             Mode::empty(),
         )
         .map_err(io::Error::from)?;
-        Ok(File::from(fd))
+        let file = File::from(fd);
+        let ty = file.metadata()?.file_type();
+        if !ty.is_file() {
+            let what = if ty.is_fifo() {
+                "a FIFO"
+            } else if ty.is_char_device() || ty.is_block_device() {
+                "a device"
+            } else if ty.is_socket() {
+                "a socket"
+            } else {
+                "not a regular file"
+            };
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{} is {what}, not a procfs file",
+                    self.inner.path.join(name).display()
+                ),
+            ));
+        }
+        Ok(file)
     }
 
-    /// Reads a whole file relative to the directory.
+    /// Opens `name` (a link such as `map_files/START-END`) with `O_PATH`, following it: a
+    /// descriptor that names the file without opening it, so that a device behind the link
+    /// is never opened. Check what it is with `fstat`, then reopen it for reading.
+    pub fn open_path(&self, name: &str) -> io::Result<OwnedFd> {
+        openat(
+            self.inner.dir.as_fd(),
+            name,
+            OFlag::O_PATH | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(io::Error::from)
+    }
+
+    /// Reads a whole file relative to the directory, at most `MAX_FILE` (64 MiB) bytes (a larger
+    /// file is an `InvalidData` error naming the path).
     pub fn read(&self, name: &str) -> io::Result<Vec<u8>> {
         let mut buf = Vec::with_capacity(4096);
-        self.open_file(name)?.read_to_end(&mut buf)?;
+        self.open_file(name)?
+            .take(MAX_FILE + 1)
+            .read_to_end(&mut buf)?;
+        if buf.len() as u64 > MAX_FILE {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{} is larger than {} MiB, more than any procfs file of a process",
+                    self.inner.path.join(name).display(),
+                    MAX_FILE >> 20
+                ),
+            ));
+        }
         Ok(buf)
     }
 

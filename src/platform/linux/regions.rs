@@ -27,6 +27,9 @@ use super::procdir::ProcDir;
 /// Bytes per read. Small enough that parsing starts soon after the kernel starts generating
 /// (and finishes soon after it ends), large enough that the syscalls and hand-overs are few.
 const CHUNK: usize = 256 << 10;
+/// The longest line accepted (a path is at most 4 KiB): a crafted `--proc-root` file without
+/// line ends must not grow memory without bound.
+const MAX_LINE: usize = 64 << 10;
 /// Bytes of the first read.
 const FIRST_CHUNK: usize = 16 << 10;
 
@@ -98,6 +101,15 @@ impl Input {
                     let r = f(&self.carry);
                     self.carry.clear();
                     return Ok(Some(r));
+                }
+                if self.carry.len() + rest.len() > MAX_LINE {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!(
+                            "a line longer than {} KiB, more than any line of maps or smaps",
+                            MAX_LINE >> 10
+                        ),
+                    ));
                 }
                 self.carry.extend_from_slice(rest);
                 self.pos = self.chunk.len();
