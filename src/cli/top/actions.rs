@@ -75,7 +75,10 @@ pub fn start(
     });
 }
 
-fn write_file(path: &Path, f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> anyhow::Result<()> {
+fn write_file(
+    path: &Path,
+    f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
     let mut out = std::io::BufWriter::new(OutFile::create(path, false)?);
     f(&mut out).with_context(|| format!("cannot write {}", path.display()))?;
     let file = out
@@ -144,7 +147,10 @@ pub fn run(
             let doc = MapDocument::regions(&snap, &layout, &highlights);
             let path = dir.join(file_name(pid, "map", "html"));
             write_file(&path, |out| html::write(&doc, out))?;
-            Ok((format!("wrote the map of {pid} to {}", path.display()), None))
+            Ok((
+                format!("wrote the map of {pid} to {}", path.display()),
+                None,
+            ))
         }
         Action::Audit => {
             let mut req = AuditRequest::new(pid);
@@ -170,7 +176,10 @@ pub fn run(
 /// The status line of the leaks action: `memlink leaks` is not a subcommand of this build.
 pub fn leaks_status() -> String {
     use clap::CommandFactory;
-    if crate::cli::Cli::command().find_subcommand("leaks").is_some() {
+    if crate::cli::Cli::command()
+        .find_subcommand("leaks")
+        .is_some()
+    {
         "memlink leaks exists in this build, but top does not start it yet".to_string()
     } else {
         "memlink leaks is not available in this build".to_string()

@@ -218,9 +218,11 @@ impl App {
                 let mut p = r.ps.clone();
                 if self.grouping == Grouping::Container {
                     // Group containers through the cgroup grouping, keyed by container name.
-                    let key = p.container.as_ref().map(|c| c.short()).or_else(|| {
-                        p.cgroup.as_ref().map(|c| c.path.clone())
-                    });
+                    let key = p
+                        .container
+                        .as_ref()
+                        .map(|c| c.short())
+                        .or_else(|| p.cgroup.as_ref().map(|c| c.path.clone()));
                     if let (Some(cg), Some(key)) = (p.cgroup.as_mut(), key) {
                         cg.path = key;
                     }

@@ -87,8 +87,9 @@ pub fn restore() {
 
 /// Starts the thread that turns SIGTERM, SIGHUP, SIGINT, SIGTSTP and SIGCONT into [`Signal`]s.
 pub fn watch_signals(tx: Sender<Signal>) -> anyhow::Result<()> {
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT, SIGTSTP, SIGCONT])
-        .context("cannot install signal handlers")?;
+    let mut signals =
+        signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT, SIGTSTP, SIGCONT])
+            .context("cannot install signal handlers")?;
     std::thread::Builder::new()
         .name("top-signals".into())
         .spawn(move || {

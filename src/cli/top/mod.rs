@@ -9,9 +9,9 @@ pub mod data;
 pub mod guard;
 pub mod keys;
 pub mod reader;
-pub mod views;
 #[cfg(test)]
 mod tests;
+pub mod views;
 
 use std::path::PathBuf;
 use std::sync::mpsc::{self, TryRecvError};
@@ -157,7 +157,9 @@ pub fn apply(app: &mut App, msg: Msg) {
             }
         }
         Msg::DetailFailed(pid, e) => {
-            if app.focus.map(|f| f.0) == Some(pid) && matches!(app.screen, Screen::Process | Screen::Map) {
+            if app.focus.map(|f| f.0) == Some(pid)
+                && matches!(app.screen, Screen::Process | Screen::Map)
+            {
                 app.detail_error = Some(e);
             }
         }

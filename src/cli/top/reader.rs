@@ -103,7 +103,9 @@ impl Drop for Reader {
 
 fn start_time(root: &std::path::Path, pid: u32) -> Option<u64> {
     let bytes = std::fs::read(root.join(pid.to_string()).join("stat")).ok()?;
-    memlink::proc::stat::parse(&bytes).ok().map(|s| s.start_time)
+    memlink::proc::stat::parse(&bytes)
+        .ok()
+        .map(|s| s.start_time)
 }
 
 fn run(

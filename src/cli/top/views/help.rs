@@ -40,11 +40,15 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         super::age(app.delay),
         super::age(app.pss_every)
     )));
-    lines.push(Line::from("A growth mark ! means the leak rule of memlink watch holds."));
+    lines.push(Line::from(
+        "A growth mark ! means the leak rule of memlink watch holds.",
+    ));
     f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(Block::default().borders(Borders::ALL).title(" memlink top: keys ")),
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" memlink top: keys "),
+        ),
         area,
     );
 }

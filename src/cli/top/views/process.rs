@@ -34,13 +34,16 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let p = &d.snapshot.process;
     let t = &d.snapshot.stats.total;
     let mut title = format!(
-        "PID {} {} | RSS {} PSS {} USS {} swap {} | {} threads | {} regions | audit: {} findings | read in {}",
+        "PID {} {} | RSS {} PSS {} USS {} swap {}",
         p.pid,
         terminal_safe(p.name.as_bytes()),
         size(t.memory.rss),
         size(t.memory.pss),
         size(t.memory.uss),
         size(t.memory.swap),
+    );
+    let title2 = format!(
+        "{} threads | {} regions | audit: {} findings | read in {} | m map, s sort, f filter, Esc back",
         p.threads,
         d.snapshot.regions.len(),
         d.findings,
@@ -54,16 +57,18 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let types = d.snapshot.stats.by_type.len() as u16;
     let files = d.snapshot.stats.by_file.len().min(5) as u16;
     let [head, summary, sparks, table] = Layout::vertical([
-        Constraint::Length(1),
+        Constraint::Length(2),
         Constraint::Length(types.max(files) + 1),
         Constraint::Length(5),
         Constraint::Min(0),
     ])
     .areas(area);
-    f.render_widget(Paragraph::new(title).style(header(app)), head);
+    f.render_widget(
+        Paragraph::new(vec![Line::from(title), Line::from(title2)]).style(header(app)),
+        head,
+    );
     let [bars, top_files] =
-        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
-            .areas(summary);
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(summary);
     draw_types(f, bars, d);
     draw_files(f, top_files, d);
     draw_sparks(f, sparks, &d.history);
@@ -82,7 +87,9 @@ fn draw_types(f: &mut Frame, area: Rect, d: &Detail) {
     let mut lines = vec![Line::from("By type (RSS)")];
     for t in by {
         let rss = t.figures.memory.rss;
-        let n = rss.map_or(0, |r| (r as u128 * bar_width as u128 / max as u128) as usize);
+        let n = rss.map_or(0, |r| {
+            (r as u128 * bar_width as u128 / max as u128) as usize
+        });
         lines.push(Line::from(format!(
             "{:<12}{:>9} {}",
             t.region_type.name(),
@@ -122,7 +129,10 @@ fn draw_sparks(f: &mut Frame, area: Rect, history: &[Spark]) {
         let data: Vec<u64> = history.iter().map(get).collect();
         let last = data.last().copied();
         f.render_widget(
-            Paragraph::new(format!("{name:<6}{:>9} ", last.map_or("-".into(), format_size))),
+            Paragraph::new(format!(
+                "{name:<6}{:>9} ",
+                last.map_or("-".into(), format_size)
+            )),
             label,
         );
         // The newest samples at the right, as many as fit.
@@ -145,9 +155,8 @@ pub fn table_regions<'a>(app: &App, d: &'a Detail) -> Vec<&'a MemoryRegion> {
                 || r.display_name().to_lowercase().contains(&filt)
         })
         .collect();
-    let fig = |r: &MemoryRegion, pss: bool| {
-        r.usage.as_ref().map(|u| if pss { u.pss } else { u.rss })
-    };
+    let fig =
+        |r: &MemoryRegion, pss: bool| r.usage.as_ref().map(|u| if pss { u.pss } else { u.rss });
     match app.region_sort {
         RegionSort::Address => {}
         RegionSort::Rss => v.sort_by_key(|r| std::cmp::Reverse(fig(r, false))),

@@ -11,8 +11,7 @@ use crate::cli::top::app::{App, Grouping};
 
 /// Draws the processes view.
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
-    let [top, table] =
-        Layout::vertical([Constraint::Length(2), Constraint::Min(0)]).areas(area);
+    let [top, table] = Layout::vertical([Constraint::Length(2), Constraint::Min(0)]).areas(area);
     let m = &app.frame.mem;
     let rows = app.visible_rows();
     let line1 = format!(
@@ -43,7 +42,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             String::new()
         }
     );
-    f.render_widget(Paragraph::new(vec![Line::from(line1), Line::from(line2)]), top);
+    f.render_widget(
+        Paragraph::new(vec![Line::from(line1), Line::from(line2)]),
+        top,
+    );
     if app.grouping == Grouping::None {
         draw_rows(f, table, app, &rows);
     } else {
@@ -52,9 +54,22 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
 }
 
 fn draw_rows(f: &mut Frame, area: Rect, app: &App, rows: &[&crate::cli::top::data::Row]) {
-    let head = Row::new([
-        "PID", "USER", "RSS", "PSS", "USS", "SWAP", "THR", "MAPS", "GROWTH", "CGROUP", "COMMAND",
-    ])
+    // Below 80 columns, only what identifies a process and its main figures.
+    let narrow = area.width < 80;
+    let keep: &[usize] = if narrow {
+        &[0, 2, 3, 10]
+    } else {
+        &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+    };
+    let pick =
+        |cells: [String; 11]| -> Vec<String> { keep.iter().map(|&i| cells[i].clone()).collect() };
+    let head = Row::new(pick(
+        [
+            "PID", "USER", "RSS", "PSS", "USS", "SWAP", "THR", "MAPS", "GROWTH", "CGROUP",
+            "COMMAND",
+        ]
+        .map(String::from),
+    ))
     .style(header(app));
     let lines = rows.iter().map(|r| {
         let p = &r.ps;
@@ -64,8 +79,12 @@ fn draw_rows(f: &mut Frame, area: Rect, app: &App, rows: &[&crate::cli::top::dat
             .map(|c| c.short())
             .or_else(|| p.cgroup.as_ref().map(|c| c.path.clone()))
             .unwrap_or_else(|| "-".into());
-        let cmd = p.command.as_deref().filter(|c| !c.is_empty()).unwrap_or(&p.name);
-        Row::new([
+        let cmd = p
+            .command
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .unwrap_or(&p.name);
+        Row::new(pick([
             p.pid.to_string(),
             terminal_safe(p.user.as_bytes()),
             size(p.figures.rss),
@@ -77,7 +96,7 @@ fn draw_rows(f: &mut Frame, area: Rect, app: &App, rows: &[&crate::cli::top::dat
             format!("{}{}", growth(r.growth), if r.leak { "!" } else { "" }),
             terminal_safe(cg.as_bytes()),
             terminal_safe(cmd.as_bytes()),
-        ])
+        ]))
     });
     let widths = [
         Constraint::Length(7),
@@ -92,6 +111,7 @@ fn draw_rows(f: &mut Frame, area: Rect, app: &App, rows: &[&crate::cli::top::dat
         Constraint::Length(14),
         Constraint::Min(10),
     ];
+    let widths: Vec<Constraint> = keep.iter().map(|&i| widths[i]).collect();
     let table = Table::new(lines, widths)
         .header(head)
         .row_highlight_style(reversed(app))
@@ -106,8 +126,8 @@ fn draw_groups(f: &mut Frame, area: Rect, app: &App) {
         Grouping::Cgroup => "CGROUP",
         _ => "CONTAINER",
     };
-    let head = Row::new([title, "PROCS", "RSS", "PSS", "USS", "SWAP", "THR", "NO PSS"])
-        .style(header(app));
+    let head =
+        Row::new([title, "PROCS", "RSS", "PSS", "USS", "SWAP", "THR", "NO PSS"]).style(header(app));
     let groups = app.groups();
     let mut lines: Vec<Row> = groups
         .iter()
