@@ -18,4 +18,5 @@ mod regions;
 mod regression;
 mod search;
 mod snapshot;
+mod top;
 mod watch;
