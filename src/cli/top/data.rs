@@ -77,6 +77,9 @@ pub struct Detail {
     pub read_in: Duration,
 }
 
+/// RSS samples of one process: (seconds since `top` started, bytes).
+type Series = VecDeque<(f64, f64)>;
+
 /// A PSS/USS figure remembered between `smaps_rollup` passes.
 #[derive(Debug, Clone, Copy)]
 struct Rollup {
@@ -91,7 +94,7 @@ struct Rollup {
 #[derive(Debug, Default)]
 pub struct Tracker {
     rollups: HashMap<u32, Rollup>,
-    history: HashMap<u32, (Option<u64>, VecDeque<(f64, f64)>)>,
+    history: HashMap<u32, (Option<u64>, Series)>,
     epoch: Option<Instant>,
 }
 

@@ -116,7 +116,8 @@ fn draw_files(f: &mut Frame, area: Rect, d: &Detail) {
 
 fn draw_sparks(f: &mut Frame, area: Rect, history: &[Spark]) {
     let rows = Layout::vertical([Constraint::Length(1); 5]).split(area);
-    let series: [(&str, fn(&Spark) -> u64); 5] = [
+    type Get = fn(&Spark) -> u64;
+    let series: [(&str, Get); 5] = [
         ("RSS", |s| s.rss),
         ("PSS", |s| s.pss),
         ("anon", |s| s.anon),
