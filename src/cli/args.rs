@@ -54,6 +54,8 @@ pub enum Command {
     /// The call stacks that hold unfreed memory in a running process (eBPF; the process never
     /// stops).
     Leaks(LeaksArgs),
+    /// The interactive interface: every process live, drill into one, act on it.
+    Top(TopArgs),
     /// Print a shell completion script for memlink on standard output.
     Completions(CompletionsArgs),
     /// Print a man page (roff) on standard output: `memlink man | man -l -`.
@@ -417,6 +419,40 @@ pub struct PsArgs {
     /// Where the cgroup filesystem is mounted.
     #[arg(long, default_value = "/sys/fs/cgroup", value_name = "DIR")]
     pub cgroup_root: std::path::PathBuf,
+}
+
+/// Grouping of `memlink top`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum TopBy {
+    /// One row per process.
+    #[default]
+    Process,
+    /// One row per user.
+    User,
+    /// One row per memory cgroup.
+    Cgroup,
+    /// One row per container (or cgroup when no container is recognised).
+    Container,
+}
+
+/// `memlink top`.
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// Time between refreshes (e.g. 2s, 500ms).
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub delay: std::time::Duration,
+    /// Sort key.
+    #[arg(long, value_enum, default_value_t)]
+    pub sort: SortKey,
+    /// Grouping.
+    #[arg(long, value_enum, default_value_t)]
+    pub by: TopBy,
+    /// Only this process (repeatable).
+    #[arg(long, value_parser = parse_pid)]
+    pub pid: Vec<u32>,
+    /// How often PSS and USS are read (`smaps_rollup`, slower than `status`), e.g. 10s.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub pss_every: std::time::Duration,
 }
 
 /// Formats of `memlink watch`.

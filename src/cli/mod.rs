@@ -6,6 +6,8 @@
 mod args;
 mod commands;
 mod output;
+#[cfg(target_os = "linux")]
+mod top;
 
 use std::process::ExitCode;
 
@@ -77,7 +79,7 @@ fn init_logging(verbose: u8) {
 }
 
 /// Renders an error chain on one line: `context: cause: root cause`.
-fn one_line(err: &anyhow::Error) -> String {
+pub(crate) fn one_line(err: &anyhow::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     for cause in err.chain() {
         let s = cause.to_string();

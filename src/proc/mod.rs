@@ -3,6 +3,7 @@
 //! fuzzed.
 
 pub mod maps;
+pub mod meminfo;
 pub mod smaps;
 pub mod stat;
 pub mod status;

@@ -24,4 +24,5 @@ mod regression;
 mod search;
 mod snapshot;
 mod truth;
+mod top;
 mod watch;

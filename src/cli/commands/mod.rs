@@ -21,6 +21,8 @@ mod ps;
 mod search;
 mod snapshot;
 mod test;
+#[cfg(target_os = "linux")]
+mod top;
 mod unlink;
 #[cfg(target_os = "linux")]
 mod watch;
@@ -59,6 +61,14 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         | Command::Dump(_)
         | Command::Audit(_) => Err(memlink::Error::Unsupported {
             op: "this command",
+            platform: std::env::consts::OS,
+        }
+        .into()),
+        #[cfg(target_os = "linux")]
+        Command::Top(args) => top::run(args, &cli.proc_root),
+        #[cfg(not(target_os = "linux"))]
+        Command::Top(_) => Err(memlink::Error::Unsupported {
+            op: "top",
             platform: std::env::consts::OS,
         }
         .into()),

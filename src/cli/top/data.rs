@@ -1,0 +1,175 @@
+//! What `top` shows, as the reader hands it to the interface: process rows with the age of
+//! their PSS/USS figures and their growth, the system totals, and the detail of one process.
+//!
+//! A process is known by its PID *and* its start time (`stat` field 22): a PID reused by a new
+//! process starts a new history, and an older PSS/USS figure of the previous owner is never shown
+//! for it. Growth is the least-squares slope of RSS (read at every refresh) over what `top` has
+//! seen, with the leak rule of `memlink watch` ([`memlink::overtime::trend`]).
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use memlink::overtime::ps::ProcessRow;
+use memlink::overtime::trend;
+use memlink::proc::meminfo::MemInfo;
+use memlink::snapshot::Snapshot;
+
+/// Samples of one process kept for its growth (at a 1 s refresh, ten minutes).
+pub const HISTORY: usize = 600;
+
+/// One process row.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// The figures `memlink ps` reads (PSS/USS filled in from the last `smaps_rollup` pass).
+    pub ps: ProcessRow,
+    /// Start time in clock ticks after boot (`None` when `stat` could not be read).
+    pub start: Option<u64>,
+    /// Age of the PSS/USS figures (`None` when they are unknown).
+    pub pss_age: Option<Duration>,
+    /// Growth of RSS in bytes per minute (`None` before two samples).
+    pub growth: Option<f64>,
+    /// The leak rule holds for the RSS series.
+    pub leak: bool,
+}
+
+/// One refresh of the process list.
+#[derive(Debug, Clone, Default)]
+pub struct Frame {
+    /// Every process read.
+    pub rows: Vec<Row>,
+    /// System totals (`/proc/meminfo`).
+    pub mem: MemInfo,
+    /// Processes that exited while being read.
+    pub exited: u64,
+    /// How long the refresh took.
+    pub read_in: Duration,
+    /// Age of the last `smaps_rollup` pass (`None` before the first).
+    pub rollup_age: Option<Duration>,
+}
+
+/// The figures of one process's sparkline sample, bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Spark {
+    /// RSS (`status`).
+    pub rss: u64,
+    /// PSS (`smaps`).
+    pub pss: u64,
+    /// Anonymous resident (`status` RssAnon).
+    pub anon: u64,
+    /// File-backed resident (`status` RssFile).
+    pub file: u64,
+    /// Shared memory resident (`status` RssShmem).
+    pub shmem: u64,
+}
+
+/// The process view's data for one process.
+#[derive(Debug, Clone)]
+pub struct Detail {
+    /// The process.
+    pub pid: u32,
+    /// Its regions and summary, read from `smaps`.
+    pub snapshot: Snapshot,
+    /// The protection audit's findings on it.
+    pub findings: usize,
+    /// Sparkline samples, oldest first.
+    pub history: Vec<Spark>,
+    /// How long reading it took.
+    pub read_in: Duration,
+}
+
+/// RSS samples of one process: (seconds since `top` started, bytes).
+type Series = VecDeque<(f64, f64)>;
+
+/// A PSS/USS figure remembered between `smaps_rollup` passes.
+#[derive(Debug, Clone, Copy)]
+struct Rollup {
+    start: Option<u64>,
+    pss: Option<u64>,
+    uss: Option<u64>,
+    swap_pss: Option<u64>,
+    at: Instant,
+}
+
+/// The reader's memory of every process: its last PSS/USS and its RSS history.
+#[derive(Debug, Default)]
+pub struct Tracker {
+    rollups: HashMap<u32, Rollup>,
+    history: HashMap<u32, (Option<u64>, Series)>,
+    epoch: Option<Instant>,
+}
+
+impl Tracker {
+    /// Merges one scan (`rows` with their start times) taken at `now`. With `rollup`, the rows
+    /// carry fresh PSS/USS figures, which are remembered; without it, each row gets the figures
+    /// remembered for the same process (same PID and start time), with their age.
+    pub fn merge(
+        &mut self,
+        rows: Vec<(ProcessRow, Option<u64>)>,
+        rollup: bool,
+        now: Instant,
+    ) -> Vec<Row> {
+        let epoch = *self.epoch.get_or_insert(now);
+        let t = now.saturating_duration_since(epoch).as_secs_f64();
+        let mut out = Vec::with_capacity(rows.len());
+        let mut seen = HashMap::with_capacity(rows.len());
+        for (mut ps, start) in rows {
+            let pid = ps.pid;
+            seen.insert(pid, ());
+            let mut pss_age = None;
+            if rollup {
+                if ps.figures.pss.is_some() {
+                    self.rollups.insert(
+                        pid,
+                        Rollup {
+                            start,
+                            pss: ps.figures.pss,
+                            uss: ps.figures.uss,
+                            swap_pss: ps.swap_pss,
+                            at: now,
+                        },
+                    );
+                    pss_age = Some(Duration::ZERO);
+                } else {
+                    self.rollups.remove(&pid);
+                }
+            } else if let Some(r) = self.rollups.get(&pid) {
+                if r.start == start && start.is_some() {
+                    ps.figures.pss = r.pss;
+                    ps.figures.uss = r.uss;
+                    ps.swap_pss = r.swap_pss;
+                    pss_age = Some(now.saturating_duration_since(r.at));
+                } else {
+                    // The PID now belongs to another process.
+                    self.rollups.remove(&pid);
+                }
+            }
+            let h = self.history.entry(pid).or_insert((start, VecDeque::new()));
+            if h.0 != start {
+                *h = (start, VecDeque::new());
+            }
+            if let Some(rss) = ps.figures.rss {
+                if h.1.len() == HISTORY {
+                    h.1.pop_front();
+                }
+                h.1.push_back((t, rss as f64));
+            }
+            let points: Vec<(f64, f64)> = h.1.iter().copied().collect();
+            // A slope over less than the warm-up says nothing yet.
+            let span = points.last().map_or(0.0, |l| l.0) - points.first().map_or(0.0, |f| f.0);
+            let growth = (span >= trend::DEFAULT_BYTES.warmup_s)
+                .then(|| trend::fit(&points).map(|f| f.slope * 60.0))
+                .flatten();
+            let leak = trend::judge(&points, &trend::DEFAULT_BYTES, "bytes").suspected;
+            out.push(Row {
+                ps,
+                start,
+                pss_age,
+                growth,
+                leak,
+            });
+        }
+        self.history.retain(|pid, _| seen.contains_key(pid));
+        self.rollups.retain(|pid, _| seen.contains_key(pid));
+        out
+    }
+}
