@@ -204,9 +204,45 @@ pub struct SearchArgs {
     /// Also read swapped-out and uncached pages, through the process (faults them in).
     #[arg(long)]
     pub fault_in: bool,
+    /// Bytes of context shown before and after each match (at most 4096).
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub context: usize,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
+    /// Where each pattern flag's values stood on the command line (flag id, one index per
+    /// value), filled in from the parsed matches so that patterns keep their order.
+    #[arg(skip)]
+    pub positions: Vec<(&'static str, Vec<usize>)>,
+}
+
+impl SearchArgs {
+    /// The ids of the pattern flags, in the order patterns are taken when positions are unknown.
+    pub const PATTERN_FLAGS: [&'static str; 13] = [
+        "hex", "text", "utf16", "i8", "u8", "i16", "u16", "i32", "u32", "i64", "u64", "f32", "f64",
+    ];
+
+    /// Records where the pattern flags' values stood in `m` (the `search` subcommand's matches).
+    pub fn record_positions(&mut self, m: &clap::ArgMatches) {
+        self.positions = Self::PATTERN_FLAGS
+            .iter()
+            .map(|id| {
+                let at = m
+                    .indices_of(id)
+                    .map(|i| i.collect::<Vec<usize>>())
+                    .unwrap_or_default();
+                (*id, at)
+            })
+            .collect();
+    }
+
+    /// Where the `i`-th value of flag `id` stood on the command line, when known.
+    pub fn position(&self, id: &str, i: usize) -> Option<usize> {
+        self.positions
+            .iter()
+            .find(|(f, _)| *f == id)
+            .and_then(|(_, at)| at.get(i).copied())
+    }
 }
 
 /// `memlink dump`.

@@ -11,7 +11,7 @@ mod top;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 pub use args::Cli;
 
@@ -26,7 +26,7 @@ pub enum Outcome {
 
 /// Parses the arguments, runs the command and maps the result to an exit code.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
             // --help and --version.
@@ -50,6 +50,19 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Parses the command line, keeping where `search`'s patterns stood on it.
+fn parse() -> Result<Cli, clap::Error> {
+    let mut cmd = Cli::command();
+    let matches = cmd.try_get_matches_from_mut(std::env::args_os())?;
+    let mut cli = Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))?;
+    if let (args::Command::Search(a), Some(m)) =
+        (&mut cli.command, matches.subcommand_matches("search"))
+    {
+        a.record_positions(m);
+    }
+    Ok(cli)
 }
 
 /// The first line of a clap error, without its `error: ` prefix.

@@ -283,3 +283,144 @@ fn proc_root_other_than_proc_is_searched() {
     ])
     .assert_error(&[&pid, "does not exist"]);
 }
+
+/// The `search_context` fixture's needle (12 bytes, so `context` holds 4 bytes after it).
+const CTX_NEEDLE: &str = "MLCTXq81zK0!";
+
+fn hex_of(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn context_fixture() -> Fixture {
+    Fixture::start("search_context", &["{dir}"])
+}
+
+/// The match at the fixture's address `key`.
+fn match_at<'a>(f: &Fixture, matches: &'a [Value], key: &str) -> &'a Value {
+    let a = f.addr(key);
+    matches
+        .iter()
+        .find(|m| m["address"].as_u64() == Some(a))
+        .unwrap_or_else(|| panic!("no match at {key} ({a:#x}): {matches:?}"))
+}
+
+#[test]
+fn context_before_and_after_are_clipped_to_the_region() {
+    let f = context_fixture();
+    let matches = search_json(&f, &["--text", CTX_NEEDLE]);
+    assert_eq!(matches.len(), 3, "{matches:?}");
+    // `context` keeps its meaning: the match and the bytes after it, 16 in all.
+    let middle = match_at(&f, &matches, "middle");
+    assert_eq!(
+        middle["context"],
+        hex_of(&format!("{CTX_NEEDLE}ghij")),
+        "{middle}"
+    );
+    assert_eq!(middle["context_before"], hex_of("0123456789abcdef"));
+    assert_eq!(middle["context_after"], hex_of("ghijklmnopqrstuv"));
+    // At a region's first byte there is nothing before; at its last, nothing after.
+    let start = match_at(&f, &matches, "start");
+    assert_eq!(start["context_before"], "");
+    assert_eq!(start["context_after"], hex_of("AFTER-START-0123"));
+    let end = match_at(&f, &matches, "end");
+    assert_eq!(end["context_before"], hex_of("BEFORE-SHARED-16"));
+    assert_eq!(end["context_after"], "");
+    assert_eq!(end["region_end"].as_u64().unwrap(), f.addr("end") + 12);
+
+    // --context N: N bytes each side, clipped to the region (the middle needle is 200 bytes
+    // above the region's start, where the first needle is).
+    let matches = search_json(&f, &["--text", CTX_NEEDLE, "--context", "4"]);
+    let middle = match_at(&f, &matches, "middle");
+    assert_eq!(middle["context_before"], hex_of("cdef"));
+    assert_eq!(middle["context_after"], hex_of("ghij"));
+    assert_eq!(middle["context"], hex_of(&format!("{CTX_NEEDLE}ghij")));
+    let matches = search_json(&f, &["--text", CTX_NEEDLE, "--context", "300"]);
+    let middle = match_at(&f, &matches, "middle");
+    let before = middle["context_before"].as_str().unwrap();
+    assert_eq!(before.len(), 2 * 200, "{before}");
+    assert!(before.starts_with(&hex_of(CTX_NEEDLE)), "{before}");
+    assert!(before.ends_with(&hex_of("0123456789abcdef")), "{before}");
+    let end = match_at(&f, &matches, "end");
+    assert_eq!(end["context_after"], "");
+    assert_eq!(end["context_before"].as_str().unwrap().len(), 2 * 300);
+    let matches = search_json(&f, &["--text", CTX_NEEDLE, "--context", "0"]);
+    assert_eq!(match_at(&f, &matches, "middle")["context_before"], "");
+    assert_eq!(match_at(&f, &matches, "middle")["context_after"], "");
+
+    // Text shows the bytes before and after.
+    let pid = f.pid_arg();
+    let r = run(&["search", "--pid", &pid, "--text", CTX_NEEDLE]);
+    let out = r.ok();
+    let line = out
+        .lines()
+        .find(|l| l.starts_with(&format!("{:#014x}", f.addr("middle"))))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(line.contains("|0123456789abcdef|"), "{line}");
+    assert!(line.contains("|ghijklmnopqrstuv|"), "{line}");
+
+    // Past the maximum: one line, exit 2.
+    let r = run(&[
+        "search",
+        "--pid",
+        &pid,
+        "--text",
+        CTX_NEEDLE,
+        "--context",
+        "4097",
+    ]);
+    r.assert_error(&["--context", "4096"]);
+    let r = run(&[
+        "search",
+        "--pid",
+        &pid,
+        "--text",
+        CTX_NEEDLE,
+        "--context",
+        "4096",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+#[test]
+fn pattern_index_follows_the_command_line() {
+    let f = context_fixture();
+    let wanted = [
+        ("text:MLCTXq81zK0!", 0),
+        ("hex:4d 4c 43 54 58", 1),
+        ("text:AFTER-START-0123", 2),
+    ];
+    let matches = search_json(
+        &f,
+        &[
+            "--text",
+            CTX_NEEDLE,
+            "--hex",
+            "4d 4c 43 54 58",
+            "--text",
+            "AFTER-START-0123",
+        ],
+    );
+    for (label, index) in wanted {
+        let of: Vec<&Value> = matches.iter().filter(|m| m["pattern"] == label).collect();
+        assert!(!of.is_empty(), "no match of {label}: {matches:?}");
+        for m in of {
+            assert_eq!(m["pattern_index"], index, "{m}");
+        }
+    }
+}
+
+#[test]
+fn control_bytes_in_file_names_are_escaped_once() {
+    let f = context_fixture();
+    let pid = f.pid_arg();
+    let r = run(&["search", "--pid", &pid, "--text", CTX_NEEDLE]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.raw_stdout.contains(&0x1b), "raw ESC in {:?}", r.stdout);
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&format!("{:#014x}", f.addr("end"))))
+        .unwrap_or_else(|| panic!("{}", r.stdout));
+    assert!(line.contains(r"ctx\x1b\xffname+0x"), "{line}");
+    assert!(!line.contains(r"\\x"), "escaped twice: {line}");
+}

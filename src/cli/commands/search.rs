@@ -22,33 +22,42 @@ impl TryFrom<&SearchArgs> for SearchRequest {
     type Error = memlink::Error;
 
     fn try_from(a: &SearchArgs) -> memlink::Result<SearchRequest> {
-        let mut patterns = Vec::new();
-        for h in &a.hex {
-            patterns.push(Pattern::hex(h)?);
+        // Each pattern with where it stood on the command line: `pattern_index` follows
+        // that order, whichever flags gave the patterns.
+        let mut placed: Vec<(usize, Pattern)> = Vec::new();
+        let mut place = |id: &str, i: usize, p: Pattern| {
+            let at = a.position(id, i).unwrap_or(usize::MAX);
+            placed.push((at, p));
+        };
+        for (i, h) in a.hex.iter().enumerate() {
+            place("hex", i, Pattern::hex(h)?);
         }
-        for t in &a.text {
-            patterns.push(Pattern::text(t)?);
+        for (i, t) in a.text.iter().enumerate() {
+            place("text", i, Pattern::text(t)?);
         }
-        for t in &a.utf16 {
-            patterns.push(Pattern::utf16(t)?);
+        for (i, t) in a.utf16.iter().enumerate() {
+            place("utf16", i, Pattern::utf16(t)?);
         }
         let typed = [
-            (ValueType::I8, &a.i8),
-            (ValueType::U8, &a.u8),
-            (ValueType::I16, &a.i16),
-            (ValueType::U16, &a.u16),
-            (ValueType::I32, &a.i32),
-            (ValueType::U32, &a.u32),
-            (ValueType::I64, &a.i64),
-            (ValueType::U64, &a.u64),
-            (ValueType::F32, &a.f32),
-            (ValueType::F64, &a.f64),
+            ("i8", ValueType::I8, &a.i8),
+            ("u8", ValueType::U8, &a.u8),
+            ("i16", ValueType::I16, &a.i16),
+            ("u16", ValueType::U16, &a.u16),
+            ("i32", ValueType::I32, &a.i32),
+            ("u32", ValueType::U32, &a.u32),
+            ("i64", ValueType::I64, &a.i64),
+            ("u64", ValueType::U64, &a.u64),
+            ("f32", ValueType::F32, &a.f32),
+            ("f64", ValueType::F64, &a.f64),
         ];
-        for (ty, values) in typed {
-            for v in values {
-                patterns.push(Pattern::value(ty, v, a.big_endian, a.aligned)?);
+        for (id, ty, values) in typed {
+            for (i, v) in values.iter().enumerate() {
+                place(id, i, Pattern::value(ty, v, a.big_endian, a.aligned)?);
             }
         }
+        // A stable sort: patterns whose position is unknown keep the flags' order.
+        placed.sort_by_key(|(at, _)| *at);
+        let patterns: Vec<Pattern> = placed.into_iter().map(|(_, p)| p).collect();
         if patterns.is_empty() {
             return Err(memlink::Error::InvalidArgument(
                 "no pattern given (use --hex, --text, --utf16 or a typed value such as --u32)"
@@ -71,6 +80,14 @@ impl TryFrom<&SearchArgs> for SearchRequest {
             ));
         }
         req.max = a.max;
+        if a.context > search::MAX_AROUND {
+            return Err(memlink::Error::InvalidArgument(format!(
+                "--context {} is too large; the most is {}",
+                a.context,
+                search::MAX_AROUND
+            )));
+        }
+        req.around = a.context;
         req.mode = if a.resident_only {
             ReadMode::ResidentOnly
         } else if a.fault_in {
@@ -207,25 +224,62 @@ fn skipped(r: &search::SearchReport) -> Vec<(u64, &'static str)> {
     .collect()
 }
 
-/// `0x7f..  Code  libfoo.so+0x1234  text:secret  73 65 63 ...  |sec...|`
+/// `0x7f..  Code  libfoo.so+0x1234  text:secret  73 65 63 ...  |sec...|  before: ... |..|
+/// after: ... |..|`
 fn write_match(out: &mut impl Write, m: &Match) -> std::io::Result<()> {
-    let location = match (&m.region_name, m.file_offset) {
+    // Region names are stored with bytes that are not UTF-8 as `\xNN`: take the raw bytes
+    // back so that the terminal escaping below escapes each byte once.
+    let location: Vec<u8> = match (&m.region_name, m.file_offset) {
         // Shared memory is named as the kernel names it (`/dev/zero (deleted)`,
         // `/SYSV0000162e (deleted)` for SysV key 0x0000162e, `/memfd:NAME (deleted)`): its
         // base name alone (`zero`) would mean nothing to the user.
         (Some(name), Some(fo)) if m.region_type == memlink::region::RegionType::SharedMemory => {
-            format!("{name}+{fo:#x}")
+            let mut l = memlink::region::unescape_path(name);
+            l.extend_from_slice(format!("+{fo:#x}").as_bytes());
+            l
         }
         (Some(name), Some(fo)) => {
-            let base = Path::new(name.trim_end_matches(" (deleted)"))
-                .file_name()
-                .map_or(name.clone(), |b| b.to_string_lossy().into_owned());
-            format!("{base}+{fo:#x}")
+            let raw = memlink::region::unescape_path(name);
+            let path = raw.strip_suffix(b" (deleted)").unwrap_or(&raw);
+            let base = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
+            let mut l = if base.is_empty() {
+                raw.clone()
+            } else {
+                base.to_vec()
+            };
+            l.extend_from_slice(format!("+{fo:#x}").as_bytes());
+            l
         }
-        (Some(name), None) => format!("{name}+{:#x}", m.offset),
-        (None, _) => format!("{:#x}+{:#x}", m.region_start, m.offset),
+        (Some(name), None) => {
+            let mut l = memlink::region::unescape_path(name);
+            l.extend_from_slice(format!("+{:#x}", m.offset).as_bytes());
+            l
+        }
+        (None, _) => format!("{:#x}+{:#x}", m.region_start, m.offset).into_bytes(),
     };
-    let bytes = m.context_bytes();
+    let (hex, ascii) = hex_ascii(&m.context_bytes());
+    let (before_hex, before_ascii) = hex_ascii(&m.before_bytes());
+    let (after_hex, after_ascii) = hex_ascii(&m.after_bytes());
+    // File names and patterns are the target's and the user's bytes: escape control
+    // characters so that they cannot rewrite the terminal.
+    writeln!(
+        out,
+        "{:#014x}  {:<11}  {:<32}  {:<16}  {:<47}  |{}|  before: {} |{}|  after: {} |{}|",
+        m.address,
+        m.region_type.name(),
+        memlink::text::terminal_safe(&location),
+        memlink::text::terminal_safe(m.pattern.as_bytes()),
+        hex,
+        ascii,
+        before_hex,
+        before_ascii,
+        after_hex,
+        after_ascii
+    )
+}
+
+/// Bytes as spaced hex and as printable ASCII (`.` for anything else).
+fn hex_ascii(bytes: &[u8]) -> (String, String) {
     let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
     let ascii: String = bytes
         .iter()
@@ -237,18 +291,7 @@ fn write_match(out: &mut impl Write, m: &Match) -> std::io::Result<()> {
             }
         })
         .collect();
-    // File names and patterns are the target's and the user's bytes: escape control
-    // characters so that they cannot rewrite the terminal.
-    writeln!(
-        out,
-        "{:#014x}  {:<11}  {:<32}  {:<16}  {:<47}  |{}|",
-        m.address,
-        m.region_type.name(),
-        memlink::text::terminal_safe(location.as_bytes()),
-        memlink::text::terminal_safe(m.pattern.as_bytes()),
-        hex.join(" "),
-        ascii
-    )
+    (hex.join(" "), ascii)
 }
 
 fn io_error(e: std::io::Error) -> memlink::Error {

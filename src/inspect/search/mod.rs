@@ -29,7 +29,9 @@ use serde::Serialize;
 
 use crate::analyzer::MemoryAnalyzer;
 use crate::error::{Error, Result};
-use crate::platform::{MemReader, ReadMode, Skip, Walk, WalkSpan, DEFAULT_CHUNK};
+use crate::platform::{
+    MemReader, ReadMode, RegionReader, Skip, Step, Walk, WalkSpan, DEFAULT_CHUNK,
+};
 use crate::region::{MemoryRegion, Perms, RegionType};
 
 pub use filter::{PermFilter, RegionFilter};
@@ -43,6 +45,10 @@ const SEGMENT: u64 = 32 << 20;
 const CONTEXT: usize = 16;
 /// The most context kept with a match.
 const MAX_CONTEXT: usize = 64;
+/// Bytes before and after a match given by default ([`SearchRequest::around`]).
+pub const DEFAULT_AROUND: usize = 16;
+/// The most bytes before and after a match a request may ask for.
+pub const MAX_AROUND: usize = 4096;
 /// How many found matches a scanning thread holds before passing the settled ones on.
 const PENDING: usize = 1024;
 
@@ -60,6 +66,9 @@ pub struct SearchRequest {
     pub mode: ReadMode,
     /// Bytes per read.
     pub chunk: usize,
+    /// Bytes kept before and after each match ([`Match::context_before`],
+    /// [`Match::context_after`]), clipped to the match's region; at most [`MAX_AROUND`].
+    pub around: usize,
 }
 
 impl SearchRequest {
@@ -71,6 +80,7 @@ impl SearchRequest {
             max: None,
             mode: ReadMode::Safe,
             chunk: DEFAULT_CHUNK,
+            around: DEFAULT_AROUND,
         }
     }
 }
@@ -100,15 +110,35 @@ pub struct Match {
     pub file_offset: Option<u64>,
     /// The matched bytes and a few after them, in hex.
     pub context: String,
+    /// Up to [`SearchRequest::around`] bytes just before the match, in hex (fewer at the
+    /// region's start or after a range that could not be read).
+    pub context_before: String,
+    /// Up to [`SearchRequest::around`] bytes just after the match, in hex (fewer at the
+    /// region's end or before a range that could not be read).
+    pub context_after: String,
 }
 
 impl Match {
     /// The context bytes.
     pub fn context_bytes(&self) -> Vec<u8> {
-        (0..self.context.len() / 2)
-            .filter_map(|i| u8::from_str_radix(&self.context[2 * i..2 * i + 2], 16).ok())
-            .collect()
+        unhex(&self.context)
     }
+
+    /// The bytes before the match ([`Match::context_before`]).
+    pub fn before_bytes(&self) -> Vec<u8> {
+        unhex(&self.context_before)
+    }
+
+    /// The bytes after the match ([`Match::context_after`]).
+    pub fn after_bytes(&self) -> Vec<u8> {
+        unhex(&self.context_after)
+    }
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .filter_map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok())
+        .collect()
 }
 
 /// What a search found and how much it read.
@@ -270,11 +300,14 @@ fn plan(pid: u32, regions: &[MemoryRegion], req: &SearchRequest, max_len: usize)
     Ok(Plan { units, report })
 }
 
-/// A match as the scanning threads pass it on: address, pattern, context bytes.
+/// A match as the scanning threads pass it on: address, pattern, context bytes, and the bytes
+/// around the match that the scanned data held.
 struct Found {
     addr: u64,
     pattern: usize,
     context: Vec<u8>,
+    before: Vec<u8>,
+    after: Vec<u8>,
 }
 
 /// What the scanning threads count, shared between them.
@@ -299,6 +332,8 @@ struct Scan<'a> {
     walk: Walk,
     /// Bytes of context per match.
     ctx_len: usize,
+    /// Bytes kept before and after each match.
+    around: usize,
     /// Matches found later in a unit can start up to this far below earlier ones (anchor
     /// offsets, the automaton's overlapping order): pending matches further below are final.
     settle: u64,
@@ -337,6 +372,7 @@ impl<'a> Scan<'a> {
                 mode: req.mode,
             },
             ctx_len: CONTEXT.max(matcher.max_len).min(MAX_CONTEXT),
+            around: req.around.min(MAX_AROUND),
             settle: 2 * matcher.max_len as u64,
             total,
             progress,
@@ -435,10 +471,13 @@ impl<'a> Scan<'a> {
             .find(data, carried, addr, u.limit, &mut |pos, pi| {
                 let at = addr + pos as u64;
                 let end = (pos + self.ctx_len).min(data.len());
+                let matched = (pos + self.matcher.patterns[pi].len()).min(data.len());
                 pending.found.push(Found {
                     addr: at,
                     pattern: pi,
                     context: data[pos..end].to_vec(),
+                    before: data[pos.saturating_sub(self.around)..pos].to_vec(),
+                    after: data[matched..(matched + self.around).min(data.len())].to_vec(),
                 });
                 pending.found.len() < PENDING || pending.flush(at.saturating_sub(self.settle))
             })
@@ -515,10 +554,14 @@ fn emit(
     for (i, unit) in scan.units.iter().enumerate() {
         let rx = scan.queues.take(i);
         let r = &regions[unit.region];
-        for f in rx.iter() {
+        // Bytes the scanned data did not hold are read as the scan reads (never faulting in
+        // pages the default mode leaves alone), clipped to the region.
+        let mut rr = scan.reader.region(r, scan.walk.mode);
+        for mut f in rx.iter() {
             let p = &scan.matcher.patterns[f.pattern];
-            let mut m = make_match(r, p, f.pattern, f.addr, &f.context);
-            complete_context(scan.reader, &mut m, scan.ctx_len);
+            complete_around(&mut rr, r, p.len() as u64, &mut f, scan.around);
+            let mut m = make_match(r, p, f.pattern, f.addr, &f);
+            complete_context(&mut rr, &mut m, scan.ctx_len);
             match sink(m) {
                 Ok(true) => {}
                 Ok(false) => {
@@ -542,17 +585,82 @@ fn emit(
 }
 
 /// A match near the end of a chunk got less context than the others: read the rest.
-fn complete_context(reader: &MemReader, m: &mut Match, want: usize) {
+fn complete_context(rr: &mut RegionReader<'_>, m: &mut Match, want: usize) {
     if m.context.len() / 2 >= want {
         return;
     }
-    let mut buf = vec![0u8; want];
-    let room = (m.region_end - m.address).min(want as u64) as usize;
-    if let Ok(n) = reader.read(m.address, &mut buf[..room]) {
-        if n * 2 > m.context.len() {
-            m.context = hex(&buf[..n]);
+    let room = (m.region_end - m.address).min(want as u64);
+    let got = read_forward(rr, m.address, m.address + room);
+    if got.len() * 2 > m.context.len() {
+        m.context = hex(&got);
+    }
+}
+
+/// A match near the start or end of a chunk got fewer bytes around it than asked: read them,
+/// within region `r`, through `rr`.
+fn complete_around(
+    rr: &mut RegionReader<'_>,
+    r: &MemoryRegion,
+    len: u64,
+    f: &mut Found,
+    want: usize,
+) {
+    let (start, end) = (r.base_address as u64, r.end_address() as u64);
+    let lo = f.addr.saturating_sub(want as u64).max(start);
+    if (f.before.len() as u64) < f.addr - lo {
+        let got = read_backward(rr, lo, f.addr);
+        if got.len() > f.before.len() {
+            f.before = got;
         }
     }
+    let from = (f.addr + len).min(end);
+    let hi = from.saturating_add(want as u64).min(end);
+    if (f.after.len() as u64) < hi - from {
+        let got = read_forward(rr, from, hi);
+        if got.len() > f.after.len() {
+            f.after = got;
+        }
+    }
+}
+
+/// The bytes of `[start, end)` read through `rr` from `start` on, up to the first range that
+/// could not be read.
+fn read_forward(rr: &mut RegionReader<'_>, start: u64, end: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; (end - start) as usize];
+    let mut pos = start;
+    while pos < end {
+        match rr.next(pos, end, &mut buf[..(end - pos) as usize]) {
+            Ok(Step::Data(n)) => {
+                out.extend_from_slice(&buf[..n]);
+                pos += n as u64;
+            }
+            Ok(Step::Skip { .. }) | Err(_) => break,
+        }
+    }
+    out
+}
+
+/// The bytes of `[start, end)` read through `rr` that run without a gap up to `end` (those
+/// after the last range that could not be read).
+fn read_backward(rr: &mut RegionReader<'_>, start: u64, end: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; (end - start) as usize];
+    let mut pos = start;
+    while pos < end {
+        match rr.next(pos, end, &mut buf[..(end - pos) as usize]) {
+            Ok(Step::Data(n)) => {
+                out.extend_from_slice(&buf[..n]);
+                pos += n as u64;
+            }
+            Ok(Step::Skip { end: skip, .. }) => {
+                out.clear();
+                pos = skip.clamp(pos + 1, end);
+            }
+            Err(_) => return Vec::new(),
+        }
+    }
+    out
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -564,7 +672,7 @@ fn hex(bytes: &[u8]) -> String {
     s
 }
 
-fn make_match(r: &MemoryRegion, p: &Pattern, pi: usize, addr: u64, context: &[u8]) -> Match {
+fn make_match(r: &MemoryRegion, p: &Pattern, pi: usize, addr: u64, f: &Found) -> Match {
     let offset = addr - r.base_address as u64;
     let name = r.display_name();
     Match {
@@ -578,6 +686,8 @@ fn make_match(r: &MemoryRegion, p: &Pattern, pi: usize, addr: u64, context: &[u8
         region_name: (!name.is_empty()).then_some(name),
         offset,
         file_offset: r.is_file_backed().then(|| r.offset + offset),
-        context: hex(context),
+        context: hex(&f.context),
+        context_before: hex(&f.before),
+        context_after: hex(&f.after),
     }
 }
