@@ -23,6 +23,6 @@ mod regions;
 mod regression;
 mod search;
 mod snapshot;
-mod truth;
 mod top;
+mod truth;
 mod watch;
