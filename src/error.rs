@@ -11,7 +11,7 @@ use std::path::PathBuf;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Hint printed with permission errors about another process.
-pub const PTRACE_HINT: &str = "reading another process's memory needs the same user and \
+pub(crate) const PTRACE_HINT: &str = "reading another process's memory needs the same user and \
 a non-restrictive kernel.yama.ptrace_scope, or CAP_SYS_PTRACE (try sudo)";
 
 /// Everything that can go wrong in memlink.

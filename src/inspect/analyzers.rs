@@ -25,7 +25,7 @@ use crate::inspect::audit::{self, Finding, Severity};
 use crate::snapshot::Snapshot;
 
 /// Prefix of external analyzer programs.
-pub const EXTERNAL_PREFIX: &str = "memlink-analyzer-";
+pub(crate) const EXTERNAL_PREFIX: &str = "memlink-analyzer-";
 
 /// Read access to the live process, for analyzers that look at contents.
 pub trait MemoryAccess: Sync {
@@ -59,7 +59,7 @@ pub trait Analyzer {
 
 /// The protection and integrity audit ([`audit::audit`]).
 #[derive(Debug, Default)]
-pub struct ProtectionAudit;
+pub(crate) struct ProtectionAudit;
 
 impl Analyzer for ProtectionAudit {
     fn name(&self) -> &str {
@@ -83,7 +83,7 @@ impl Analyzer for ProtectionAudit {
 
 /// The usage summary as informational findings: one per region type with resident memory.
 #[derive(Debug, Default)]
-pub struct StatsSummary;
+pub(crate) struct StatsSummary;
 
 impl Analyzer for StatsSummary {
     fn name(&self) -> &str {
@@ -137,7 +137,7 @@ impl Analyzer for StatsSummary {
 }
 
 /// The built-in analyzers.
-pub fn builtin() -> Vec<Box<dyn Analyzer>> {
+pub(crate) fn builtin() -> Vec<Box<dyn Analyzer>> {
     vec![Box::new(ProtectionAudit), Box::new(StatsSummary)]
 }
 
@@ -151,7 +151,7 @@ pub struct External {
 }
 
 /// Every `memlink-analyzer-*` on `PATH` (first one wins for a name), safe or not.
-pub fn externals() -> Vec<External> {
+pub(crate) fn externals() -> Vec<External> {
     let mut out: Vec<External> = Vec::new();
     let Some(path) = std::env::var_os("PATH") else {
         return out;
@@ -313,7 +313,7 @@ impl Analyzer for External {
 }
 
 /// Parses an external analyzer's output: an array of findings or `{"findings": [...]}`.
-pub fn parse_findings(bytes: &[u8], what: &str) -> Result<Vec<Finding>> {
+pub(crate) fn parse_findings(bytes: &[u8], what: &str) -> Result<Vec<Finding>> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Output {

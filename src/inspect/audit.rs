@@ -180,7 +180,7 @@ fn is_kernel_code(r: &MemoryRegion) -> bool {
 }
 
 /// Reads the first bytes of a region, for the ELF check.
-pub type ReadFn<'a> = dyn Fn(u64, &mut [u8]) -> Result<usize> + 'a;
+pub(crate) type ReadFn<'a> = dyn Fn(u64, &mut [u8]) -> Result<usize> + 'a;
 
 /// Runs the protection audit over a snapshot taken with `smaps` figures. `read` gives access to
 /// the live memory (without it the ELF check is skipped). Findings come sorted, most severe

@@ -26,7 +26,7 @@ pub struct Mapping {
 }
 
 /// Parses the executable, file-backed lines of a `/proc/PID/maps` text.
-pub fn executable_mappings(maps: &str) -> Vec<Mapping> {
+pub(crate) fn executable_mappings(maps: &str) -> Vec<Mapping> {
     let mut out = Vec::new();
     for line in maps.lines() {
         let mut f = line.split_whitespace();
@@ -155,7 +155,7 @@ pub struct Unwound {
 }
 
 /// Frames kept per stack at most.
-pub const MAX_FRAMES: usize = 64;
+pub(crate) const MAX_FRAMES: usize = 64;
 
 impl Objects {
     /// Reads process `pid`'s executable mappings and loads each object once.

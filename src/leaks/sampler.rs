@@ -32,7 +32,7 @@ pub fn weight(size: u64, n: u64) -> f64 {
 }
 
 /// Variance contributed by one sampled allocation (Horvitz–Thompson): `s² (1 − p) / p²`.
-pub fn variance(size: u64, n: u64) -> f64 {
+pub(crate) fn variance(size: u64, n: u64) -> f64 {
     let p = probability(size, n);
     (size as f64).powi(2) * (1.0 - p) / (p * p)
 }

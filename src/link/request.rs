@@ -120,7 +120,7 @@ pub struct Fault {
 
 /// The injected calls a `during:CALL:hold` fault can name, with their x86_64 numbers.
 #[cfg(feature = "test-hooks")]
-pub const FAULT_CALLS: [(&str, u64); 13] = [
+pub(crate) const FAULT_CALLS: [(&str, u64); 13] = [
     ("close", 3),
     ("mmap", 9),
     ("mprotect", 10),

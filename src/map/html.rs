@@ -45,7 +45,7 @@ fn hash_source(text: &str) -> String {
 
 /// The Content-Security-Policy of every page: nothing may be fetched or run but the page's own
 /// inline script and style.
-pub fn content_security_policy() -> String {
+pub(crate) fn content_security_policy() -> String {
     format!(
         "default-src 'none'; script-src {}; style-src {}; img-src data:; base-uri 'none'; form-action 'none'",
         hash_source(JS),

@@ -158,7 +158,7 @@ pub struct AggregateSummary {
 /// The most distinct names an aggregate lists.
 pub const MAX_NAMES: usize = 64;
 /// The number of regions an aggregate describes one by one.
-pub const SAMPLE: usize = 12;
+pub(crate) const SAMPLE: usize = 12;
 
 /// One row of the map.
 #[derive(Debug, Clone, PartialEq, Serialize)]

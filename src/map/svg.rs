@@ -54,7 +54,7 @@ fn text_color(fill: &str) -> &'static str {
 }
 
 /// The tooltip of a cell.
-pub fn cell_title(cell: &Cell, regions: &[MemoryRegion]) -> String {
+pub(crate) fn cell_title(cell: &Cell, regions: &[MemoryRegion]) -> String {
     match cell.kind {
         CellKind::Gap => format!(
             "{:#x}-{:#x} unmapped ({})",

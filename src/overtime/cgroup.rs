@@ -31,7 +31,7 @@ pub struct Cgroup {
 
 /// Parses `/proc/PID/cgroup` and picks the memory cgroup: the v1 `memory` controller's line when
 /// the machine still uses v1 for memory, otherwise the unified `0::` line.
-pub fn parse_proc_cgroup(bytes: &[u8]) -> Option<Cgroup> {
+pub(crate) fn parse_proc_cgroup(bytes: &[u8]) -> Option<Cgroup> {
     let text = String::from_utf8_lossy(bytes);
     let mut v2 = None;
     for line in text.lines() {
@@ -226,7 +226,7 @@ const V1_KEYS: &[&str] = &["rss", "cache", "shmem", "mapped_file", "dirty", "swa
 
 /// Parses a single-number file (`memory.current`); `max` and v1's huge "unlimited" value give
 /// `None`.
-pub fn parse_limit(bytes: &[u8]) -> Option<u64> {
+pub(crate) fn parse_limit(bytes: &[u8]) -> Option<u64> {
     let s = std::str::from_utf8(bytes).ok()?.trim();
     let v: u64 = s.parse().ok()?;
     // v1 reports "no limit" as PAGE_COUNTER_MAX * page size, close to i64::MAX.
@@ -234,7 +234,7 @@ pub fn parse_limit(bytes: &[u8]) -> Option<u64> {
 }
 
 /// Parses `memory.stat`, keeping the key lines for `version`.
-pub fn parse_memory_stat(bytes: &[u8], version: Version) -> Vec<(String, u64)> {
+pub(crate) fn parse_memory_stat(bytes: &[u8], version: Version) -> Vec<(String, u64)> {
     let keys = match version {
         Version::V2 => V2_KEYS,
         Version::V1 => V1_KEYS,
@@ -289,7 +289,7 @@ pub fn read_memory(mounts: &Mounts, cg: &Cgroup) -> MemoryFigures {
 }
 
 /// Reads the memory files of the cgroup directory `dir`.
-pub fn read_memory_dir(dir: &Path, version: Version) -> MemoryFigures {
+pub(crate) fn read_memory_dir(dir: &Path, version: Version) -> MemoryFigures {
     let (current, max) = match version {
         Version::V2 => ("memory.current", "memory.max"),
         Version::V1 => ("memory.usage_in_bytes", "memory.limit_in_bytes"),

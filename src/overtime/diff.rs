@@ -143,7 +143,7 @@ impl SnapshotDiff {
 }
 
 /// The label identifying a region across snapshots.
-pub fn region_label(r: &MemoryRegion) -> Option<String> {
+pub(crate) fn region_label(r: &MemoryRegion) -> Option<String> {
     r.mapped_file.clone().or_else(|| r.name.clone())
 }
 

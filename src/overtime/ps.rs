@@ -212,7 +212,7 @@ pub struct Table {
 }
 
 /// Lists the PIDs under `root`.
-pub fn list_pids(root: &Path) -> Result<Vec<u32>> {
+pub(crate) fn list_pids(root: &Path) -> Result<Vec<u32>> {
     let rd = std::fs::read_dir(root).map_err(|source| Error::File {
         path: root.to_path_buf(),
         source,
@@ -558,7 +558,7 @@ fn start_time(dir: &ProcDir, task: &str) -> u64 {
 }
 
 /// True when cgroup `path` is `prefix` or below it.
-pub fn cgroup_under(path: &str, prefix: &str) -> bool {
+pub(crate) fn cgroup_under(path: &str, prefix: &str) -> bool {
     let prefix = prefix.trim_end_matches('/');
     prefix.is_empty()
         || path == prefix
@@ -581,7 +581,7 @@ fn cmdline_text(b: &[u8]) -> String {
 }
 
 /// Counts the lines of a file under `/proc/PID` without keeping it.
-pub fn count_lines(dir: &ProcDir, name: &str) -> std::io::Result<u64> {
+pub(crate) fn count_lines(dir: &ProcDir, name: &str) -> std::io::Result<u64> {
     let mut f = dir.open_file(name)?;
     let mut buf = vec![0u8; 64 * 1024];
     let mut n = 0u64;
@@ -661,7 +661,7 @@ fn read_mappings(
 }
 
 /// The user name for `uid`, or the number as text.
-pub fn user_name(uid: u32) -> String {
+pub(crate) fn user_name(uid: u32) -> String {
     nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
         .ok()
         .flatten()
@@ -810,7 +810,7 @@ impl RowSums {
 
 /// Fills in each cgroup group's own memory figures from the cgroup filesystem at `cgroup_root`
 /// (normally `/sys/fs/cgroup`).
-pub fn add_cgroup_memory(groups: &mut [Group], cgroup_root: &Path) {
+pub(crate) fn add_cgroup_memory(groups: &mut [Group], cgroup_root: &Path) {
     let mounts = cgroup::Mounts::find(cgroup_root);
     for g in groups {
         if let Some(cg) = &g.cgroup {
@@ -990,7 +990,7 @@ pub fn run(req: &Request) -> Result<Report> {
 
 /// Sorts rows by `key`, largest first (PID ascending); PSS/USS read earlier after those read
 /// now, unknown figures last, ties by RSS.
-pub fn sort_rows(rows: &mut [ProcessRow], key: SortKey) {
+pub(crate) fn sort_rows(rows: &mut [ProcessRow], key: SortKey) {
     let by = |f: fn(&MemoryFigures) -> Option<u64>| {
         move |a: &ProcessRow, b: &ProcessRow| {
             f(&b.figures)

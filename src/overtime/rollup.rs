@@ -136,7 +136,7 @@ impl Earlier {
 }
 
 /// The estimated cost of a rollup of a target with `rss` resident bytes.
-pub fn estimate_from_rss(rss: u64) -> Duration {
+pub(crate) fn estimate_from_rss(rss: u64) -> Duration {
     Duration::from_nanos((rss / (1024 * 1024)).saturating_mul(NS_PER_RESIDENT_MIB))
 }
 

@@ -82,7 +82,7 @@ pub const DEFAULT_BYTES: Thresholds = Thresholds {
 };
 
 /// Default thresholds for the mapping count: 10 mappings/min, r² 0.8, 50 mappings, 60 s, 10 s.
-pub const DEFAULT_MAPPINGS: Thresholds = Thresholds {
+pub(crate) const DEFAULT_MAPPINGS: Thresholds = Thresholds {
     warmup_s: 10.0,
     min_slope_per_min: 10.0,
     min_r2: 0.8,

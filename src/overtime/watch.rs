@@ -140,10 +140,10 @@ impl Default for LeakRule {
 }
 
 /// Resident bytes per label (`[heap]`, path, or type name) from a per-region view.
-pub type RegionUsage = HashMap<String, u64>;
+pub(crate) type RegionUsage = HashMap<String, u64>;
 
 /// Sums resident bytes per label.
-pub fn region_usage(regions: &[MemoryRegion]) -> RegionUsage {
+pub(crate) fn region_usage(regions: &[MemoryRegion]) -> RegionUsage {
     let mut m = RegionUsage::new();
     for r in regions {
         let label = region_label(r).unwrap_or_else(|| r.region_type.name().to_string());
@@ -153,7 +153,7 @@ pub fn region_usage(regions: &[MemoryRegion]) -> RegionUsage {
 }
 
 /// Resident bytes of stacks in a per-region view.
-pub fn stack_bytes(regions: &[MemoryRegion]) -> u64 {
+pub(crate) fn stack_bytes(regions: &[MemoryRegion]) -> u64 {
     regions
         .iter()
         .filter(|r| matches!(r.region_type, RegionType::Stack | RegionType::ThreadStack))

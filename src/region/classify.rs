@@ -18,12 +18,12 @@ use crate::region::{MemoryRegion, Perms, RegionType, ShmKind, TypeReason, Usage,
 pub const GUARD_NEXT_TO_STACK_MAX: u64 = 1 << 20;
 /// An inaccessible region not next to a stack or heap is reserved address space; up to this
 /// size its reason says it is small (an allocator's or a JIT's guard, a hole).
-pub const SMALL_INACCESSIBLE_MAX: u64 = 64 << 10;
+pub(crate) const SMALL_INACCESSIBLE_MAX: u64 = 64 << 10;
 /// Prefix of the memfd name that `memlink link` gives its shared memory.
-pub const LINK_MEMFD_PREFIX: &[u8] = b"memlink-link:";
+pub(crate) const LINK_MEMFD_PREFIX: &[u8] = b"memlink-link:";
 /// `VmFlags` entry for `VM_NOHUGEPAGE`, which `mmap(MAP_STACK)` sets since Linux 6.7 (commit
 /// c4608d1bf7c6, "mm: mmap: map MAP_STACK to VM_NOHUGEPAGE").
-pub const NO_HUGEPAGE: VmFlag = VmFlag::new(b"nh");
+pub(crate) const NO_HUGEPAGE: VmFlag = VmFlag::new(b"nh");
 /// `VmFlags` entry for `VM_GROWSDOWN` (the main thread's stack, never a thread's).
 const GROWS_DOWN: VmFlag = VmFlag::new(b"gd");
 

@@ -18,7 +18,7 @@ pub fn push_str(out: &mut Vec<u8>, s: &str) {
 
 /// Appends path bytes as the JSON string of their [`escape_path`](crate::region::escape_path)
 /// form (bytes that are not UTF-8 as `\xNN`), without building that string first.
-pub fn push_path(out: &mut Vec<u8>, bytes: &[u8]) {
+pub(crate) fn push_path(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
     for chunk in bytes.utf8_chunks() {
         push_str_body(out, chunk.valid());
@@ -67,12 +67,12 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 const REGION_PSS_SPLIT: &[u8] = b"\"pss_anon\":null,\"pss_file\":null,\"pss_shmem\":null,";
 
 /// Appends an unsigned integer.
-pub fn push_u64(out: &mut Vec<u8>, v: u64) {
+pub(crate) fn push_u64(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
 /// Appends `0x` and the lowercase hex digits of `v` (no padding), as `{:#x}` does.
-pub fn push_hex(out: &mut Vec<u8>, v: u64) {
+pub(crate) fn push_hex(out: &mut Vec<u8>, v: u64) {
     let (digits, n) = hex_left(v);
     out.extend_from_slice(b"0x");
     out.extend_from_slice(&digits[..n]);

@@ -364,7 +364,7 @@ pub fn escape_path(bytes: &[u8]) -> String {
 }
 
 /// Appends the [`escape_path`] form of `bytes` to `out`.
-pub fn push_escaped_path(out: &mut Vec<u8>, bytes: &[u8]) {
+pub(crate) fn push_escaped_path(out: &mut Vec<u8>, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     for chunk in bytes.utf8_chunks() {
         out.extend_from_slice(chunk.valid().as_bytes());
@@ -466,7 +466,7 @@ fn region_usage<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Usage>, D::Err
 
 /// An address serialized as a `0x`-prefixed hex string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HexAddr(pub u64);
+pub(crate) struct HexAddr(pub u64);
 
 impl fmt::Display for HexAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

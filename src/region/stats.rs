@@ -86,13 +86,13 @@ pub fn format_figure(v: Option<u64>) -> String {
 }
 
 /// `a - b` as a signed number, clamped to the `i64` range.
-pub fn signed_sub(a: u64, b: u64) -> i64 {
+pub(crate) fn signed_sub(a: u64, b: u64) -> i64 {
     (a as i128 - b as i128).clamp(i64::MIN as i128, i64::MAX as i128) as i64
 }
 
 /// Sums one optional figure over many rows, leaving unknown values out and counting them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct KnownSum {
+pub(crate) struct KnownSum {
     /// The sum of the known values.
     pub sum: u64,
     /// Values that were known.
@@ -122,7 +122,7 @@ impl KnownSum {
 /// Sums [`MemoryFigures`] over rows, each figure with [`KnownSum`]: an unknown figure is left out
 /// of its sum (and counted) instead of poisoning it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct FiguresSum {
+pub(crate) struct FiguresSum {
     /// RSS.
     pub rss: KnownSum,
     /// PSS.

@@ -37,16 +37,18 @@ fn captured_root(f: &Fixture) -> std::path::PathBuf {
 }
 
 /// `search`, `dump` and `audit` ignored `--proc-root` and read the memory of the PID in
-/// memlink's own `/proc`: a root without the process's `mem` file now fails for the commands
-/// that must read memory, naming that file, and the audit skips its memory check.
+/// memlink's own `/proc`: a root without the process's `mem` and `pagemap` files now fails for
+/// the commands that must read memory, naming the file of the root, and the audit skips its
+/// memory check.
 #[test]
 fn search_dump_and_audit_read_memory_through_the_proc_root() {
     let f = Fixture::start("needles", &["{dir}"]);
     let pid = f.pid_arg();
     let root = captured_root(&f);
     let r = root.to_str().unwrap();
-    let mem = root.join(&pid).join("mem");
-    let mem = mem.to_str().unwrap();
+    // Search and dump read private memory by page kind, so the first file they need is
+    // `pagemap` or `mem`: either way one of the capture's files, never memlink's own `/proc`.
+    let pid_dir = format!("{}/", root.join(&pid).display());
 
     run(&[
         "--proc-root",
@@ -57,7 +59,7 @@ fn search_dump_and_audit_read_memory_through_the_proc_root() {
         "--text",
         "MLNEEDLE-7f3a9c!",
     ])
-    .assert_error(&[mem, "No such file"]);
+    .assert_error(&[&pid_dir, "No such file"]);
 
     let out = f.dir.path().join("dump.bin");
     let big = format!("{:#x}", f.addr("big"));
@@ -75,7 +77,7 @@ fn search_dump_and_audit_read_memory_through_the_proc_root() {
         "-o",
         o,
     ])
-    .assert_error(&[mem, "No such file"]);
+    .assert_error(&[&pid_dir, "No such file"]);
     assert!(!out.exists(), "the partial dump is removed");
 
     // The audit's rules need only the map; the ELF check, which reads memory, finds nothing

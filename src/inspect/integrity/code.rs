@@ -24,7 +24,7 @@ const SHOWN: usize = 16;
 
 /// The ELF facts of the mapped files, read once per inode.
 #[derive(Default)]
-pub struct Modules {
+pub(crate) struct Modules {
     by_inode: HashMap<(u64, u64), Option<ElfFacts>>,
 }
 
@@ -47,7 +47,7 @@ fn map_files(r: &MemoryRegion) -> String {
 }
 
 /// What the check of one process found.
-pub struct CodeCheck<'a> {
+pub(crate) struct CodeCheck<'a> {
     /// The process.
     pub dir: &'a ProcDir,
     /// Its memory.
@@ -325,7 +325,7 @@ fn hex(b: &[u8]) -> String {
 }
 
 /// The byte ranges `[a, b)` where the two buffers differ, near ranges merged.
-pub fn diff_ranges(live: &[u8], disk: &[u8]) -> Vec<(usize, usize)> {
+pub(crate) fn diff_ranges(live: &[u8], disk: &[u8]) -> Vec<(usize, usize)> {
     let mut out: Vec<(usize, usize)> = Vec::new();
     for (i, (x, y)) in live.iter().zip(disk).enumerate() {
         if x == y {

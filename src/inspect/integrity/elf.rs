@@ -12,7 +12,7 @@ use object::{Object, ObjectSegment, ObjectSymbol, ReadCache, SymbolKind};
 
 /// The facts of one ELF file used to name addresses.
 #[derive(Debug, Clone, Default)]
-pub struct ElfFacts {
+pub(crate) struct ElfFacts {
     /// The build-id note, in hex.
     pub build_id: Option<String>,
     /// `PT_LOAD` segments: (file offset, file size, virtual address).
