@@ -590,7 +590,7 @@ fn complete_context(rr: &mut RegionReader<'_>, m: &mut Match, want: usize) {
         return;
     }
     let room = (m.region_end - m.address).min(want as u64);
-    let got = read_forward(rr, m.address, m.address + room);
+    let got = read_run(rr, m.address, m.address + room, Keep::FromStart);
     if got.len() * 2 > m.context.len() {
         m.context = hex(&got);
     }
@@ -608,7 +608,7 @@ fn complete_around(
     let (start, end) = (r.base_address as u64, r.end_address() as u64);
     let lo = f.addr.saturating_sub(want as u64).max(start);
     if (f.before.len() as u64) < f.addr - lo {
-        let got = read_backward(rr, lo, f.addr);
+        let got = read_run(rr, lo, f.addr, Keep::UpToEnd);
         if got.len() > f.before.len() {
             f.before = got;
         }
@@ -616,48 +616,40 @@ fn complete_around(
     let from = (f.addr + len).min(end);
     let hi = from.saturating_add(want as u64).min(end);
     if (f.after.len() as u64) < hi - from {
-        let got = read_forward(rr, from, hi);
+        let got = read_run(rr, from, hi, Keep::FromStart);
         if got.len() > f.after.len() {
             f.after = got;
         }
     }
 }
 
-/// The bytes of `[start, end)` read through `rr` from `start` on, up to the first range that
-/// could not be read.
-fn read_forward(rr: &mut RegionReader<'_>, start: u64, end: u64) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; (end - start) as usize];
-    let mut pos = start;
-    while pos < end {
-        match rr.next(pos, end, &mut buf[..(end - pos) as usize]) {
-            Ok(Step::Data(n)) => {
-                out.extend_from_slice(&buf[..n]);
-                pos += n as u64;
-            }
-            Ok(Step::Skip { .. }) | Err(_) => break,
-        }
-    }
-    out
+/// What [`read_run`] keeps when part of the range cannot be read.
+#[derive(Clone, Copy)]
+enum Keep {
+    /// The bytes from `start` up to the first range that could not be read (after a match).
+    FromStart,
+    /// The bytes that run without a gap up to `end`, those after the last range that could not
+    /// be read (before a match).
+    UpToEnd,
 }
 
-/// The bytes of `[start, end)` read through `rr` that run without a gap up to `end` (those
-/// after the last range that could not be read).
-fn read_backward(rr: &mut RegionReader<'_>, start: u64, end: u64) -> Vec<u8> {
+/// The bytes of `[start, end)` read through `rr`, as far as `keep` says.
+fn read_run(rr: &mut RegionReader<'_>, start: u64, end: u64, keep: Keep) -> Vec<u8> {
     let mut out = Vec::new();
     let mut buf = vec![0u8; (end - start) as usize];
     let mut pos = start;
     while pos < end {
-        match rr.next(pos, end, &mut buf[..(end - pos) as usize]) {
-            Ok(Step::Data(n)) => {
+        match (rr.next(pos, end, &mut buf[..(end - pos) as usize]), keep) {
+            (Ok(Step::Data(n)), _) => {
                 out.extend_from_slice(&buf[..n]);
                 pos += n as u64;
             }
-            Ok(Step::Skip { end: skip, .. }) => {
+            (Ok(Step::Skip { end: skip, .. }), Keep::UpToEnd) => {
                 out.clear();
                 pos = skip.clamp(pos + 1, end);
             }
-            Err(_) => return Vec::new(),
+            (Err(_), Keep::UpToEnd) => return Vec::new(),
+            (Ok(Step::Skip { .. }) | Err(_), Keep::FromStart) => break,
         }
     }
     out
