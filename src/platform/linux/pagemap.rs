@@ -287,7 +287,7 @@ fn kind_of_categories(c: u64) -> PageKind {
 }
 
 /// The `PAGEMAP_SCAN` ioctl, which neither `nix` nor `libc` wraps.
-mod sys {
+pub(super) mod sys {
     #![allow(
         unsafe_code,
         reason = "the PAGEMAP_SCAN ioctl, which nix does not wrap"
@@ -373,7 +373,7 @@ mod sys {
 
     /// A private anonymous read-write mapping of the test process, unmapped on drop.
     #[cfg(test)]
-    pub struct TestMapping {
+    pub(crate) struct TestMapping {
         ptr: std::ptr::NonNull<std::ffi::c_void>,
         len: usize,
     }
