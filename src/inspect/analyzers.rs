@@ -10,11 +10,14 @@
 //! status is an error.
 //!
 //! memlink often runs as root, so an external analyzer only runs when named, and is refused
-//! when its file is writable by group or others, or owned by someone other than root or the
-//! calling user ([`check_external`]).
+//! when its file or a directory above it is writable by group or others, or owned by someone
+//! other than root or the calling user ([`check_external`]); what runs is the file that was
+//! checked, held open, not the path again.
 
 use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -179,32 +182,98 @@ pub(crate) fn externals() -> Vec<External> {
     out
 }
 
-/// Checks that an external analyzer may run: an executable regular file, not writable by
-/// group or others, owned by root or the calling user.
+/// Checks that an external analyzer may run (see [`CheckedProgram::open`] for the rules).
 pub fn check_external(path: &Path) -> Result<()> {
-    let refuse =
-        |why: String| Error::InvalidArgument(format!("refusing to run {}: {why}", path.display()));
-    let md = std::fs::metadata(path).map_err(|source| Error::File {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    if !md.is_file() || md.mode() & 0o111 == 0 {
-        return Err(refuse("not an executable file".into()));
+    CheckedProgram::open(path).map(|_| ())
+}
+
+/// An external analyzer program, opened and checked. What runs is this open file (through
+/// `/proc/self/fd/N`, as `fexecve` does), so renaming or replacing the path after the check
+/// changes nothing.
+#[derive(Debug)]
+struct CheckedProgram {
+    fd: std::os::fd::OwnedFd,
+    /// The path as given, for the program's `argv[0]`.
+    shown: PathBuf,
+}
+
+impl CheckedProgram {
+    /// Opens `path` and checks the opened file: an executable regular file, not writable by
+    /// group or others, owned by root or the caller; and every directory above it, both
+    /// along the path as given and along the file's real path, owned by root or the caller
+    /// and not writable by group or others unless sticky (in a sticky directory such as
+    /// `/tmp` only an entry's owner may rename or remove it, and the entry's owner is checked
+    /// in turn). Anyone who could write one of those directories could swap the program
+    /// before it was opened; a group-writable `/usr/local/bin` (Debian's `staff` group) is
+    /// refused for that reason.
+    ///
+    /// The descriptor is opened without close-on-exec so that an interpreter started for a
+    /// `#!` script can open `/proc/self/fd/N` after the exec.
+    fn open(path: &Path) -> Result<CheckedProgram> {
+        use rustix::fs::{Mode, OFlags};
+        let refuse = |why: String| {
+            Error::InvalidArgument(format!("refusing to run {}: {why}", path.display()))
+        };
+        let file_error = |source: std::io::Error| Error::File {
+            path: path.to_path_buf(),
+            source,
+        };
+        let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::NONBLOCK, Mode::empty())
+            .map_err(|e| file_error(e.into()))?;
+        let st = rustix::fs::fstat(&fd).map_err(|e| file_error(e.into()))?;
+        let mode = st.st_mode;
+        if mode & libc::S_IFMT != libc::S_IFREG || mode & 0o111 == 0 {
+            return Err(refuse("not an executable file".into()));
+        }
+        if mode & 0o022 != 0 {
+            return Err(refuse(format!(
+                "it is writable by group or others (mode {:o})",
+                mode & 0o7777
+            )));
+        }
+        let me = nix::unistd::geteuid().as_raw();
+        if st.st_uid != 0 && st.st_uid != me {
+            return Err(refuse(format!(
+                "it is owned by uid {}, neither root nor the caller (uid {me})",
+                st.st_uid
+            )));
+        }
+        let given = std::path::absolute(path).map_err(file_error)?;
+        let real =
+            std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).map_err(file_error)?;
+        for dir in given.ancestors().skip(1).chain(real.ancestors().skip(1)) {
+            let md = std::fs::metadata(dir).map_err(|source| Error::File {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+            let dmode = md.mode();
+            if dmode & 0o022 != 0 && dmode & libc::S_ISVTX == 0 {
+                return Err(refuse(format!(
+                    "the directory {} is writable by group or others (mode {:o})",
+                    dir.display(),
+                    dmode & 0o7777
+                )));
+            }
+            if md.uid() != 0 && md.uid() != me {
+                return Err(refuse(format!(
+                    "the directory {} is owned by uid {}, neither root nor the caller (uid {me})",
+                    dir.display(),
+                    md.uid()
+                )));
+            }
+        }
+        Ok(CheckedProgram {
+            fd,
+            shown: path.to_path_buf(),
+        })
     }
-    if md.mode() & 0o022 != 0 {
-        return Err(refuse(format!(
-            "it is writable by group or others (mode {:o})",
-            md.mode() & 0o7777
-        )));
+
+    /// A command that runs the checked file itself.
+    fn command(&self) -> Command {
+        let mut c = Command::new(format!("/proc/self/fd/{}", self.fd.as_raw_fd()));
+        c.arg0(&self.shown);
+        c
     }
-    let me = nix::unistd::geteuid().as_raw();
-    if md.uid() != 0 && md.uid() != me {
-        return Err(refuse(format!(
-            "it is owned by uid {}, neither root nor the caller (uid {me})",
-            md.uid()
-        )));
-    }
-    Ok(())
 }
 
 /// One analyzer [`catalog`] entry.
@@ -280,18 +349,20 @@ impl Analyzer for External {
     }
 
     fn run(&self, cx: &Context<'_>) -> Result<Vec<Finding>> {
-        check_external(&self.path)?;
+        let program = CheckedProgram::open(&self.path)?;
         let what = format!("analyzer {}", self.name);
         let os = |op: &str, source| Error::Os {
             op: format!("{op} {what}"),
             source,
         };
-        let mut child = Command::new(&self.path)
+        let mut child = program
+            .command()
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .map_err(|e| os("start", e))?;
+        drop(program);
         let input = serde_json::to_vec(cx.snapshot).map_err(|e| os("encode for", e.into()))?;
         let mut stdin = child.stdin.take();
         let writer = std::thread::spawn(move || {

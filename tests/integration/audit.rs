@@ -208,6 +208,47 @@ fn external_analyzers_run_only_when_named_and_safe() {
         audit(&["--analyzer", "demo"]).assert_error(&["owned by uid 65534"]);
     }
 
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    if is_root() {
+        let st = Command::new("chown")
+            .arg("0")
+            .arg(&script)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+
+    // A directory above it writable by others: anyone could have swapped the program.
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o777)).unwrap();
+    audit(&["--analyzer", "demo"]).assert_error(&[
+        "refusing to run",
+        &format!(
+            "the directory {} is writable by group or others",
+            bin.display()
+        ),
+    ]);
+    // Sticky, as /tmp is: only an entry's owner may rename or remove it.
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    assert_eq!(audit(&["--analyzer", "demo"]).code, 1);
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    // What runs is the file that was checked, held open: the interpreter reads the script
+    // from memlink's descriptor, not from the path, which could have been swapped since.
+    let whoami = bin.join("memlink-analyzer-whoami");
+    std::fs::write(
+        &whoami,
+        "#!/bin/sh\nprintf '[{\"severity\":\"info\",\"kind\":\"whoami\",\"reason\":\"%s\"}]' \"$0\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&whoami, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let r = audit(&["--analyzer", "whoami", "--format", "json"]);
+    let v: Value = serde_json::from_str(r.ok()).unwrap();
+    let ran = v["findings"][0]["reason"].as_str().unwrap();
+    assert!(
+        ran.starts_with("/proc/self/fd/"),
+        "the script was run as {ran}"
+    );
+
     audit(&["--analyzer", "nope"]).assert_error(&["no analyzer named \"nope\""]);
     audit(&["--fail-on", "fatal"]).assert_error(&["unknown severity"]);
 }
