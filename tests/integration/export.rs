@@ -1,43 +1,20 @@
 //! `export`: the exposition format, checked by promtool, and scraped by a real Prometheus.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::io::Write;
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{memlink, require, run, run_cmd, tempdir::TempDir, Fixture};
-
-/// Kills and reaps a child on drop.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::support::{
+    free_port, http_get, memlink, require, run, run_cmd, tempdir::TempDir, Fixture, Reaped,
+};
 
 /// A plain HTTP GET; returns (status line, body).
 fn get(port: u16, path: &str, accept: &str) -> Option<(String, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).ok()?;
+    let headers = format!("Accept: {accept}\r\nConnection: close\r\n");
+    let resp = http_get(port, path, &headers, Duration::from_secs(10))?;
     let (head, body) = resp.split_once("\r\n\r\n")?;
     Some((head.lines().next()?.to_string(), body.to_string()))
 }
@@ -69,7 +46,7 @@ fn pss_of(pid: u32) -> u64 {
         * 1024
 }
 
-fn start_exporter(port: u16, pid: &str) -> Guard {
+fn start_exporter(port: u16, pid: &str) -> Reaped {
     let child = memlink()
         .args([
             "export",
@@ -86,7 +63,7 @@ fn start_exporter(port: u16, pid: &str) -> Guard {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let g = Guard(child);
+    let g = Reaped(child);
     wait_for("the exporter", 20, || get(port, "/metrics", "text/plain"));
     g
 }
@@ -204,7 +181,7 @@ fn prometheus_scrapes_the_fixture_pss() {
     )
     .unwrap();
     let web = free_port();
-    let _prom = Guard(
+    let _prom = Reaped(
         Command::new("prometheus")
             .arg(format!("--config.file={}", config.display()))
             .arg(format!(

@@ -3,38 +3,18 @@
 //! series.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Stdio};
+use std::net::TcpStream;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::support::{memlink, run, tempdir::TempDir, Fixture};
+use crate::support::{free_port, http_get, memlink, run, tempdir::TempDir, Fixture, Reaped};
 
-/// Kills and reaps the exporter on drop.
-struct Exporter(Child, u16);
-
-impl Drop for Exporter {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+/// A running exporter and its port; stopped when dropped.
+struct Exporter(#[allow(dead_code)] Reaped, u16);
 
 /// One GET; the whole response, or `None` when the connection failed.
 fn get(port: u16, path: &str) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).ok()?;
-    Some(resp)
+    http_get(port, path, "", Duration::from_secs(30))
 }
 
 fn start(args: &[&str]) -> Exporter {
@@ -47,7 +27,7 @@ fn start(args: &[&str]) -> Exporter {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let e = Exporter(child, port);
+    let e = Exporter(Reaped(child), port);
     let t0 = Instant::now();
     while get(port, "/metrics").is_none() {
         assert!(

@@ -481,15 +481,8 @@ fn many_mappings_are_aggregated() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
     let _out = crate::support::wait_ready(&mut child);
-    let child = Kill(child);
+    let child = crate::support::Reaped(child);
     let pid = child.0.id().to_string();
     let page = dir.path().join("many.html");
     run(&["map", "--pid", &pid, "-o", &page.to_string_lossy()]).ok();
