@@ -1,7 +1,9 @@
 //! Reading never grows or stalls the target, and what memlink is handed is read with bounds
 //! (issue 12, items 5 and 7).
 
-use crate::support::{run, Fixture};
+use std::os::unix::fs::PermissionsExt;
+
+use crate::support::{is_root, run, Fixture};
 
 const NEEDLE: &str = "MLREAD-shared-42";
 
@@ -178,4 +180,176 @@ fn shared_memory_location_and_float_range() {
     assert!(r.ok().contains(&want), "{}", r.stdout);
     let r = run(&["search", "--pid", &pid, "--f64", "1e400"]);
     r.assert_error(&["f64", "1e400", "out of range"]);
+}
+
+/// A swap file turned on for one test and off again (with its file removed) when dropped.
+struct SwapFile(std::path::PathBuf);
+
+impl SwapFile {
+    /// Turns on a 64 MiB swap file in `/var/tmp` (a disk filesystem: tmpfs cannot hold swap);
+    /// the reason when this host cannot (not root, no swap support, a container).
+    fn on() -> Result<SwapFile, String> {
+        use std::process::Command;
+        if !is_root() {
+            return Err("turning swap on needs root".into());
+        }
+        let path =
+            std::path::PathBuf::from(format!("/var/tmp/memlink-test-swap-{}", std::process::id()));
+        let sh = |prog: &str, args: &[&str]| -> Result<(), String> {
+            let o = Command::new(prog)
+                .args(args)
+                .output()
+                .map_err(|e| format!("{prog}: {e}"))?;
+            if o.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{prog} {}: {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ))
+            }
+        };
+        let p = path.to_str().unwrap();
+        let swap = SwapFile(path.clone());
+        sh(
+            "dd",
+            &[
+                "if=/dev/zero",
+                &format!("of={p}"),
+                "bs=1M",
+                "count=64",
+                "status=none",
+            ],
+        )?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| e.to_string())?;
+        sh("mkswap", &[p])?;
+        sh("swapon", &[p])?;
+        Ok(swap)
+    }
+}
+
+impl Drop for SwapFile {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("swapoff").arg(&self.0).status();
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Swapped-out private pages are skipped and counted by default (reading them would swap them
+/// back in), by `dump` (as holes) and `search` (as bytes not searched); `--fault-in` reads
+/// them. The target's swap use is the witness.
+#[test]
+fn swapped_out_pages_are_skipped_and_counted_unless_fault_in() {
+    let _swap = match SwapFile::on() {
+        Ok(s) => s,
+        Err(why) => {
+            // Swap is a property of the host, not a program the suite installs.
+            eprintln!("skipped: cannot turn swap on here ({why})");
+            return;
+        }
+    };
+    let mut f = Fixture::start("swapped", &[]);
+    let status = format!("/proc/{}/status", f.pid());
+    let base = f.addr("swapped");
+    let len = 8u64 << 20;
+    // MADV_PAGEOUT may leave a few pages behind; ask again until nearly all are out.
+    let t0 = std::time::Instant::now();
+    while kib(&status, "VmSwap") < 7 * 1024 {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(20),
+            "the fixture's pages did not go to swap (VmSwap {} KiB)",
+            kib(&status, "VmSwap")
+        );
+        f.send("out");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let swap0 = kib(&status, "VmSwap");
+    let pid = f.pid_arg();
+    let addr = format!("{base:#x}");
+    let out = f.dir.path().join("swapped.bin");
+    let dump = |extra: &[&str]| {
+        let mut a = vec![
+            "dump",
+            "--pid",
+            &pid,
+            "--address",
+            &addr,
+            "--size",
+            "8MiB",
+            "-o",
+            out.to_str().unwrap(),
+            "--force",
+            "--format",
+            "json",
+        ];
+        a.extend_from_slice(extra);
+        run(&a).json()
+    };
+
+    let rep = dump(&[]);
+    let swapped: u64 = rep["holes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["why"] == "swapped out")
+        .map(|h| h["end"].as_u64().unwrap() - h["start"].as_u64().unwrap())
+        .sum();
+    assert!(swapped >= swap0 * 1024 / 2, "{rep:#}");
+    assert_eq!(
+        rep["bytes_read"].as_u64().unwrap() + swapped,
+        len,
+        "{rep:#}"
+    );
+    assert!(
+        kib(&status, "VmSwap") + 256 >= swap0,
+        "the dump swapped pages back in: VmSwap {swap0} KiB before, {} KiB after",
+        kib(&status, "VmSwap")
+    );
+
+    // The needle sits in a swapped page: not found, and the search says what it did not read.
+    let r = run(&["search", "--pid", &pid, "--text", "MLSWAPNEEDLE-42!"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("were not searched")
+            && r.stderr.contains("swapped out")
+            && r.stderr.contains("--fault-in"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        kib(&status, "VmSwap") + 256 >= swap0,
+        "the search swapped pages back in"
+    );
+    let r = run(&[
+        "search",
+        "--pid",
+        &pid,
+        "--text",
+        "MLSWAPNEEDLE-42!",
+        "--fault-in",
+        "--format",
+        "json",
+    ]);
+    let found: Vec<u64> = r
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["address"].as_u64().unwrap())
+        .collect();
+    assert_eq!(found, vec![f.addr("needle")]);
+
+    // --fault-in reads everything, exactly, which brings the pages back.
+    let rep = dump(&["--fault-in"]);
+    assert_eq!(rep["bytes_read"].as_u64(), Some(len), "{rep:#}");
+    let bytes = std::fs::read(&out).unwrap();
+    let at = (4usize << 20) + 777;
+    assert_eq!(&bytes[at..at + 16], b"MLSWAPNEEDLE-42!");
+    assert_eq!(bytes[12345], (12345u64 * 7 + 1) as u8);
+    assert!(
+        kib(&status, "VmSwap") < swap0,
+        "--fault-in should have read the swapped pages"
+    );
 }
