@@ -457,6 +457,24 @@ pub struct PsArgs {
     pub cgroup_root: std::path::PathBuf,
 }
 
+/// Sort keys of `memlink top`: those of `ps`, and growth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum TopSort {
+    /// Proportional set size, largest first.
+    #[default]
+    Pss,
+    /// Unique set size, largest first.
+    Uss,
+    /// Resident set size, largest first.
+    Rss,
+    /// Swap, largest first.
+    Swap,
+    /// Growth of RSS per minute, fastest first (unknown until 10 s of history).
+    Growth,
+    /// PID, ascending.
+    Pid,
+}
+
 /// Grouping of `memlink top`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum TopBy {
@@ -479,7 +497,7 @@ pub struct TopArgs {
     pub delay: std::time::Duration,
     /// Sort key.
     #[arg(long, value_enum, default_value_t)]
-    pub sort: SortKey,
+    pub sort: TopSort,
     /// Grouping.
     #[arg(long, value_enum, default_value_t)]
     pub by: TopBy,

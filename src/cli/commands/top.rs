@@ -4,10 +4,9 @@
 use std::io::IsTerminal;
 use std::path::Path;
 
-use crate::cli::args::{SortKey, TopArgs, TopBy};
-use crate::cli::top::{self, app::Grouping, reader};
+use crate::cli::args::{TopArgs, TopBy, TopSort};
+use crate::cli::top::{self, app::Grouping, app::Sort, reader};
 use crate::cli::Outcome;
-use memlink::overtime::ps;
 
 /// Runs `memlink top`.
 pub fn run(args: TopArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
@@ -26,11 +25,12 @@ pub fn run(args: TopArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
     }
     raise_nofile();
     let sort = match args.sort {
-        SortKey::Pss => ps::SortKey::Pss,
-        SortKey::Uss => ps::SortKey::Uss,
-        SortKey::Rss => ps::SortKey::Rss,
-        SortKey::Swap => ps::SortKey::Swap,
-        SortKey::Pid => ps::SortKey::Pid,
+        TopSort::Pss => Sort::Pss,
+        TopSort::Uss => Sort::Uss,
+        TopSort::Rss => Sort::Rss,
+        TopSort::Swap => Sort::Swap,
+        TopSort::Growth => Sort::Growth,
+        TopSort::Pid => Sort::Pid,
     };
     let grouping = match args.by {
         TopBy::Process => Grouping::None,

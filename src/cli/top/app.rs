@@ -47,6 +47,61 @@ pub enum Grouping {
     Container,
 }
 
+/// Sort keys of the processes view: the figures `memlink ps` sorts by, and growth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    /// PSS, largest first.
+    #[default]
+    Pss,
+    /// USS, largest first.
+    Uss,
+    /// RSS, largest first.
+    Rss,
+    /// Swap, largest first.
+    Swap,
+    /// Growth of RSS per minute (the trend of `memlink watch`), fastest first.
+    Growth,
+    /// PID, ascending.
+    Pid,
+}
+
+impl Sort {
+    /// The next key of the `>` / F6 cycle.
+    pub fn next(self) -> Sort {
+        match self {
+            Sort::Pss => Sort::Uss,
+            Sort::Uss => Sort::Rss,
+            Sort::Rss => Sort::Swap,
+            Sort::Swap => Sort::Growth,
+            Sort::Growth => Sort::Pid,
+            Sort::Pid => Sort::Pss,
+        }
+    }
+
+    /// The key groups are sorted by: groups have no growth of their own, so they keep PSS order.
+    pub fn for_groups(self) -> SortKey {
+        match self {
+            Sort::Pss | Sort::Growth => SortKey::Pss,
+            Sort::Uss => SortKey::Uss,
+            Sort::Rss => SortKey::Rss,
+            Sort::Swap => SortKey::Swap,
+            Sort::Pid => SortKey::Pid,
+        }
+    }
+}
+
+impl From<SortKey> for Sort {
+    fn from(k: SortKey) -> Sort {
+        match k {
+            SortKey::Pss => Sort::Pss,
+            SortKey::Uss => Sort::Uss,
+            SortKey::Rss => Sort::Rss,
+            SortKey::Swap => Sort::Swap,
+            SortKey::Pid => Sort::Pid,
+        }
+    }
+}
+
 /// Sort keys of the region table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RegionSort {
@@ -84,7 +139,7 @@ pub struct App {
     /// The PSS/USS interval.
     pub pss_every: Duration,
     /// Sort key.
-    pub sort: SortKey,
+    pub sort: Sort,
     /// Grouping.
     pub grouping: Grouping,
     /// The filter (case-insensitive substring of PID, user, name or command).
@@ -121,7 +176,7 @@ pub struct App {
 
 impl App {
     /// A new state.
-    pub fn new(delay: Duration, pss_every: Duration, sort: SortKey, grouping: Grouping) -> App {
+    pub fn new(delay: Duration, pss_every: Duration, sort: Sort, grouping: Grouping) -> App {
         App {
             screen: Screen::Processes,
             back: Screen::Processes,
@@ -184,22 +239,34 @@ impl App {
             .filter(|r| Self::matches(r, &f))
             .collect();
         let key = |r: &Row| match self.sort {
-            SortKey::Pss => r.ps.figures.pss,
-            SortKey::Uss => r.ps.figures.uss,
-            SortKey::Rss => r.ps.figures.rss,
-            SortKey::Swap => r.ps.figures.swap,
-            SortKey::Pid => Some(u64::from(u32::MAX - r.ps.pid)),
+            Sort::Pss => r.ps.figures.pss,
+            Sort::Uss => r.ps.figures.uss,
+            Sort::Rss => r.ps.figures.rss,
+            Sort::Swap => r.ps.figures.swap,
+            Sort::Growth => None,
+            Sort::Pid => Some(u64::from(u32::MAX - r.ps.pid)),
+        };
+        // A growth over too short a history is unknown, and sorts last like any unknown figure.
+        let growth = |r: &Row| r.growth.filter(|g| g.is_finite());
+        let unknown = |r: &Row| match self.sort {
+            Sort::Growth => growth(r).is_none(),
+            _ => key(r).is_none(),
         };
         let stale = |r: &Row| {
-            matches!(self.sort, SortKey::Pss | SortKey::Uss)
+            matches!(self.sort, Sort::Pss | Sort::Uss)
                 && r.pss_age.is_some_and(|a| a > self.pss_every * 2)
         };
+        let by_key = |a: &Row, b: &Row| match self.sort {
+            Sort::Growth => growth(b)
+                .unwrap_or(0.0)
+                .total_cmp(&growth(a).unwrap_or(0.0)),
+            _ => key(b).cmp(&key(a)),
+        };
         rows.sort_by(|a, b| {
-            key(a)
-                .is_none()
-                .cmp(&key(b).is_none())
+            unknown(a)
+                .cmp(&unknown(b))
                 .then(stale(a).cmp(&stale(b)))
-                .then(key(b).cmp(&key(a)))
+                .then(by_key(a, b))
                 .then(b.ps.figures.rss.cmp(&a.ps.figures.rss))
                 .then(a.ps.pid.cmp(&b.ps.pid))
         });
@@ -235,7 +302,7 @@ impl App {
             Grouping::None | Grouping::Cgroup | Grouping::Container => GroupBy::Cgroup,
         };
         let mut groups = ps::group(&rows, by);
-        ps::sort_groups(&mut groups, self.sort);
+        ps::sort_groups(&mut groups, self.sort.for_groups());
         groups
             .into_iter()
             .map(|g| GroupLine {

@@ -154,12 +154,11 @@ impl Tracker {
                 h.1.push_back((t, rss as f64));
             }
             let points: Vec<(f64, f64)> = h.1.iter().copied().collect();
-            // A slope over less than the warm-up says nothing yet.
-            let span = points.last().map_or(0.0, |l| l.0) - points.first().map_or(0.0, |f| f.0);
-            let growth = (span >= trend::DEFAULT_BYTES.warmup_s)
-                .then(|| trend::fit(&points).map(|f| f.slope * 60.0))
-                .flatten();
-            let leak = trend::judge(&points, &trend::DEFAULT_BYTES, "bytes").suspected;
+            // The judgement of `memlink watch`: its slope, over the samples after the warm-up;
+            // unknown until it covers some time.
+            let j = trend::judge(&points, &trend::DEFAULT_BYTES, "bytes");
+            let growth = (j.span_s > 0.0).then_some(j.slope_per_min);
+            let leak = j.suspected;
             out.push(Row {
                 ps,
                 start,

@@ -33,7 +33,7 @@ pub struct Options {
     /// What to read, and how often.
     pub reader: reader::Config,
     /// Initial sort key.
-    pub sort: memlink::overtime::ps::SortKey,
+    pub sort: app::Sort,
     /// Initial grouping.
     pub grouping: app::Grouping,
     /// Where action files are written.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use memlink::overtime::ps::{ProcessRow, PssState, SortKey};
+use memlink::overtime::ps::{ProcessRow, PssState};
 use memlink::overtime::rollup::{Provenance, Source, Sources};
 use memlink::proc::meminfo::MemInfo;
 use memlink::region::stats::MemoryFigures;
@@ -14,7 +14,7 @@ use memlink::snapshot::Snapshot;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
-use super::app::{App, Grouping, Screen};
+use super::app::{App, Grouping, Screen, Sort};
 use super::data::{Detail, Frame, Row, Spark, Tracker};
 use super::{keys, views};
 
@@ -28,7 +28,6 @@ fn ps_row(pid: u32, user: &str, name: &str, rss: u64, pss: Option<u64>) -> Proce
         user: user.into(),
         name: name.into(),
         command: Some(format!("/usr/bin/{name} --flag")),
-        command_bytes: None,
         figures: MemoryFigures {
             rss: Some(rss),
             pss,
@@ -38,11 +37,7 @@ fn ps_row(pid: u32, user: &str, name: &str, rss: u64, pss: Option<u64>) -> Proce
         swap_pss: pss.map(|_| 0),
         threads: 1 + u64::from(pid % 4),
         mappings: pss.map(|_| 40 + u64::from(pid % 50)),
-        cgroup: None,
-        container: None,
         restricted: pss.is_none(),
-        over_budget: false,
-        split: None,
         sources: Sources {
             rss: Provenance::now(Source::Status),
             pss: pss.map(|_| Provenance::now(Source::SmapsRollup)),
@@ -52,8 +47,7 @@ fn ps_row(pid: u32, user: &str, name: &str, rss: u64, pss: Option<u64>) -> Proce
         } else {
             PssState::NotPermitted
         },
-        rollup_read_s: None,
-        leader_exited: false,
+        ..ProcessRow::default()
     }
 }
 
@@ -91,7 +85,7 @@ fn sample_app() -> App {
     let mut app = App::new(
         Duration::from_secs(2),
         Duration::from_secs(10),
-        SortKey::Pss,
+        Sort::Pss,
         Grouping::None,
     );
     app.color = false;
@@ -212,6 +206,37 @@ fn unreadable_sorts_last_and_shows_dash() {
 }
 
 #[test]
+fn growth_sorts_fastest_first_and_unknown_last() {
+    let mut app = sample_app();
+    let mut rows = app.frame.rows.clone();
+    // Shrinking: a known growth, below the flat one.
+    rows.push(row(
+        ps_row(500, "alice", "shrinks", 20 * MIB, Some(10 * MIB)),
+        Some(1),
+        Some(-2.0 * MIB as f64),
+    ));
+    app.set_frame(frame(rows));
+    // The `>` cycle reaches growth after swap, and PID after growth.
+    for _ in 0..4 {
+        key(&mut app, KeyCode::Char('>'));
+    }
+    assert_eq!(app.sort, Sort::Growth);
+    let order: Vec<u32> = app.visible_rows().iter().map(|r| r.ps.pid).collect();
+    // 6 MiB/min (leak mark), flat, shrinking; then the unknown ones by RSS.
+    assert_eq!(order, [200, 100, 500, 300, 400]);
+    let text = render(&app, 130, 12);
+    assert!(text.contains("sort Growth"), "{text}");
+    golden("growth.txt", &text);
+    key(&mut app, KeyCode::Char('>'));
+    assert_eq!(app.sort, Sort::Pid);
+    // Groups have no growth: they keep PSS order.
+    assert_eq!(
+        Sort::Growth.for_groups(),
+        memlink::overtime::ps::SortKey::Pss
+    );
+}
+
+#[test]
 fn grouped_by_user_with_totals() {
     let mut app = sample_app();
     app.grouping = Grouping::User;
@@ -243,7 +268,7 @@ fn filter_and_search_keys() {
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.selected_process().unwrap().0, 400);
     key(&mut app, KeyCode::Char('>'));
-    assert_eq!(app.sort, SortKey::Uss);
+    assert_eq!(app.sort, Sort::Uss);
 }
 
 #[test]
@@ -365,6 +390,10 @@ fn growth_uses_the_watch_trend() {
         let mut r = ps_row(9, "root", "grow", (100 + i) * MIB, None);
         r.restricted = false;
         last = t.merge(vec![(r, Some(1))], false, t0 + Duration::from_secs(i));
+        // The first 10 s are the warm-up of watch's rule, and a slope needs 3 samples after it.
+        if i < 12 {
+            assert_eq!(last[0].growth, None, "after {i} s");
+        }
     }
     // 1 MiB a second is 60 MiB a minute.
     let g = last[0].growth.unwrap();

@@ -14,7 +14,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Esc / Backspace", "back"),
     ("F3 or /", "search (n: next match)"),
     ("F4 or \\", "filter (empty: show all)"),
-    ("F6 or >", "next sort key (PSS, USS, RSS, swap, PID)"),
+    (
+        "F6 or >",
+        "next sort key (PSS, USS, RSS, swap, growth, PID)",
+    ),
     ("g", "grouping: none, user, cgroup, container"),
     ("m", "process view: the terminal map"),
     ("s / f", "process view: region sort / region filter"),
