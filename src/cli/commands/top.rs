@@ -45,6 +45,7 @@ pub fn run(args: TopArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
             delay: args.delay,
             pss_every: args.pss_every.max(args.delay),
             budget: std::time::Duration::from_millis(50),
+            rollup_budget: memlink::overtime::rollup::DEFAULT_BUDGET,
         },
         sort,
         grouping,

@@ -1,11 +1,14 @@
 //! The reader thread: all reading happens here, off the interface's thread, so that drawing and
 //! keys never wait for `/proc`.
 //!
-//! Every refresh reads `status`, `cmdline`, `cgroup`, `maps` (mapping count) and `stat` (start
-//! time) of every process through [`memlink::overtime::ps`] without `smaps_rollup`, which is the
-//! file whose read walks page tables. `smaps_rollup` (PSS, USS, SwapPss) is read in a separate
-//! pass every `pss_every`, within ps's per-process time budget; in between, each row shows the
-//! last PSS/USS with its age. The detail of the process shown in the process view (`smaps`, the
+//! Every refresh reads `status` (RSS, its anon/file/shmem split, swap), `cmdline`, `cgroup`,
+//! `maps` (mapping count) and `stat` (start time) of every process through
+//! [`memlink::overtime::ps`]. `smaps_rollup` (PSS, USS, SwapPss), the file whose read walks page
+//! tables, is read every `pss_every` in a turn of the library's rollup budget
+//! ([`memlink::overtime::rollup`]: a process whose read costs more than the per-target budget is
+//! read at a slower cadence); in between, and for a process over the budget, each row shows the
+//! last PSS/USS the library's [`RollupCache`] holds for the same process, with its age, while it
+//! is not above the RSS of now. The detail of the process shown in the process view (`smaps`, the
 //! audit) is read only while that view is open, at most every refresh, and at most every
 //! [`BIG_DETAIL_EVERY`] for a process with more than [`BIG_REGIONS`] regions.
 
@@ -16,7 +19,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use memlink::inspect::auditor;
-use memlink::overtime::ps::{self, Options};
+use memlink::overtime::ps::{self, Options, ProcessRow, PssState};
+use memlink::overtime::rollup::{Provenance, RollupCache, Source};
 use memlink::snapshot::Snapshot;
 use memlink::MemoryAnalyzer;
 
@@ -53,8 +57,10 @@ pub struct Config {
     pub delay: Duration,
     /// Time between `smaps_rollup` passes.
     pub pss_every: Duration,
-    /// Per-process time budget of a pass.
+    /// Per-process time budget of a scan (ps's, for the optional files).
     pub budget: Duration,
+    /// Per-target budget of a `smaps_rollup` turn (the library's rollup budget).
+    pub rollup_budget: Duration,
 }
 
 /// The handle the interface keeps on the reader thread.
@@ -116,6 +122,7 @@ fn run(
     stop: Arc<AtomicBool>,
 ) {
     let mut tracker = Tracker::default();
+    let cache = RollupCache::new();
     let mut last_rollup: Option<Instant> = None;
     let mut next_list = Instant::now();
     let mut detail = DetailState::default();
@@ -123,7 +130,7 @@ fn run(
         let now = Instant::now();
         if now >= next_list {
             let rollup = last_rollup.is_none_or(|t| now.duration_since(t) >= config.pss_every);
-            let msg = read_list(&config, &mut tracker, rollup);
+            let msg = read_list(&config, &mut tracker, &cache, rollup);
             if rollup && matches!(msg, Msg::Frame(_)) {
                 last_rollup = Some(now);
             }
@@ -152,28 +159,34 @@ fn run(
     }
 }
 
-fn read_list(config: &Config, tracker: &mut Tracker, rollup: bool) -> Msg {
+fn read_list(config: &Config, tracker: &mut Tracker, cache: &RollupCache, rollup: bool) -> Msg {
     let t0 = Instant::now();
     let opts = Options {
         root: config.proc_root.clone(),
         pids: (!config.pids.is_empty()).then(|| config.pids.clone()),
         rollup,
         budget: config.budget,
+        // A turn of the budget only when the rollup is read: the credit of a costly process
+        // grows once per pass.
+        rollup_budget: rollup.then_some(config.rollup_budget),
         ..Options::default()
     };
-    let table = match ps::scan(&opts) {
+    let table = match ps::scan_with(&opts, cache) {
         Ok(t) => t,
         Err(e) => return Msg::Failed(e.to_string()),
     };
     let rows = table
         .rows
         .into_iter()
-        .map(|r| {
+        .map(|mut r| {
             let start = start_time(&config.proc_root, r.pid);
+            if !rollup {
+                earlier(cache, &mut r, start);
+            }
             (r, start)
         })
         .collect();
-    let rows = tracker.merge(rows, rollup, Instant::now());
+    let rows = tracker.merge(rows, Instant::now());
     let mem = std::fs::read(config.proc_root.join("meminfo"))
         .map(|b| memlink::proc::meminfo::parse(&b))
         .unwrap_or_default();
@@ -184,6 +197,29 @@ fn read_list(config: &Config, tracker: &mut Tracker, rollup: bool) -> Msg {
         read_in: t0.elapsed(),
         rollup_age: None,
     })
+}
+
+/// Fills a row read without `smaps_rollup` with the last PSS/USS the cache holds for the same
+/// process (same PID and start time), with its age, as ps does for a process over its budget:
+/// only while they are possible beside the RSS of now.
+pub fn earlier(cache: &RollupCache, row: &mut ProcessRow, start: Option<u64>) {
+    let Some(start) = start else {
+        return;
+    };
+    let Some(e) = cache.earlier((row.pid, start)) else {
+        return;
+    };
+    if !e.fits(row.figures.rss.unwrap_or(0)) {
+        return;
+    }
+    row.figures.pss = e.figures.pss;
+    row.figures.uss = e.figures.uss;
+    row.swap_pss = e.swap_pss;
+    row.sources.pss = Some(Provenance {
+        source: Source::SmapsRollup,
+        age_s: e.age.as_secs_f64().max(1e-6),
+    });
+    row.pss_state = PssState::Earlier;
 }
 
 /// The process view's reading: which process, when it was last read, its sparkline.

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use memlink::overtime::ps::{ProcessRow, PssState};
-use memlink::overtime::rollup::{Provenance, Source, Sources};
+use memlink::overtime::rollup::{Provenance, RollupCache, Source, Sources};
 use memlink::proc::meminfo::MemInfo;
 use memlink::region::stats::MemoryFigures;
 use memlink::snapshot::Snapshot;
@@ -353,32 +353,41 @@ fn two_thousand_rows_and_a_tiny_terminal() {
 
 #[test]
 fn pid_reuse_starts_over() {
+    let cache = RollupCache::new();
     let mut t = Tracker::default();
     let t0 = Instant::now();
+    // A rollup of PID 7 started at tick 100, as a pass of ps records it.
     let old = ps_row(7, "root", "old", 10 * MIB, Some(9 * MIB));
-    let rows = t.merge(vec![(old.clone(), Some(100))], true, t0);
-    assert_eq!(rows[0].pss_age, Some(Duration::ZERO));
-    // A cheap pass: the same process keeps its PSS, with its age.
+    cache.record((7, 100), old.figures, Some(0), Duration::from_millis(1));
+    // A refresh without the rollup: the same process gets its PSS back, with its age.
     let mut cheap = old.clone();
     cheap.figures.pss = None;
     cheap.figures.uss = None;
-    let rows = t.merge(
-        vec![(cheap.clone(), Some(100))],
-        false,
-        t0 + Duration::from_secs(4),
-    );
-    assert_eq!(rows[0].ps.figures.pss, Some(9 * MIB));
-    assert_eq!(rows[0].pss_age, Some(Duration::from_secs(4)));
+    cheap.sources.pss = None;
+    cheap.pss_state = PssState::NotRead;
+    let mut same = cheap.clone();
+    super::reader::earlier(&cache, &mut same, Some(100));
+    assert_eq!(same.figures.pss, Some(9 * MIB));
+    assert_eq!(same.pss_state, PssState::Earlier);
+    let rows = t.merge(vec![(same, Some(100))], t0);
+    assert!(rows[0].pss_age.is_some_and(|a| a > Duration::ZERO));
     // The PID now belongs to a process started later: the old PSS is not its own.
-    let rows = t.merge(
-        vec![(cheap.clone(), Some(555))],
-        false,
-        t0 + Duration::from_secs(6),
-    );
-    assert_eq!(rows[0].ps.figures.pss, None);
+    let mut reused = cheap.clone();
+    super::reader::earlier(&cache, &mut reused, Some(555));
+    assert_eq!(reused.figures.pss, None);
+    let rows = t.merge(vec![(reused, Some(555))], t0 + Duration::from_secs(6));
     assert_eq!(rows[0].pss_age, None);
     // Growth needs a history of its own: one sample of the new process gives none.
     assert_eq!(rows[0].growth, None);
+    // An earlier PSS above the RSS of now is not shown beside it.
+    let mut shrunk = cheap.clone();
+    shrunk.figures.rss = Some(MIB);
+    super::reader::earlier(&cache, &mut shrunk, Some(100));
+    assert_eq!(shrunk.figures.pss, None);
+    // Unknown start time: no identity, no earlier figure.
+    let mut anon = cheap;
+    super::reader::earlier(&cache, &mut anon, None);
+    assert_eq!(anon.figures.pss, None);
 }
 
 #[test]
@@ -389,7 +398,7 @@ fn growth_uses_the_watch_trend() {
     for i in 0..100u64 {
         let mut r = ps_row(9, "root", "grow", (100 + i) * MIB, None);
         r.restricted = false;
-        last = t.merge(vec![(r, Some(1))], false, t0 + Duration::from_secs(i));
+        last = t.merge(vec![(r, Some(1))], t0 + Duration::from_secs(i));
         // The first 10 s are the warm-up of watch's rule, and a slope needs 3 samples after it.
         if i < 12 {
             assert_eq!(last[0].growth, None, "after {i} s");
