@@ -507,6 +507,9 @@ pub struct TopArgs {
     /// How often PSS and USS are read (`smaps_rollup`, slower than `status`), e.g. 10s.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub pss_every: std::time::Duration,
+    /// How long the leaks key watches.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, hide = true)]
+    pub leaks_duration: std::time::Duration,
 }
 
 /// Formats of `memlink watch`.

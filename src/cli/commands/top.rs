@@ -15,6 +15,9 @@ pub fn run(args: TopArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
             "top needs a terminal on standard output; for scripts use memlink ps (or memlink ps --format json)"
         );
     }
+    if args.leaks_duration.is_zero() {
+        anyhow::bail!("--leaks-duration must be more than 0");
+    }
     if args.delay.is_zero() {
         anyhow::bail!("--delay must be more than 0");
     }
@@ -50,6 +53,7 @@ pub fn run(args: TopArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
         sort,
         grouping,
         out_dir: std::path::PathBuf::from("."),
+        leaks_for: args.leaks_duration,
     })?;
     Ok(Outcome::Success)
 }

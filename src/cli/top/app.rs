@@ -134,6 +134,8 @@ pub struct App {
     pub back: Screen,
     /// The last refresh.
     pub frame: Frame,
+    /// Refreshes received so far.
+    pub frames: u64,
     /// The refresh interval.
     pub delay: Duration,
     /// The PSS/USS interval.
@@ -164,6 +166,8 @@ pub struct App {
     pub scroll: usize,
     /// The status line.
     pub status: String,
+    /// The progress of the background `memlink leaks`, shown after the status.
+    pub background: Option<String>,
     /// Colours (off with `NO_COLOR`).
     pub color: bool,
     /// Where action files go.
@@ -181,6 +185,7 @@ impl App {
             screen: Screen::Processes,
             back: Screen::Processes,
             frame: Frame::default(),
+            frames: 0,
             delay,
             pss_every,
             sort,
@@ -196,6 +201,7 @@ impl App {
             region_filter: String::new(),
             scroll: 0,
             status: String::from("? for help"),
+            background: None,
             color: std::env::var_os("NO_COLOR").is_none(),
             out_dir: PathBuf::from("."),
             last_snapshot: Default::default(),
@@ -206,7 +212,19 @@ impl App {
     /// Takes a new refresh, keeping the selection on the same process when it is still there.
     pub fn set_frame(&mut self, frame: Frame) {
         let selected_pid = self.visible_rows().get(self.selected).map(|r| r.ps.pid);
+        let was_gone = self.focus_gone();
         self.frame = frame;
+        self.frames += 1;
+        if let (false, true, Some((pid, _))) = (was_gone, self.focus_gone(), self.focus) {
+            self.status = format!(
+                "process {pid} exited{}; Esc goes back to the list",
+                if self.detail.is_some() {
+                    ": its last figures are shown"
+                } else {
+                    ""
+                }
+            );
+        }
         if let Some(pid) = selected_pid {
             if let Some(i) = self.visible_rows().iter().position(|r| r.ps.pid == pid) {
                 self.selected = i;
@@ -363,16 +381,17 @@ impl App {
         }
     }
 
-    /// Whether the process of the process view has exited or been replaced.
+    /// Whether the process of the process view has exited or been replaced, as the last refresh
+    /// says (an empty list too: with `--pid`, the last process may be the one that exited).
     pub fn focus_gone(&self) -> bool {
         let Some((pid, start)) = self.focus else {
             return false;
         };
-        !self
-            .frame
-            .rows
-            .iter()
-            .any(|r| r.ps.pid == pid && r.start == start)
-            && !self.frame.rows.is_empty()
+        self.frames > 0
+            && !self
+                .frame
+                .rows
+                .iter()
+                .any(|r| r.ps.pid == pid && r.start == start)
     }
 }

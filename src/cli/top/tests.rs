@@ -310,6 +310,90 @@ fn process_view_and_map() {
 }
 
 #[test]
+fn exited_process_keeps_its_last_figures() {
+    let mut app = sample_app();
+    let d = fixture_detail();
+    let pid = d.pid;
+    let mut rows = app.frame.rows.clone();
+    let mut r = row(
+        ps_row(pid, "root", "regions", MIB, Some(MIB)),
+        Some(1),
+        None,
+    );
+    r.start = Some(1);
+    rows.push(r);
+    app.set_frame(frame(rows));
+    app.selected = app
+        .visible_rows()
+        .iter()
+        .position(|r| r.ps.pid == pid)
+        .unwrap();
+    assert_eq!(key(&mut app, KeyCode::Enter), keys::Effect::Focus);
+    super::apply(&mut app, super::reader::Msg::Detail(Box::new(d.clone())));
+    assert!(!render(&app, 100, 30).contains("[exited"));
+    // The next refresh no longer lists it (an empty list, as with --pid, counts too).
+    app.set_frame(frame(Vec::new()));
+    assert!(app.focus_gone());
+    assert!(
+        app.status.contains(&format!("process {pid} exited")),
+        "{}",
+        app.status
+    );
+    let text = render(&app, 100, 30);
+    assert!(text.contains("[exited: the last figures read]"), "{text}");
+    assert!(
+        text.contains("[heap]") && text.contains("By type"),
+        "{text}"
+    );
+    // A detail read afterwards may be of a new owner of the PID: it is not taken.
+    let mut other = d;
+    other.findings = 99;
+    super::apply(&mut app, super::reader::Msg::Detail(Box::new(other)));
+    assert_eq!(app.detail.as_ref().unwrap().findings, 2);
+    super::apply(
+        &mut app,
+        super::reader::Msg::DetailFailed(pid, "process is gone".into()),
+    );
+    assert!(render(&app, 100, 30).contains("[exited"));
+    // Back to the list.
+    assert_eq!(key(&mut app, KeyCode::Esc), keys::Effect::Focus);
+    assert_eq!(app.screen, Screen::Processes);
+    assert!(app.focus.is_none() && app.detail.is_none());
+    render(&app, 100, 30);
+}
+
+#[test]
+fn leaks_outcome_lines() {
+    let dir = std::env::temp_dir().join(format!("memlink-top-leaks-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("r.json");
+    std::fs::write(&path, r#"{"pid": 42, "leak_suspected": false}"#).unwrap();
+    let line = super::leaks::outcome(42, &path, Some(0), b"");
+    assert_eq!(
+        line,
+        format!("leaks of 42: no leak suspected; wrote {}", path.display())
+    );
+    std::fs::write(&path, r#"{"pid": 42, "leak_suspected": true}"#).unwrap();
+    assert!(super::leaks::outcome(42, &path, Some(1), b"").contains("a leak is suspected"));
+    // The command's own error line, without its prefix, escaped.
+    let err = b"[INFO] attaching\nmemlink: leaks of process 42: permission denied\x1b]\n";
+    let missing = dir.join("none.json");
+    assert_eq!(
+        super::leaks::outcome(42, &missing, Some(2), err),
+        "leaks of 42 failed: leaks of process 42: permission denied\\x1b]"
+    );
+    assert_eq!(
+        super::leaks::outcome(42, &missing, None, b""),
+        "leaks of 42 failed: stopped by a signal before writing its report"
+    );
+    assert_eq!(
+        super::leaks::outcome(42, &missing, Some(0), b""),
+        "leaks of 42 failed: exited with 0 and wrote no report"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn exited_process_is_said() {
     let mut app = sample_app();
     app.focus = Some((999, Some(5)));

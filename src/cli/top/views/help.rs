@@ -25,7 +25,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("D", "diff the process with its last snapshot"),
     ("H", "write the HTML map of the process"),
     ("A", "run the audit and save its report"),
-    ("L", "start memlink leaks in the background"),
+    ("L", "memlink leaks --all for 30s in the background"),
     ("Ctrl-Z", "suspend (fg to come back)"),
     ("q / Ctrl-C / F10", "quit"),
     ("?", "this help"),
