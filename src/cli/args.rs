@@ -457,7 +457,7 @@ pub struct PsArgs {
     pub cgroup_root: std::path::PathBuf,
 }
 
-/// Sort keys of `memlink top`: those of `ps`, and growth.
+/// Sort keys of `memlink top` (and of its `>` / F6 cycle): those of `ps`, and growth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum TopSort {
     /// Proportional set size, largest first.
@@ -469,7 +469,8 @@ pub enum TopSort {
     Rss,
     /// Swap, largest first.
     Swap,
-    /// Growth of RSS per minute, fastest first (unknown until 10 s of history).
+    /// Growth of RSS per minute (the trend of `memlink watch`), fastest first; unknown until
+    /// three samples after a 10 s warm-up.
     Growth,
     /// PID, ascending.
     Pid,

@@ -4,8 +4,8 @@
 use std::io::IsTerminal;
 use std::path::Path;
 
-use crate::cli::args::{TopArgs, TopBy, TopSort};
-use crate::cli::top::{self, app::Grouping, app::Sort, reader};
+use crate::cli::args::{TopArgs, TopBy};
+use crate::cli::top::{self, app::Grouping, reader};
 use crate::cli::Outcome;
 
 /// Runs `memlink top`.
@@ -27,14 +27,7 @@ pub fn run(args: TopArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
         }
     }
     raise_nofile();
-    let sort = match args.sort {
-        TopSort::Pss => Sort::Pss,
-        TopSort::Uss => Sort::Uss,
-        TopSort::Rss => Sort::Rss,
-        TopSort::Swap => Sort::Swap,
-        TopSort::Growth => Sort::Growth,
-        TopSort::Pid => Sort::Pid,
-    };
+    let sort = args.sort;
     let grouping = match args.by {
         TopBy::Process => Grouping::None,
         TopBy::User => Grouping::User,

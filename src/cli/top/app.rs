@@ -47,23 +47,8 @@ pub enum Grouping {
     Container,
 }
 
-/// Sort keys of the processes view: the figures `memlink ps` sorts by, and growth.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Sort {
-    /// PSS, largest first.
-    #[default]
-    Pss,
-    /// USS, largest first.
-    Uss,
-    /// RSS, largest first.
-    Rss,
-    /// Swap, largest first.
-    Swap,
-    /// Growth of RSS per minute (the trend of `memlink watch`), fastest first.
-    Growth,
-    /// PID, ascending.
-    Pid,
-}
+/// Sort keys of the processes view: `--sort`'s.
+pub use crate::cli::args::TopSort as Sort;
 
 impl Sort {
     /// The next key of the `>` / F6 cycle.
@@ -86,18 +71,6 @@ impl Sort {
             Sort::Rss => SortKey::Rss,
             Sort::Swap => SortKey::Swap,
             Sort::Pid => SortKey::Pid,
-        }
-    }
-}
-
-impl From<SortKey> for Sort {
-    fn from(k: SortKey) -> Sort {
-        match k {
-            SortKey::Pss => Sort::Pss,
-            SortKey::Uss => Sort::Uss,
-            SortKey::Rss => Sort::Rss,
-            SortKey::Swap => Sort::Swap,
-            SortKey::Pid => Sort::Pid,
         }
     }
 }

@@ -6,9 +6,9 @@
 //! [`memlink::overtime::ps`]. `smaps_rollup` (PSS, USS, SwapPss), the file whose read walks page
 //! tables, is read every `pss_every` in a turn of the library's rollup budget
 //! ([`memlink::overtime::rollup`]: a process whose read costs more than the per-target budget is
-//! read at a slower cadence); in between, and for a process over the budget, each row shows the
-//! last PSS/USS the library's [`RollupCache`] holds for the same process, with its age, while it
-//! is not above the RSS of now. The detail of the process shown in the process view (`smaps`, the
+//! read at a slower cadence); in between (refreshes with a budget of zero), and for a process
+//! over the budget, the library gives each row the last PSS/USS its [`RollupCache`] holds for
+//! the same process (PID and start time), with its age, while it is not above the RSS of now. The detail of the process shown in the process view (`smaps`, the
 //! audit) is read only while that view is open, at most every refresh, and at most every
 //! [`BIG_DETAIL_EVERY`] for a process with more than [`BIG_REGIONS`] regions.
 
@@ -19,8 +19,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use memlink::inspect::auditor;
-use memlink::overtime::ps::{self, Options, ProcessRow, PssState};
-use memlink::overtime::rollup::{Provenance, RollupCache, Source};
+use memlink::overtime::ps::{self, Options};
+use memlink::overtime::rollup::RollupCache;
 use memlink::snapshot::Snapshot;
 use memlink::MemoryAnalyzer;
 
@@ -164,11 +164,16 @@ fn read_list(config: &Config, tracker: &mut Tracker, cache: &RollupCache, rollup
     let opts = Options {
         root: config.proc_root.clone(),
         pids: (!config.pids.is_empty()).then(|| config.pids.clone()),
-        rollup,
         budget: config.budget,
-        // A turn of the budget only when the rollup is read: the credit of a costly process
-        // grows once per pass.
-        rollup_budget: rollup.then_some(config.rollup_budget),
+        // Between passes, a budget of nothing: the library then reads no rollup (but the first
+        // of a process under 1 MiB resident, which costs about nothing) and gives each row the
+        // last one it holds for the same process, with its age. The credit of a costly process
+        // grows only in passes.
+        rollup_budget: Some(if rollup {
+            config.rollup_budget
+        } else {
+            Duration::ZERO
+        }),
         ..Options::default()
     };
     let table = match ps::scan_with(&opts, cache) {
@@ -178,11 +183,8 @@ fn read_list(config: &Config, tracker: &mut Tracker, cache: &RollupCache, rollup
     let rows = table
         .rows
         .into_iter()
-        .map(|mut r| {
+        .map(|r| {
             let start = start_time(&config.proc_root, r.pid);
-            if !rollup {
-                earlier(cache, &mut r, start);
-            }
             (r, start)
         })
         .collect();
@@ -197,29 +199,6 @@ fn read_list(config: &Config, tracker: &mut Tracker, cache: &RollupCache, rollup
         read_in: t0.elapsed(),
         rollup_age: None,
     })
-}
-
-/// Fills a row read without `smaps_rollup` with the last PSS/USS the cache holds for the same
-/// process (same PID and start time), with its age, as ps does for a process over its budget:
-/// only while they are possible beside the RSS of now.
-pub fn earlier(cache: &RollupCache, row: &mut ProcessRow, start: Option<u64>) {
-    let Some(start) = start else {
-        return;
-    };
-    let Some(e) = cache.earlier((row.pid, start)) else {
-        return;
-    };
-    if !e.fits(row.figures.rss.unwrap_or(0)) {
-        return;
-    }
-    row.figures.pss = e.figures.pss;
-    row.figures.uss = e.figures.uss;
-    row.swap_pss = e.swap_pss;
-    row.sources.pss = Some(Provenance {
-        source: Source::SmapsRollup,
-        age_s: e.age.as_secs_f64().max(1e-6),
-    });
-    row.pss_state = PssState::Earlier;
 }
 
 /// The process view's reading: which process, when it was last read, its sparkline.

@@ -437,41 +437,34 @@ fn two_thousand_rows_and_a_tiny_terminal() {
 
 #[test]
 fn pid_reuse_starts_over() {
-    let cache = RollupCache::new();
     let mut t = Tracker::default();
     let t0 = Instant::now();
-    // A rollup of PID 7 started at tick 100, as a pass of ps records it.
-    let old = ps_row(7, "root", "old", 10 * MIB, Some(9 * MIB));
-    cache.record((7, 100), old.figures, Some(0), Duration::from_millis(1));
-    // A refresh without the rollup: the same process gets its PSS back, with its age.
-    let mut cheap = old.clone();
-    cheap.figures.pss = None;
-    cheap.figures.uss = None;
-    cheap.sources.pss = None;
-    cheap.pss_state = PssState::NotRead;
-    let mut same = cheap.clone();
-    super::reader::earlier(&cache, &mut same, Some(100));
-    assert_eq!(same.figures.pss, Some(9 * MIB));
-    assert_eq!(same.pss_state, PssState::Earlier);
-    let rows = t.merge(vec![(same, Some(100))], t0);
-    assert!(rows[0].pss_age.is_some_and(|a| a > Duration::ZERO));
-    // The PID now belongs to a process started later: the old PSS is not its own.
-    let mut reused = cheap.clone();
-    super::reader::earlier(&cache, &mut reused, Some(555));
-    assert_eq!(reused.figures.pss, None);
-    let rows = t.merge(vec![(reused, Some(555))], t0 + Duration::from_secs(6));
-    assert_eq!(rows[0].pss_age, None);
-    // Growth needs a history of its own: one sample of the new process gives none.
+    // A figure the library gave from an earlier rollup: its age is its provenance's.
+    let mut old = ps_row(7, "root", "old", 10 * MIB, Some(9 * MIB));
+    old.sources.pss = Some(Provenance {
+        source: Source::SmapsRollup,
+        age_s: 4.0,
+    });
+    old.pss_state = PssState::Earlier;
+    for i in 0..20 {
+        let mut r = old.clone();
+        r.figures.rss = Some((10 + i) * MIB);
+        let rows = t.merge(vec![(r, Some(100))], t0 + Duration::from_secs(i));
+        assert_eq!(rows[0].pss_age, Some(Duration::from_secs(4)));
+    }
+    let rows = t.merge(vec![(old.clone(), Some(100))], t0 + Duration::from_secs(20));
+    assert!(rows[0].growth.is_some());
+    // The PID now belongs to a process started later: its history starts over, so growth is
+    // unknown again; the library keys its earlier rollups by the same (PID, start time).
+    let mut new = old.clone();
+    new.figures.pss = None;
+    new.sources.pss = None;
+    let rows = t.merge(vec![(new, Some(555))], t0 + Duration::from_secs(21));
     assert_eq!(rows[0].growth, None);
-    // An earlier PSS above the RSS of now is not shown beside it.
-    let mut shrunk = cheap.clone();
-    shrunk.figures.rss = Some(MIB);
-    super::reader::earlier(&cache, &mut shrunk, Some(100));
-    assert_eq!(shrunk.figures.pss, None);
-    // Unknown start time: no identity, no earlier figure.
-    let mut anon = cheap;
-    super::reader::earlier(&cache, &mut anon, None);
-    assert_eq!(anon.figures.pss, None);
+    assert_eq!(rows[0].pss_age, None);
+    let cache = RollupCache::new();
+    cache.record((7, 100), old.figures, Some(0), Duration::from_millis(1));
+    assert!(cache.earlier((7, 555)).is_none() && cache.earlier((7, 100)).is_some());
 }
 
 #[test]
