@@ -457,6 +457,25 @@ pub struct PsArgs {
     pub cgroup_root: std::path::PathBuf,
 }
 
+/// Sort keys of `memlink top` (and of its `>` / F6 cycle): those of `ps`, and growth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum TopSort {
+    /// Proportional set size, largest first.
+    #[default]
+    Pss,
+    /// Unique set size, largest first.
+    Uss,
+    /// Resident set size, largest first.
+    Rss,
+    /// Swap, largest first.
+    Swap,
+    /// Growth of RSS per minute (the trend of `memlink watch`), fastest first; unknown until
+    /// three samples after a 10 s warm-up.
+    Growth,
+    /// PID, ascending.
+    Pid,
+}
+
 /// Grouping of `memlink top`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum TopBy {
@@ -479,7 +498,7 @@ pub struct TopArgs {
     pub delay: std::time::Duration,
     /// Sort key.
     #[arg(long, value_enum, default_value_t)]
-    pub sort: SortKey,
+    pub sort: TopSort,
     /// Grouping.
     #[arg(long, value_enum, default_value_t)]
     pub by: TopBy,
@@ -489,6 +508,9 @@ pub struct TopArgs {
     /// How often PSS and USS are read (`smaps_rollup`, slower than `status`), e.g. 10s.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub pss_every: std::time::Duration,
+    /// How long the leaks key watches.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, hide = true)]
+    pub leaks_duration: std::time::Duration,
 }
 
 /// Formats of `memlink watch`.

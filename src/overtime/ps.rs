@@ -88,6 +88,37 @@ pub struct ProcessRow {
     pub leader_exited: bool,
 }
 
+impl Default for ProcessRow {
+    /// A row of PID 0 where nothing is known: every figure unknown (`None`), nothing read.
+    fn default() -> Self {
+        ProcessRow {
+            pid: 0,
+            ns_pid: 0,
+            uid: 0,
+            user: String::new(),
+            name: String::new(),
+            command: None,
+            command_bytes: None,
+            figures: MemoryFigures::UNKNOWN,
+            swap_pss: None,
+            threads: 0,
+            mappings: None,
+            cgroup: None,
+            container: None,
+            restricted: false,
+            over_budget: false,
+            split: None,
+            sources: Sources {
+                rss: Provenance::now(Source::Status),
+                pss: None,
+            },
+            pss_state: PssState::NotRead,
+            rollup_read_s: None,
+            leader_exited: false,
+        }
+    }
+}
+
 /// Resident memory by kind (`RssAnon`, `RssFile`, `RssShmem` of `status`), bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RssSplit {
@@ -1049,11 +1080,8 @@ mod tests {
         let row = |pid: u32, pss: Option<u64>| ProcessRow {
             pid,
             ns_pid: pid,
-            uid: 0,
             user: "root".into(),
             name: "x".into(),
-            command: None,
-            command_bytes: None,
             figures: MemoryFigures {
                 rss: Some(100),
                 pss,
@@ -1063,11 +1091,7 @@ mod tests {
             swap_pss: pss.map(|_| 0),
             threads: 1,
             mappings: Some(3),
-            cgroup: None,
-            container: None,
             restricted: pss.is_none(),
-            over_budget: false,
-            split: None,
             sources: Sources {
                 rss: Provenance::now(Source::SmapsRollup),
                 pss: pss.map(|_| Provenance::now(Source::SmapsRollup)),
@@ -1077,8 +1101,7 @@ mod tests {
             } else {
                 PssState::NotPermitted
             },
-            rollup_read_s: None,
-            leader_exited: false,
+            ..ProcessRow::default()
         };
         let mut rows = vec![row(1, None), row(2, Some(5)), row(3, Some(50))];
         sort_rows(&mut rows, SortKey::Pss);

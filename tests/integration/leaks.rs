@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::support::{self, is_root, require, require_fail, Fixture};
 
 /// The BPF tests look at every program the kernel holds: one at a time.
-static BPF: Mutex<()> = Mutex::new(());
+pub(crate) static BPF: Mutex<()> = Mutex::new(());
 
 /// Whether this machine can run the probes (root, uprobe PMU); skips or fails otherwise.
 fn bpf_ready() -> bool {

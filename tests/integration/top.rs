@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::{require, run, tempdir::TempDir, Fixture};
+use crate::support::{is_root, require, require_fail, run, tempdir::TempDir, Fixture};
 
 /// A tmux server of its own (`-L`), killed when dropped.
 struct Tmux {
@@ -286,4 +286,191 @@ fn a_tiny_terminal_and_two_hundred_processes() {
         let _ = s.kill();
         let _ = s.wait();
     }
+}
+
+/// Whether `memlink leaks` can attach here (root, uprobe PMU); skips or fails otherwise.
+fn leaks_ready() -> bool {
+    if !is_root() {
+        require_fail("memlink leaks needs root (CAP_BPF + CAP_PERFMON)");
+        return false;
+    }
+    if !std::path::Path::new("/sys/bus/event_source/devices/uprobe/type").exists() {
+        require_fail("the kernel has no uprobe PMU");
+        return false;
+    }
+    true
+}
+
+/// The files of `dir` named `memlink-PID-*.KIND`.
+fn outputs(dir: &std::path::Path, pid: u32, kind: &str) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&format!("memlink-{pid}-")) && n.ends_with(kind))
+        })
+        .collect()
+}
+
+#[test]
+fn leaks_key_runs_in_the_background_and_saves_its_report() {
+    if !require("tmux", "top runs in a real terminal") || !leaks_ready() {
+        return;
+    }
+    // The leaks tests count memlink's probes in the kernel: not while this one runs.
+    let _g = crate::leaks::BPF.lock().unwrap_or_else(|e| e.into_inner());
+    let fx = Fixture::start("leaky", &[]);
+    let pid = fx.pid();
+    let dir = TempDir::new("top-leaks");
+    let cmd = format!(
+        "{} top --delay 300ms --pid {pid} --leaks-duration 4s; echo top-exit=$?; sleep 60",
+        env!("CARGO_BIN_EXE_memlink")
+    );
+    let t = Tmux::start("leaks", &cmd, dir.path());
+    t.wait_for("the fixture's row", |s| {
+        s.lines().any(|l| l.starts_with(&format!("{pid} ")))
+    });
+    t.keys(&["L"]);
+    // The interface keeps drawing while it runs: the seconds left count down.
+    t.wait_for("the running line", |s| {
+        s.contains(&format!("leaks of {pid}: running, 4s left"))
+            || s.contains(&format!("leaks of {pid}: running, 3s left"))
+    });
+    t.wait_for("fewer seconds left", |s| {
+        s.contains(&format!("leaks of {pid}: running, 1s left"))
+            || s.contains(&format!("leaks of {pid}: running, 2s left"))
+    });
+    // A second press while it runs starts nothing.
+    t.keys(&["L"]);
+    t.wait_for("the one-at-a-time line", |s| s.contains("one at a time"));
+    let s = t.wait_for("the report line", |s| {
+        s.contains(&format!("leaks of {pid}: no leak suspected; wrote"))
+    });
+    let files = outputs(dir.path(), pid, ".leaks.json");
+    assert_eq!(files.len(), 1, "{files:?}\n{s}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&files[0]).unwrap()).unwrap();
+    assert_eq!(report["pid"], pid);
+    assert_eq!(report["mode"], "exact");
+    t.keys(&["q"]);
+    t.wait_for("the exit", |s| s.contains("top-exit=0"));
+}
+
+#[test]
+fn leaks_key_says_why_it_failed_and_quitting_stops_it() {
+    if !require("tmux", "top runs in a real terminal")
+        || !require("setpriv", "top runs as another user")
+        || !leaks_ready()
+    {
+        return;
+    }
+    let _g = crate::leaks::BPF.lock().unwrap_or_else(|e| e.into_inner());
+    let fx = Fixture::start("leaky", &[]);
+    let pid = fx.pid();
+    let dir = TempDir::new("top-leaks-fail");
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    // Not root: memlink leaks refuses, and top says so in its status line.
+    let cmd = format!(
+        "setpriv --reuid=65534 --regid=65534 --clear-groups {} top --delay 300ms --pid {pid}; \
+         echo top-exit=$?; sleep 60",
+        env!("CARGO_BIN_EXE_memlink")
+    );
+    let t = Tmux::start("leaksfail", &cmd, dir.path());
+    t.wait_for("the fixture's row", |s| {
+        s.lines().any(|l| l.starts_with(&format!("{pid} ")))
+    });
+    t.keys(&["L"]);
+    let s = t.wait_for("the error line", |s| {
+        s.contains(&format!("leaks of {pid} failed: "))
+    });
+    let line = s.lines().find(|l| l.contains("failed: ")).unwrap();
+    assert!(
+        line.contains("root") || line.contains("permission") || line.contains("CAP_"),
+        "{line}"
+    );
+    assert!(outputs(dir.path(), pid, ".leaks.json").is_empty());
+    t.keys(&["q"]);
+    t.wait_for("the exit", |s| s.contains("top-exit=0"));
+    drop(t);
+    // As root, a run that is still going when top quits is stopped and leaves no report.
+    let cmd = format!(
+        "{} top --delay 300ms --pid {pid} --leaks-duration 60s; echo top-exit=$?; sleep 60",
+        env!("CARGO_BIN_EXE_memlink")
+    );
+    let t = Tmux::start("leaksquit", &cmd, dir.path());
+    t.wait_for("the fixture's row", |s| {
+        s.lines().any(|l| l.starts_with(&format!("{pid} ")))
+    });
+    t.keys(&["L"]);
+    t.wait_for("the running line", |s| {
+        s.contains(&format!("leaks of {pid}: running"))
+    });
+    let child = leaks_children(pid);
+    assert_eq!(child.len(), 1, "one memlink leaks runs: {child:?}");
+    t.keys(&["q"]);
+    t.wait_for("the exit", |s| s.contains("top-exit=0"));
+    assert!(
+        !std::path::Path::new(&format!("/proc/{}", child[0])).exists()
+            || leaks_children(pid).is_empty(),
+        "memlink leaks still runs after q"
+    );
+    assert!(outputs(dir.path(), pid, ".leaks.json").is_empty());
+}
+
+/// PIDs of the `memlink leaks --pid PID` processes running now.
+fn leaks_children(pid: u32) -> Vec<u32> {
+    let needle = format!("leaks\0--pid\0{pid}\0");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| c.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        })
+        .collect()
+}
+
+#[test]
+fn a_process_that_exits_while_shown() {
+    if !require("tmux", "top runs in a real terminal") {
+        return;
+    }
+    let mut fx = Fixture::start("regions", &["{dir}", "2"]);
+    let pid = fx.pid();
+    let dir = TempDir::new("top-exit");
+    let cmd = format!(
+        "{} top --delay 300ms --pid {pid}; echo top-exit=$?; sleep 60",
+        env!("CARGO_BIN_EXE_memlink")
+    );
+    let t = Tmux::start("exit", &cmd, dir.path());
+    t.wait_for("the fixture's row", |s| {
+        s.lines().any(|l| l.starts_with(&format!("{pid} ")))
+    });
+    t.keys(&["Enter"]);
+    t.wait_for("the process view", |s| {
+        s.contains("[heap]") && s.contains(&format!("PID {pid} "))
+    });
+    fx.child.kill().unwrap();
+    fx.child.wait().unwrap();
+    // The view says so and keeps the last figures.
+    let s = t.wait_for("the exited mark", |s| {
+        s.contains("[exited: the last figures read]")
+    });
+    assert!(s.contains("[heap]") && s.contains("By type"), "{s}");
+    assert!(s.contains(&format!("process {pid} exited")), "{s}");
+    // Back to the list, which no longer has it.
+    t.keys(&["Escape"]);
+    t.wait_for("the empty list", |s| {
+        s.contains("0 processes") && s.contains("COMMAND")
+    });
+    t.keys(&["q"]);
+    let s = t.wait_for("the exit", |s| s.contains("top-exit="));
+    assert!(s.contains("top-exit=0"), "{s}");
 }

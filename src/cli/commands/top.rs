@@ -4,10 +4,9 @@
 use std::io::IsTerminal;
 use std::path::Path;
 
-use crate::cli::args::{SortKey, TopArgs, TopBy};
+use crate::cli::args::{TopArgs, TopBy};
 use crate::cli::top::{self, app::Grouping, reader};
 use crate::cli::Outcome;
-use memlink::overtime::ps;
 
 /// Runs `memlink top`.
 pub fn run(args: TopArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
@@ -15,6 +14,9 @@ pub fn run(args: TopArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
         anyhow::bail!(
             "top needs a terminal on standard output; for scripts use memlink ps (or memlink ps --format json)"
         );
+    }
+    if args.leaks_duration.is_zero() {
+        anyhow::bail!("--leaks-duration must be more than 0");
     }
     if args.delay.is_zero() {
         anyhow::bail!("--delay must be more than 0");
@@ -25,13 +27,7 @@ pub fn run(args: TopArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
         }
     }
     raise_nofile();
-    let sort = match args.sort {
-        SortKey::Pss => ps::SortKey::Pss,
-        SortKey::Uss => ps::SortKey::Uss,
-        SortKey::Rss => ps::SortKey::Rss,
-        SortKey::Swap => ps::SortKey::Swap,
-        SortKey::Pid => ps::SortKey::Pid,
-    };
+    let sort = args.sort;
     let grouping = match args.by {
         TopBy::Process => Grouping::None,
         TopBy::User => Grouping::User,
@@ -45,10 +41,12 @@ pub fn run(args: TopArgs, proc_root: &Path) -> anyhow::Result<Outcome> {
             delay: args.delay,
             pss_every: args.pss_every.max(args.delay),
             budget: std::time::Duration::from_millis(50),
+            rollup_budget: memlink::overtime::rollup::DEFAULT_BUDGET,
         },
         sort,
         grouping,
         out_dir: std::path::PathBuf::from("."),
+        leaks_for: args.leaks_duration,
     })?;
     Ok(Outcome::Success)
 }

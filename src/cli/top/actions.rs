@@ -172,16 +172,3 @@ pub fn run(
         }
     }
 }
-
-/// The status line of the leaks action: `memlink leaks` is not a subcommand of this build.
-pub fn leaks_status() -> String {
-    use clap::CommandFactory;
-    if crate::cli::Cli::command()
-        .find_subcommand("leaks")
-        .is_some()
-    {
-        "memlink leaks exists in this build, but top does not start it yet".to_string()
-    } else {
-        "memlink leaks is not available in this build".to_string()
-    }
-}

@@ -47,6 +47,34 @@ pub enum Grouping {
     Container,
 }
 
+/// Sort keys of the processes view: `--sort`'s.
+pub use crate::cli::args::TopSort as Sort;
+
+impl Sort {
+    /// The next key of the `>` / F6 cycle.
+    pub fn next(self) -> Sort {
+        match self {
+            Sort::Pss => Sort::Uss,
+            Sort::Uss => Sort::Rss,
+            Sort::Rss => Sort::Swap,
+            Sort::Swap => Sort::Growth,
+            Sort::Growth => Sort::Pid,
+            Sort::Pid => Sort::Pss,
+        }
+    }
+
+    /// The key groups are sorted by: groups have no growth of their own, so they keep PSS order.
+    pub fn for_groups(self) -> SortKey {
+        match self {
+            Sort::Pss | Sort::Growth => SortKey::Pss,
+            Sort::Uss => SortKey::Uss,
+            Sort::Rss => SortKey::Rss,
+            Sort::Swap => SortKey::Swap,
+            Sort::Pid => SortKey::Pid,
+        }
+    }
+}
+
 /// Sort keys of the region table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RegionSort {
@@ -79,12 +107,14 @@ pub struct App {
     pub back: Screen,
     /// The last refresh.
     pub frame: Frame,
+    /// Refreshes received so far.
+    pub frames: u64,
     /// The refresh interval.
     pub delay: Duration,
     /// The PSS/USS interval.
     pub pss_every: Duration,
     /// Sort key.
-    pub sort: SortKey,
+    pub sort: Sort,
     /// Grouping.
     pub grouping: Grouping,
     /// The filter (case-insensitive substring of PID, user, name or command).
@@ -109,6 +139,8 @@ pub struct App {
     pub scroll: usize,
     /// The status line.
     pub status: String,
+    /// The progress of the background `memlink leaks`, shown after the status.
+    pub background: Option<String>,
     /// Colours (off with `NO_COLOR`).
     pub color: bool,
     /// Where action files go.
@@ -121,11 +153,12 @@ pub struct App {
 
 impl App {
     /// A new state.
-    pub fn new(delay: Duration, pss_every: Duration, sort: SortKey, grouping: Grouping) -> App {
+    pub fn new(delay: Duration, pss_every: Duration, sort: Sort, grouping: Grouping) -> App {
         App {
             screen: Screen::Processes,
             back: Screen::Processes,
             frame: Frame::default(),
+            frames: 0,
             delay,
             pss_every,
             sort,
@@ -141,6 +174,7 @@ impl App {
             region_filter: String::new(),
             scroll: 0,
             status: String::from("? for help"),
+            background: None,
             color: std::env::var_os("NO_COLOR").is_none(),
             out_dir: PathBuf::from("."),
             last_snapshot: Default::default(),
@@ -151,7 +185,19 @@ impl App {
     /// Takes a new refresh, keeping the selection on the same process when it is still there.
     pub fn set_frame(&mut self, frame: Frame) {
         let selected_pid = self.visible_rows().get(self.selected).map(|r| r.ps.pid);
+        let was_gone = self.focus_gone();
         self.frame = frame;
+        self.frames += 1;
+        if let (false, true, Some((pid, _))) = (was_gone, self.focus_gone(), self.focus) {
+            self.status = format!(
+                "process {pid} exited{}; Esc goes back to the list",
+                if self.detail.is_some() {
+                    ": its last figures are shown"
+                } else {
+                    ""
+                }
+            );
+        }
         if let Some(pid) = selected_pid {
             if let Some(i) = self.visible_rows().iter().position(|r| r.ps.pid == pid) {
                 self.selected = i;
@@ -184,22 +230,34 @@ impl App {
             .filter(|r| Self::matches(r, &f))
             .collect();
         let key = |r: &Row| match self.sort {
-            SortKey::Pss => r.ps.figures.pss,
-            SortKey::Uss => r.ps.figures.uss,
-            SortKey::Rss => r.ps.figures.rss,
-            SortKey::Swap => r.ps.figures.swap,
-            SortKey::Pid => Some(u64::from(u32::MAX - r.ps.pid)),
+            Sort::Pss => r.ps.figures.pss,
+            Sort::Uss => r.ps.figures.uss,
+            Sort::Rss => r.ps.figures.rss,
+            Sort::Swap => r.ps.figures.swap,
+            Sort::Growth => None,
+            Sort::Pid => Some(u64::from(u32::MAX - r.ps.pid)),
+        };
+        // A growth over too short a history is unknown, and sorts last like any unknown figure.
+        let growth = |r: &Row| r.growth.filter(|g| g.is_finite());
+        let unknown = |r: &Row| match self.sort {
+            Sort::Growth => growth(r).is_none(),
+            _ => key(r).is_none(),
         };
         let stale = |r: &Row| {
-            matches!(self.sort, SortKey::Pss | SortKey::Uss)
+            matches!(self.sort, Sort::Pss | Sort::Uss)
                 && r.pss_age.is_some_and(|a| a > self.pss_every * 2)
         };
+        let by_key = |a: &Row, b: &Row| match self.sort {
+            Sort::Growth => growth(b)
+                .unwrap_or(0.0)
+                .total_cmp(&growth(a).unwrap_or(0.0)),
+            _ => key(b).cmp(&key(a)),
+        };
         rows.sort_by(|a, b| {
-            key(a)
-                .is_none()
-                .cmp(&key(b).is_none())
+            unknown(a)
+                .cmp(&unknown(b))
                 .then(stale(a).cmp(&stale(b)))
-                .then(key(b).cmp(&key(a)))
+                .then(by_key(a, b))
                 .then(b.ps.figures.rss.cmp(&a.ps.figures.rss))
                 .then(a.ps.pid.cmp(&b.ps.pid))
         });
@@ -235,7 +293,7 @@ impl App {
             Grouping::None | Grouping::Cgroup | Grouping::Container => GroupBy::Cgroup,
         };
         let mut groups = ps::group(&rows, by);
-        ps::sort_groups(&mut groups, self.sort);
+        ps::sort_groups(&mut groups, self.sort.for_groups());
         groups
             .into_iter()
             .map(|g| GroupLine {
@@ -296,16 +354,17 @@ impl App {
         }
     }
 
-    /// Whether the process of the process view has exited or been replaced.
+    /// Whether the process of the process view has exited or been replaced, as the last refresh
+    /// says (an empty list too: with `--pid`, the last process may be the one that exited).
     pub fn focus_gone(&self) -> bool {
         let Some((pid, start)) = self.focus else {
             return false;
         };
-        !self
-            .frame
-            .rows
-            .iter()
-            .any(|r| r.ps.pid == pid && r.start == start)
-            && !self.frame.rows.is_empty()
+        self.frames > 0
+            && !self
+                .frame
+                .rows
+                .iter()
+                .any(|r| r.ps.pid == pid && r.start == start)
     }
 }

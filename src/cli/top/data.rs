@@ -80,69 +80,31 @@ pub struct Detail {
 /// RSS samples of one process: (seconds since `top` started, bytes).
 type Series = VecDeque<(f64, f64)>;
 
-/// A PSS/USS figure remembered between `smaps_rollup` passes.
-#[derive(Debug, Clone, Copy)]
-struct Rollup {
-    start: Option<u64>,
-    pss: Option<u64>,
-    uss: Option<u64>,
-    swap_pss: Option<u64>,
-    at: Instant,
-}
-
-/// The reader's memory of every process: its last PSS/USS and its RSS history.
+/// The reader's memory of every process: its RSS history (PSS/USS figures of earlier passes are
+/// kept by the library's [`memlink::overtime::rollup::RollupCache`]).
 #[derive(Debug, Default)]
 pub struct Tracker {
-    rollups: HashMap<u32, Rollup>,
     history: HashMap<u32, (Option<u64>, Series)>,
     epoch: Option<Instant>,
 }
 
 impl Tracker {
-    /// Merges one scan (`rows` with their start times) taken at `now`. With `rollup`, the rows
-    /// carry fresh PSS/USS figures, which are remembered; without it, each row gets the figures
-    /// remembered for the same process (same PID and start time), with their age.
-    pub fn merge(
-        &mut self,
-        rows: Vec<(ProcessRow, Option<u64>)>,
-        rollup: bool,
-        now: Instant,
-    ) -> Vec<Row> {
+    /// Merges one scan (`rows` with their start times) taken at `now`: each row's PSS/USS age
+    /// comes from its provenance, its RSS joins the history of the same process (same PID and
+    /// start time), and its growth is judged over that history.
+    pub fn merge(&mut self, rows: Vec<(ProcessRow, Option<u64>)>, now: Instant) -> Vec<Row> {
         let epoch = *self.epoch.get_or_insert(now);
         let t = now.saturating_duration_since(epoch).as_secs_f64();
         let mut out = Vec::with_capacity(rows.len());
         let mut seen = HashMap::with_capacity(rows.len());
-        for (mut ps, start) in rows {
+        for (ps, start) in rows {
             let pid = ps.pid;
             seen.insert(pid, ());
-            let mut pss_age = None;
-            if rollup {
-                if ps.figures.pss.is_some() {
-                    self.rollups.insert(
-                        pid,
-                        Rollup {
-                            start,
-                            pss: ps.figures.pss,
-                            uss: ps.figures.uss,
-                            swap_pss: ps.swap_pss,
-                            at: now,
-                        },
-                    );
-                    pss_age = Some(Duration::ZERO);
-                } else {
-                    self.rollups.remove(&pid);
-                }
-            } else if let Some(r) = self.rollups.get(&pid) {
-                if r.start == start && start.is_some() {
-                    ps.figures.pss = r.pss;
-                    ps.figures.uss = r.uss;
-                    ps.swap_pss = r.swap_pss;
-                    pss_age = Some(now.saturating_duration_since(r.at));
-                } else {
-                    // The PID now belongs to another process.
-                    self.rollups.remove(&pid);
-                }
-            }
+            let pss_age = ps
+                .figures
+                .pss
+                .and(ps.sources.pss)
+                .map(|p| Duration::from_secs_f64(p.age_s.max(0.0)));
             let h = self.history.entry(pid).or_insert((start, VecDeque::new()));
             if h.0 != start {
                 *h = (start, VecDeque::new());
@@ -154,12 +116,11 @@ impl Tracker {
                 h.1.push_back((t, rss as f64));
             }
             let points: Vec<(f64, f64)> = h.1.iter().copied().collect();
-            // A slope over less than the warm-up says nothing yet.
-            let span = points.last().map_or(0.0, |l| l.0) - points.first().map_or(0.0, |f| f.0);
-            let growth = (span >= trend::DEFAULT_BYTES.warmup_s)
-                .then(|| trend::fit(&points).map(|f| f.slope * 60.0))
-                .flatten();
-            let leak = trend::judge(&points, &trend::DEFAULT_BYTES, "bytes").suspected;
+            // The judgement of `memlink watch`: its slope, over the samples after the warm-up;
+            // unknown until it covers some time.
+            let j = trend::judge(&points, &trend::DEFAULT_BYTES, "bytes");
+            let growth = (j.span_s > 0.0).then_some(j.slope_per_min);
+            let leak = j.suspected;
             out.push(Row {
                 ps,
                 start,
@@ -169,7 +130,6 @@ impl Tracker {
             });
         }
         self.history.retain(|pid, _| seen.contains_key(pid));
-        self.rollups.retain(|pid, _| seen.contains_key(pid));
         out
     }
 }

@@ -2,7 +2,6 @@
 //! `>` sort, F10 or `q` quit), the rest one letter each (listed on the help screen).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
-use memlink::overtime::ps::SortKey;
 
 use super::actions::Action;
 use super::app::{App, Grouping, Prompt, RegionSort, Screen};
@@ -20,16 +19,6 @@ pub enum Effect {
     Leaks,
     /// Suspend (Ctrl-Z).
     Suspend,
-}
-
-fn next_sort(k: SortKey) -> SortKey {
-    match k {
-        SortKey::Pss => SortKey::Uss,
-        SortKey::Uss => SortKey::Rss,
-        SortKey::Rss => SortKey::Swap,
-        SortKey::Swap => SortKey::Pid,
-        SortKey::Pid => SortKey::Pss,
-    }
 }
 
 /// Applies a key to the state.
@@ -133,7 +122,7 @@ pub fn key(app: &mut App, k: KeyEvent, page: usize) -> Effect {
             app.prompt = Some((Prompt::Filter, app.filter.clone()))
         }
         KeyCode::F(6) | KeyCode::Char('>') if !in_process => {
-            app.sort = next_sort(app.sort);
+            app.sort = app.sort.next();
             app.status = format!("sorted by {:?}", app.sort);
         }
         KeyCode::Char('g') if !in_process => {

@@ -1,6 +1,6 @@
 //! `memlink top`: the interactive interface. The reader thread ([`reader`]) reads, the main
 //! thread draws ([`views`]) and handles keys ([`keys`]) and signals ([`guard`]); actions
-//! ([`actions`]) run on threads of their own. The state ([`app`]) is plain data, so every
+//! ([`actions`]) run on threads of their own, `memlink leaks` as a child process ([`leaks`]). The state ([`app`]) is plain data, so every
 //! screen can be drawn from fixed data into a test backend.
 
 pub mod actions;
@@ -8,6 +8,7 @@ pub mod app;
 pub mod data;
 pub mod guard;
 pub mod keys;
+pub mod leaks;
 pub mod reader;
 #[cfg(test)]
 mod tests;
@@ -33,11 +34,13 @@ pub struct Options {
     /// What to read, and how often.
     pub reader: reader::Config,
     /// Initial sort key.
-    pub sort: memlink::overtime::ps::SortKey,
+    pub sort: app::Sort,
     /// Initial grouping.
     pub grouping: app::Grouping,
     /// Where action files are written.
     pub out_dir: PathBuf,
+    /// How long the leaks action watches.
+    pub leaks_for: Duration,
 }
 
 /// Runs the interface until `q`, Ctrl-C, SIGTERM, SIGHUP or SIGINT. The caller has checked that
@@ -58,6 +61,8 @@ pub fn run(opts: Options) -> anyhow::Result<()> {
     app.out_dir = opts.out_dir.clone();
     app.status = "reading... (? for help)".into();
     let (done_tx, done_rx) = mpsc::channel();
+    // Dropped on every way out of this function, which stops the command.
+    let mut leaks_job: Option<leaks::LeaksJob> = None;
     let mut dirty = true;
     loop {
         if dirty {
@@ -83,7 +88,7 @@ pub fn run(opts: Options) -> anyhow::Result<()> {
                                 );
                             }
                         }
-                        Effect::Leaks => app.status = actions::leaks_status(),
+                        Effect::Leaks => start_leaks(&mut app, &mut leaks_job, opts.leaks_for),
                         Effect::Suspend => {
                             guard.suspend()?;
                             terminal.clear()?;
@@ -122,6 +127,20 @@ pub fn run(opts: Options) -> anyhow::Result<()> {
             app.status = d.message;
             dirty = true;
         }
+        if let Some(job) = leaks_job.as_mut() {
+            let line = match job.poll() {
+                leaks::Progress::Running(line) => Some(line),
+                leaks::Progress::Ended(line) => {
+                    app.status = line;
+                    leaks_job = None;
+                    None
+                }
+            };
+            if line != app.background {
+                app.background = line;
+                dirty = true;
+            }
+        }
         match sig_rx.try_recv() {
             Ok(Signal::Quit(_)) => break,
             Ok(Signal::Stop) => {
@@ -138,7 +157,38 @@ pub fn run(opts: Options) -> anyhow::Result<()> {
     }
     drop(terminal);
     drop(guard);
+    drop(leaks_job);
     Ok(())
+}
+
+/// The leaks key: starts `memlink leaks` on the target, unless one is running.
+fn start_leaks(app: &mut App, job: &mut Option<leaks::LeaksJob>, duration: Duration) {
+    if let Some(j) = job {
+        app.status = format!(
+            "leaks of {} is running ({}s left): one at a time",
+            j.pid,
+            j.left()
+        );
+        return;
+    }
+    let Some(pid) = app.target() else {
+        app.status = "no process selected".into();
+        return;
+    };
+    let started = std::env::current_exe()
+        .context("cannot find memlink's own path")
+        .and_then(|exe| leaks::LeaksJob::start(&exe, pid, &app.out_dir, duration));
+    match started {
+        Ok(j) => {
+            app.status = format!(
+                "leaks of {pid} started for {}s, its report to {}",
+                duration.as_secs(),
+                j.path.display()
+            );
+            *job = Some(j);
+        }
+        Err(e) => app.status = format!("leaks of {pid} failed: {}", crate::cli::one_line(&e)),
+    }
 }
 
 /// Applies a message of the reader to the state.
@@ -151,7 +201,8 @@ pub fn apply(app: &mut App, msg: Msg) {
             }
         }
         Msg::Detail(d) => {
-            if app.focus.map(|f| f.0) == Some(d.pid) {
+            // Once the process is gone, its PID may belong to another: keep the last figures.
+            if app.focus.map(|f| f.0) == Some(d.pid) && !app.focus_gone() {
                 app.detail = Some(*d);
                 app.detail_error = None;
             }

@@ -1,11 +1,14 @@
 //! The reader thread: all reading happens here, off the interface's thread, so that drawing and
 //! keys never wait for `/proc`.
 //!
-//! Every refresh reads `status`, `cmdline`, `cgroup`, `maps` (mapping count) and `stat` (start
-//! time) of every process through [`memlink::overtime::ps`] without `smaps_rollup`, which is the
-//! file whose read walks page tables. `smaps_rollup` (PSS, USS, SwapPss) is read in a separate
-//! pass every `pss_every`, within ps's per-process time budget; in between, each row shows the
-//! last PSS/USS with its age. The detail of the process shown in the process view (`smaps`, the
+//! Every refresh reads `status` (RSS, its anon/file/shmem split, swap), `cmdline`, `cgroup`,
+//! `maps` (mapping count) and `stat` (start time) of every process through
+//! [`memlink::overtime::ps`]. `smaps_rollup` (PSS, USS, SwapPss), the file whose read walks page
+//! tables, is read every `pss_every` in a turn of the library's rollup budget
+//! ([`memlink::overtime::rollup`]: a process whose read costs more than the per-target budget is
+//! read at a slower cadence); in between (refreshes with a budget of zero), and for a process
+//! over the budget, the library gives each row the last PSS/USS its [`RollupCache`] holds for
+//! the same process (PID and start time), with its age, while it is not above the RSS of now. The detail of the process shown in the process view (`smaps`, the
 //! audit) is read only while that view is open, at most every refresh, and at most every
 //! [`BIG_DETAIL_EVERY`] for a process with more than [`BIG_REGIONS`] regions.
 
@@ -17,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use memlink::inspect::auditor;
 use memlink::overtime::ps::{self, Options};
+use memlink::overtime::rollup::RollupCache;
 use memlink::snapshot::Snapshot;
 use memlink::MemoryAnalyzer;
 
@@ -53,8 +57,10 @@ pub struct Config {
     pub delay: Duration,
     /// Time between `smaps_rollup` passes.
     pub pss_every: Duration,
-    /// Per-process time budget of a pass.
+    /// Per-process time budget of a scan (ps's, for the optional files).
     pub budget: Duration,
+    /// Per-target budget of a `smaps_rollup` turn (the library's rollup budget).
+    pub rollup_budget: Duration,
 }
 
 /// The handle the interface keeps on the reader thread.
@@ -116,6 +122,7 @@ fn run(
     stop: Arc<AtomicBool>,
 ) {
     let mut tracker = Tracker::default();
+    let cache = RollupCache::new();
     let mut last_rollup: Option<Instant> = None;
     let mut next_list = Instant::now();
     let mut detail = DetailState::default();
@@ -123,7 +130,7 @@ fn run(
         let now = Instant::now();
         if now >= next_list {
             let rollup = last_rollup.is_none_or(|t| now.duration_since(t) >= config.pss_every);
-            let msg = read_list(&config, &mut tracker, rollup);
+            let msg = read_list(&config, &mut tracker, &cache, rollup);
             if rollup && matches!(msg, Msg::Frame(_)) {
                 last_rollup = Some(now);
             }
@@ -152,16 +159,24 @@ fn run(
     }
 }
 
-fn read_list(config: &Config, tracker: &mut Tracker, rollup: bool) -> Msg {
+fn read_list(config: &Config, tracker: &mut Tracker, cache: &RollupCache, rollup: bool) -> Msg {
     let t0 = Instant::now();
     let opts = Options {
         root: config.proc_root.clone(),
         pids: (!config.pids.is_empty()).then(|| config.pids.clone()),
-        rollup,
         budget: config.budget,
+        // Between passes, a budget of nothing: the library then reads no rollup (but the first
+        // of a process under 1 MiB resident, which costs about nothing) and gives each row the
+        // last one it holds for the same process, with its age. The credit of a costly process
+        // grows only in passes.
+        rollup_budget: Some(if rollup {
+            config.rollup_budget
+        } else {
+            Duration::ZERO
+        }),
         ..Options::default()
     };
-    let table = match ps::scan(&opts) {
+    let table = match ps::scan_with(&opts, cache) {
         Ok(t) => t,
         Err(e) => return Msg::Failed(e.to_string()),
     };
@@ -173,7 +188,7 @@ fn read_list(config: &Config, tracker: &mut Tracker, rollup: bool) -> Msg {
             (r, start)
         })
         .collect();
-    let rows = tracker.merge(rows, rollup, Instant::now());
+    let rows = tracker.merge(rows, Instant::now());
     let mem = std::fs::read(config.proc_root.join("meminfo"))
         .map(|b| memlink::proc::meminfo::parse(&b))
         .unwrap_or_default();

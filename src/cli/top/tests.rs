@@ -6,15 +6,15 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use memlink::overtime::ps::{ProcessRow, PssState, SortKey};
-use memlink::overtime::rollup::{Provenance, Source, Sources};
+use memlink::overtime::ps::{ProcessRow, PssState};
+use memlink::overtime::rollup::{Provenance, RollupCache, Source, Sources};
 use memlink::proc::meminfo::MemInfo;
 use memlink::region::stats::MemoryFigures;
 use memlink::snapshot::Snapshot;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
-use super::app::{App, Grouping, Screen};
+use super::app::{App, Grouping, Screen, Sort};
 use super::data::{Detail, Frame, Row, Spark, Tracker};
 use super::{keys, views};
 
@@ -28,7 +28,6 @@ fn ps_row(pid: u32, user: &str, name: &str, rss: u64, pss: Option<u64>) -> Proce
         user: user.into(),
         name: name.into(),
         command: Some(format!("/usr/bin/{name} --flag")),
-        command_bytes: None,
         figures: MemoryFigures {
             rss: Some(rss),
             pss,
@@ -38,11 +37,7 @@ fn ps_row(pid: u32, user: &str, name: &str, rss: u64, pss: Option<u64>) -> Proce
         swap_pss: pss.map(|_| 0),
         threads: 1 + u64::from(pid % 4),
         mappings: pss.map(|_| 40 + u64::from(pid % 50)),
-        cgroup: None,
-        container: None,
         restricted: pss.is_none(),
-        over_budget: false,
-        split: None,
         sources: Sources {
             rss: Provenance::now(Source::Status),
             pss: pss.map(|_| Provenance::now(Source::SmapsRollup)),
@@ -52,8 +47,7 @@ fn ps_row(pid: u32, user: &str, name: &str, rss: u64, pss: Option<u64>) -> Proce
         } else {
             PssState::NotPermitted
         },
-        rollup_read_s: None,
-        leader_exited: false,
+        ..ProcessRow::default()
     }
 }
 
@@ -91,7 +85,7 @@ fn sample_app() -> App {
     let mut app = App::new(
         Duration::from_secs(2),
         Duration::from_secs(10),
-        SortKey::Pss,
+        Sort::Pss,
         Grouping::None,
     );
     app.color = false;
@@ -212,6 +206,37 @@ fn unreadable_sorts_last_and_shows_dash() {
 }
 
 #[test]
+fn growth_sorts_fastest_first_and_unknown_last() {
+    let mut app = sample_app();
+    let mut rows = app.frame.rows.clone();
+    // Shrinking: a known growth, below the flat one.
+    rows.push(row(
+        ps_row(500, "alice", "shrinks", 20 * MIB, Some(10 * MIB)),
+        Some(1),
+        Some(-2.0 * MIB as f64),
+    ));
+    app.set_frame(frame(rows));
+    // The `>` cycle reaches growth after swap, and PID after growth.
+    for _ in 0..4 {
+        key(&mut app, KeyCode::Char('>'));
+    }
+    assert_eq!(app.sort, Sort::Growth);
+    let order: Vec<u32> = app.visible_rows().iter().map(|r| r.ps.pid).collect();
+    // 6 MiB/min (leak mark), flat, shrinking; then the unknown ones by RSS.
+    assert_eq!(order, [200, 100, 500, 300, 400]);
+    let text = render(&app, 130, 12);
+    assert!(text.contains("sort Growth"), "{text}");
+    golden("growth.txt", &text);
+    key(&mut app, KeyCode::Char('>'));
+    assert_eq!(app.sort, Sort::Pid);
+    // Groups have no growth: they keep PSS order.
+    assert_eq!(
+        Sort::Growth.for_groups(),
+        memlink::overtime::ps::SortKey::Pss
+    );
+}
+
+#[test]
 fn grouped_by_user_with_totals() {
     let mut app = sample_app();
     app.grouping = Grouping::User;
@@ -243,7 +268,7 @@ fn filter_and_search_keys() {
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.selected_process().unwrap().0, 400);
     key(&mut app, KeyCode::Char('>'));
-    assert_eq!(app.sort, SortKey::Uss);
+    assert_eq!(app.sort, Sort::Uss);
 }
 
 #[test]
@@ -282,6 +307,90 @@ fn process_view_and_map() {
     golden("map.txt", &render(&app, 100, 20));
     key(&mut app, KeyCode::Char('?'));
     golden("help.txt", &render(&app, 80, 24));
+}
+
+#[test]
+fn exited_process_keeps_its_last_figures() {
+    let mut app = sample_app();
+    let d = fixture_detail();
+    let pid = d.pid;
+    let mut rows = app.frame.rows.clone();
+    let mut r = row(
+        ps_row(pid, "root", "regions", MIB, Some(MIB)),
+        Some(1),
+        None,
+    );
+    r.start = Some(1);
+    rows.push(r);
+    app.set_frame(frame(rows));
+    app.selected = app
+        .visible_rows()
+        .iter()
+        .position(|r| r.ps.pid == pid)
+        .unwrap();
+    assert_eq!(key(&mut app, KeyCode::Enter), keys::Effect::Focus);
+    super::apply(&mut app, super::reader::Msg::Detail(Box::new(d.clone())));
+    assert!(!render(&app, 100, 30).contains("[exited"));
+    // The next refresh no longer lists it (an empty list, as with --pid, counts too).
+    app.set_frame(frame(Vec::new()));
+    assert!(app.focus_gone());
+    assert!(
+        app.status.contains(&format!("process {pid} exited")),
+        "{}",
+        app.status
+    );
+    let text = render(&app, 100, 30);
+    assert!(text.contains("[exited: the last figures read]"), "{text}");
+    assert!(
+        text.contains("[heap]") && text.contains("By type"),
+        "{text}"
+    );
+    // A detail read afterwards may be of a new owner of the PID: it is not taken.
+    let mut other = d;
+    other.findings = 99;
+    super::apply(&mut app, super::reader::Msg::Detail(Box::new(other)));
+    assert_eq!(app.detail.as_ref().unwrap().findings, 2);
+    super::apply(
+        &mut app,
+        super::reader::Msg::DetailFailed(pid, "process is gone".into()),
+    );
+    assert!(render(&app, 100, 30).contains("[exited"));
+    // Back to the list.
+    assert_eq!(key(&mut app, KeyCode::Esc), keys::Effect::Focus);
+    assert_eq!(app.screen, Screen::Processes);
+    assert!(app.focus.is_none() && app.detail.is_none());
+    render(&app, 100, 30);
+}
+
+#[test]
+fn leaks_outcome_lines() {
+    let dir = std::env::temp_dir().join(format!("memlink-top-leaks-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("r.json");
+    std::fs::write(&path, r#"{"pid": 42, "leak_suspected": false}"#).unwrap();
+    let line = super::leaks::outcome(42, &path, Some(0), b"");
+    assert_eq!(
+        line,
+        format!("leaks of 42: no leak suspected; wrote {}", path.display())
+    );
+    std::fs::write(&path, r#"{"pid": 42, "leak_suspected": true}"#).unwrap();
+    assert!(super::leaks::outcome(42, &path, Some(1), b"").contains("a leak is suspected"));
+    // The command's own error line, without its prefix, escaped.
+    let err = b"[INFO] attaching\nmemlink: leaks of process 42: permission denied\x1b]\n";
+    let missing = dir.join("none.json");
+    assert_eq!(
+        super::leaks::outcome(42, &missing, Some(2), err),
+        "leaks of 42 failed: leaks of process 42: permission denied\\x1b]"
+    );
+    assert_eq!(
+        super::leaks::outcome(42, &missing, None, b""),
+        "leaks of 42 failed: stopped by a signal before writing its report"
+    );
+    assert_eq!(
+        super::leaks::outcome(42, &missing, Some(0), b""),
+        "leaks of 42 failed: exited with 0 and wrote no report"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -330,30 +439,32 @@ fn two_thousand_rows_and_a_tiny_terminal() {
 fn pid_reuse_starts_over() {
     let mut t = Tracker::default();
     let t0 = Instant::now();
-    let old = ps_row(7, "root", "old", 10 * MIB, Some(9 * MIB));
-    let rows = t.merge(vec![(old.clone(), Some(100))], true, t0);
-    assert_eq!(rows[0].pss_age, Some(Duration::ZERO));
-    // A cheap pass: the same process keeps its PSS, with its age.
-    let mut cheap = old.clone();
-    cheap.figures.pss = None;
-    cheap.figures.uss = None;
-    let rows = t.merge(
-        vec![(cheap.clone(), Some(100))],
-        false,
-        t0 + Duration::from_secs(4),
-    );
-    assert_eq!(rows[0].ps.figures.pss, Some(9 * MIB));
-    assert_eq!(rows[0].pss_age, Some(Duration::from_secs(4)));
-    // The PID now belongs to a process started later: the old PSS is not its own.
-    let rows = t.merge(
-        vec![(cheap.clone(), Some(555))],
-        false,
-        t0 + Duration::from_secs(6),
-    );
-    assert_eq!(rows[0].ps.figures.pss, None);
-    assert_eq!(rows[0].pss_age, None);
-    // Growth needs a history of its own: one sample of the new process gives none.
+    // A figure the library gave from an earlier rollup: its age is its provenance's.
+    let mut old = ps_row(7, "root", "old", 10 * MIB, Some(9 * MIB));
+    old.sources.pss = Some(Provenance {
+        source: Source::SmapsRollup,
+        age_s: 4.0,
+    });
+    old.pss_state = PssState::Earlier;
+    for i in 0..20 {
+        let mut r = old.clone();
+        r.figures.rss = Some((10 + i) * MIB);
+        let rows = t.merge(vec![(r, Some(100))], t0 + Duration::from_secs(i));
+        assert_eq!(rows[0].pss_age, Some(Duration::from_secs(4)));
+    }
+    let rows = t.merge(vec![(old.clone(), Some(100))], t0 + Duration::from_secs(20));
+    assert!(rows[0].growth.is_some());
+    // The PID now belongs to a process started later: its history starts over, so growth is
+    // unknown again; the library keys its earlier rollups by the same (PID, start time).
+    let mut new = old.clone();
+    new.figures.pss = None;
+    new.sources.pss = None;
+    let rows = t.merge(vec![(new, Some(555))], t0 + Duration::from_secs(21));
     assert_eq!(rows[0].growth, None);
+    assert_eq!(rows[0].pss_age, None);
+    let cache = RollupCache::new();
+    cache.record((7, 100), old.figures, Some(0), Duration::from_millis(1));
+    assert!(cache.earlier((7, 555)).is_none() && cache.earlier((7, 100)).is_some());
 }
 
 #[test]
@@ -364,7 +475,11 @@ fn growth_uses_the_watch_trend() {
     for i in 0..100u64 {
         let mut r = ps_row(9, "root", "grow", (100 + i) * MIB, None);
         r.restricted = false;
-        last = t.merge(vec![(r, Some(1))], false, t0 + Duration::from_secs(i));
+        last = t.merge(vec![(r, Some(1))], t0 + Duration::from_secs(i));
+        // The first 10 s are the warm-up of watch's rule, and a slope needs 3 samples after it.
+        if i < 12 {
+            assert_eq!(last[0].growth, None, "after {i} s");
+        }
     }
     // 1 MiB a second is 60 MiB a minute.
     let g = last[0].growth.unwrap();

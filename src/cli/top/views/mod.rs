@@ -35,7 +35,10 @@ pub fn draw(f: &mut Frame, app: &App) {
             };
             format!("{what}: {text}_")
         }
-        None => app.status.clone(),
+        None => match &app.background {
+            Some(b) => format!("{} | {b}", app.status),
+            None => app.status.clone(),
+        },
     };
     f.render_widget(
         Paragraph::new(Line::from(line)).style(reversed(app)),

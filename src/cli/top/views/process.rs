@@ -50,7 +50,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         age(d.read_in),
     );
     if gone {
-        title = format!("[exited] {title}");
+        title = format!("[exited: the last figures read] {title}");
     } else if let Some(e) = &app.detail_error {
         title = format!("[{e}] {title}");
     }
