@@ -76,6 +76,9 @@ fn memlink_programs_left() -> Vec<String> {
                     "alloc_return",
                     "free_enter",
                     "posix_memalign_return",
+                    "sys_enter",
+                    "sys_exit",
+                    "process_exec",
                 ]
                 .iter()
                 .any(|n| l.contains(&format!("name {n} ")))
@@ -93,6 +96,55 @@ fn function(site: &serde_json::Value, i: usize) -> &str {
     site["frames"][i]["function"].as_str().unwrap_or("-")
 }
 
+/// Whether any frame of `site` is in `name`.
+fn has_frame(site: &serde_json::Value, name: &str) -> bool {
+    site["frames"]
+        .as_array()
+        .is_some_and(|f| f.iter().any(|f| f["function"] == name))
+}
+
+/// Bytes of the sites with a frame in `name`.
+fn bytes_through(sites: &[serde_json::Value], name: &str) -> u64 {
+    sites
+        .iter()
+        .filter(|s| has_frame(s, name))
+        .map(|s| s["bytes"].as_u64().unwrap())
+        .sum()
+}
+
+/// The short-watch thresholds the tests judge growth with.
+const SHORT_WATCH: [&str; 8] = [
+    "--min-growth",
+    "1MiB",
+    "--min-slope",
+    "1MiB",
+    "--min-span",
+    "1s",
+    "--warmup",
+    "0s",
+];
+
+/// Watches the fixture with `memlink leaks --format json` and `extra` options while it runs
+/// `command`, ends the watch with Ctrl-C (it still reports) and returns the report.
+fn watch_report(fx: &mut Fixture, extra: &[&str], command: &str) -> serde_json::Value {
+    let pid = fx.pid_arg();
+    let mut args = vec!["--pid", &pid, "--duration", "60s", "--format", "json"];
+    args.extend(SHORT_WATCH);
+    args.extend(extra);
+    let leaks = start_leaks(&args);
+    fx.send(command);
+    assert_eq!(fx.read_line(), "done");
+    support::signal(leaks.id(), "INT");
+    let out = leaks.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON report")
+}
+
 #[test]
 fn exact_mode_names_the_leak_its_caller_and_its_exact_bytes() {
     if !bpf_ready() || !require("bpftool", "to see that no probe stays loaded") {
@@ -102,37 +154,9 @@ fn exact_mode_names_the_leak_its_caller_and_its_exact_bytes() {
     let mut fx = Fixture::start_flags("leaky", &["-O2", "-fomit-frame-pointer"], &[]);
     let small: u64 = fx.var("SMALL").parse().unwrap();
     let large: u64 = fx.var("LARGE").parse().unwrap();
-    let pid = fx.pid_arg();
-    let leaks = start_leaks(&[
-        "--pid",
-        &pid,
-        "--all",
-        "--duration",
-        "60s",
-        "--format",
-        "json",
-        "--min-growth",
-        "1MiB",
-        "--min-slope",
-        "1MiB",
-        "--min-span",
-        "1s",
-        "--warmup",
-        "0s",
-    ]);
     let rounds = 40u64;
-    fx.send(&format!("go {rounds}"));
-    assert_eq!(fx.read_line(), "done");
     // Ctrl-C ends the watch early and still reports.
-    support::signal(leaks.id(), "INT");
-    let out = leaks.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    let r = watch_report(&mut fx, &["--all"], &format!("go {rounds}"));
     assert_eq!(r["allocator"], "glibc");
     assert_eq!(r["ended"], "stopped");
     let sites = r["sites"].as_array().unwrap();
@@ -208,14 +232,75 @@ fn memlink_programs_now() -> Vec<String> {
 }
 
 #[test]
-fn growth_mode_says_it_is_not_implemented() {
-    let fx = Fixture::start("leaky", &[]);
-    let r = support::run(&["leaks", "--pid", &fx.pid_arg(), "--duration", "1s"]);
-    if !is_root() {
-        assert_eq!(r.code, 2);
+fn growth_mode_attributes_the_growth_to_leak_here_not_churn() {
+    if !bpf_ready() || !require("bpftool", "to see that no probe stays loaded") {
         return;
     }
-    r.assert_error(&["growth mode", "not implemented", "--all"]);
+    let _g = BPF.lock().unwrap_or_else(|e| e.into_inner());
+    let mut fx = Fixture::start_flags("leaky", &["-O2", "-fomit-frame-pointer"], &[]);
+    let large: u64 = fx.var("LARGE").parse().unwrap();
+    let rounds = 40u64;
+    let r = watch_report(&mut fx, &["--top", "100"], &format!("go {rounds}"));
+    assert_eq!(r["mode"], "growth");
+    assert_eq!(r["ended"], "stopped");
+    assert_eq!(
+        r["probed"],
+        serde_json::json!(["brk", "mmap", "mprotect", "mremap", "munmap"])
+    );
+    let sites = r["sites"].as_array().unwrap();
+    let top = &sites[0];
+    // The large blocks are mappings of their own: each one page-rounded, with malloc's header.
+    assert!(has_frame(top, "leak_here"), "{top}");
+    assert!(has_frame(top, "round_of_work"), "{top}");
+    assert_eq!(top["count"], rounds, "{top}");
+    let page = 4096;
+    assert_eq!(top["bytes"], rounds * (large + 16).div_ceil(page) * page);
+    assert_eq!(top["growth"]["suspected"], true, "{top}");
+    let outstanding = r["outstanding_bytes"].as_u64().unwrap();
+    let here = bytes_through(sites, "leak_here");
+    assert!(
+        here * 10 >= outstanding * 9,
+        "{here} of {outstanding}: {sites:?}"
+    );
+    assert!(!sites.iter().any(|s| has_frame(s, "churn")), "{sites:?}");
+    // What is still mapped is the process's VmData growth.
+    let f = r["accounts_for"].as_f64().expect("accounts_for");
+    assert!((0.9..=1.1).contains(&f), "{f}: {r}");
+    assert_eq!(r["accounts_for_basis"], "vm_data");
+    assert_eq!(r["leak_suspected"], true);
+    assert_eq!(r["followed"]["exec"], false);
+    fx.send("go 1");
+    assert_eq!(fx.read_line(), "done");
+    assert_eq!(memlink_programs_left(), Vec::<String>::new());
+}
+
+#[test]
+fn growth_mode_sees_a_thread_arena_grow_by_mprotect() {
+    if !bpf_ready() {
+        return;
+    }
+    let _g = BPF.lock().unwrap_or_else(|e| e.into_inner());
+    let mut fx = Fixture::start_flags("leaky", &["-O2", "-fomit-frame-pointer"], &[]);
+    let block: u64 = fx.var("THREAD_BLOCK").parse().unwrap();
+    let rounds = 200u64;
+    let r = watch_report(&mut fx, &["--top", "100"], &format!("thread {rounds}"));
+    let sites = r["sites"].as_array().unwrap();
+    // The blocks come from the thread's arena (below the mmap threshold): the heap grows by
+    // mprotect of its PROT_NONE reservation, each time in leak_in_thread's malloc.
+    let through = bytes_through(sites, "leak_in_thread");
+    assert!(
+        through * 10 >= rounds * block * 9,
+        "{through} < 90% of {}: {sites:?}",
+        rounds * block
+    );
+    let grower = sites
+        .iter()
+        .filter(|s| has_frame(s, "leak_in_thread"))
+        .max_by_key(|s| s["bytes"].as_u64())
+        .unwrap();
+    assert_eq!(function(grower, 0), "mprotect", "{grower}");
+    assert_eq!(grower["growth"]["suspected"], true, "{grower}");
+    assert!(!sites.iter().any(|s| has_frame(s, "churn")), "{sites:?}");
 }
 
 #[test]
