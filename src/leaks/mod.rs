@@ -7,6 +7,7 @@
 //! - [`track`]: exact mode's live-allocation table and its sites;
 //! - [`growth`]: growth mode's model of the ranges grown during the watch and their sites;
 //! - [`report`]: the ranked report and its text, JSON and folded forms;
+//! - [`export`]: the report as a gzipped pprof profile and as a flame graph SVG;
 //! - [`session`]: preflight refusals, attaching, the watch loop and detaching.
 //!
 //! Growth mode (the default) watches the system calls that grow the address space and needs
@@ -14,6 +15,7 @@
 //! `docs/leaks.md`.
 
 pub mod allocator;
+pub mod export;
 pub mod growth;
 pub mod objects;
 pub mod report;

@@ -127,8 +127,16 @@ const SHORT_WATCH: [&str; 8] = [
 /// Watches the fixture with `memlink leaks --format json` and `extra` options while it runs
 /// `command`, ends the watch with Ctrl-C (it still reports) and returns the report.
 fn watch_report(fx: &mut Fixture, extra: &[&str], command: &str) -> serde_json::Value {
+    let mut args = vec!["--format", "json"];
+    args.extend(extra);
+    serde_json::from_slice(&watch_output(fx, &args, command)).expect("JSON report")
+}
+
+/// Watches the fixture with `memlink leaks` and `extra` options while it runs `command`, ends
+/// the watch with Ctrl-C and returns what memlink printed.
+fn watch_output(fx: &mut Fixture, extra: &[&str], command: &str) -> Vec<u8> {
     let pid = fx.pid_arg();
-    let mut args = vec!["--pid", &pid, "--duration", "60s", "--format", "json"];
+    let mut args = vec!["--pid", &pid, "--duration", "60s"];
     args.extend(SHORT_WATCH);
     args.extend(extra);
     let leaks = start_leaks(&args);
@@ -142,7 +150,7 @@ fn watch_report(fx: &mut Fixture, extra: &[&str], command: &str) -> serde_json::
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    serde_json::from_slice(&out.stdout).expect("JSON report")
+    out.stdout
 }
 
 #[test]
@@ -301,6 +309,153 @@ fn growth_mode_sees_a_thread_arena_grow_by_mprotect() {
     assert_eq!(function(grower, 0), "mprotect", "{grower}");
     assert_eq!(grower["growth"]["suspected"], true, "{grower}");
     assert!(!sites.iter().any(|s| has_frame(s, "churn")), "{sites:?}");
+}
+
+/// The messages of pprof's `profile.proto` the test reads, declared here so that the check
+/// does not share memlink's own declarations.
+mod pprof {
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Profile {
+        #[prost(message, repeated, tag = "1")]
+        pub sample_type: Vec<ValueType>,
+        #[prost(message, repeated, tag = "2")]
+        pub sample: Vec<Sample>,
+        #[prost(message, repeated, tag = "4")]
+        pub location: Vec<Location>,
+        #[prost(message, repeated, tag = "5")]
+        pub function: Vec<Function>,
+        #[prost(string, repeated, tag = "6")]
+        pub string_table: Vec<String>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ValueType {
+        #[prost(int64, tag = "1")]
+        pub r#type: i64,
+        #[prost(int64, tag = "2")]
+        pub unit: i64,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Sample {
+        #[prost(uint64, repeated, tag = "1")]
+        pub location_id: Vec<u64>,
+        #[prost(int64, repeated, tag = "2")]
+        pub value: Vec<i64>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Location {
+        #[prost(uint64, tag = "1")]
+        pub id: u64,
+        #[prost(message, repeated, tag = "4")]
+        pub line: Vec<Line>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Line {
+        #[prost(uint64, tag = "1")]
+        pub function_id: u64,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Function {
+        #[prost(uint64, tag = "1")]
+        pub id: u64,
+        #[prost(int64, tag = "2")]
+        pub name: i64,
+    }
+}
+
+#[test]
+fn pprof_profile_decodes_with_leak_here_in_use_exactly() {
+    use prost::Message;
+    use std::io::Read;
+    if !bpf_ready() {
+        return;
+    }
+    let _g = BPF.lock().unwrap_or_else(|e| e.into_inner());
+    let mut fx = Fixture::start_flags("leaky", &["-O2", "-fomit-frame-pointer"], &[]);
+    let large: u64 = fx.var("LARGE").parse().unwrap();
+    let rounds = 20u64;
+    let gz = watch_output(
+        &mut fx,
+        &["--all", "--format", "pprof"],
+        &format!("go {rounds}"),
+    );
+    assert_eq!(&gz[..2], &[0x1f, 0x8b], "gzip magic");
+    let mut raw = Vec::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_end(&mut raw)
+        .expect("gunzip");
+    let p = pprof::Profile::decode(&raw[..]).expect("profile.proto");
+    let s = |i: i64| p.string_table[i as usize].as_str();
+    assert_eq!(p.string_table[0], "");
+    let types: Vec<(&str, &str)> = p
+        .sample_type
+        .iter()
+        .map(|t| (s(t.r#type), s(t.unit)))
+        .collect();
+    assert_eq!(
+        types,
+        [
+            ("inuse_space", "bytes"),
+            ("inuse_objects", "count"),
+            ("alloc_space", "bytes")
+        ]
+    );
+    let name_of_location = |id: u64| {
+        let l = p.location.iter().find(|l| l.id == id).expect("location");
+        let f = p
+            .function
+            .iter()
+            .find(|f| f.id == l.line[0].function_id)
+            .expect("function");
+        s(f.name)
+    };
+    let leak: Vec<&pprof::Sample> = p
+        .sample
+        .iter()
+        .filter(|x| name_of_location(x.location_id[0]) == "leak_here")
+        .collect();
+    assert_eq!(leak.len(), 2, "{:?}", p.sample);
+    // The large blocks' site: exact bytes and count, allocated as much as is in use.
+    assert_eq!(
+        leak[0].value,
+        [
+            (rounds * large) as i64,
+            rounds as i64,
+            (rounds * large) as i64
+        ]
+    );
+    assert_eq!(name_of_location(leak[0].location_id[1]), "round_of_work");
+    assert!(!p
+        .sample
+        .iter()
+        .any(|x| name_of_location(x.location_id[0]) == "churn"));
+}
+
+#[test]
+fn svg_flame_graph_is_xml_naming_leak_here() {
+    if !bpf_ready() || !require("python3", "to parse the SVG as XML") {
+        return;
+    }
+    let _g = BPF.lock().unwrap_or_else(|e| e.into_inner());
+    let mut fx = Fixture::start_flags("leaky", &["-O2", "-fomit-frame-pointer"], &[]);
+    let svg = watch_output(&mut fx, &["--format", "svg"], "go 20");
+    let path = fx.dir.path().join("leaks.svg");
+    std::fs::write(&path, &svg).unwrap();
+    // Python's own XML parser: the root is an svg element, and a frame's title names leak_here.
+    let check = support::run_cmd(std::process::Command::new("python3").args([
+        "-c",
+        "import sys, xml.etree.ElementTree as E\n\
+         r = E.parse(sys.argv[1]).getroot()\n\
+         assert r.tag == '{http://www.w3.org/2000/svg}svg', r.tag\n\
+         t = [e.text or '' for e in r.iter('{http://www.w3.org/2000/svg}title')]\n\
+         print(sum('leak_here' in x for x in t))",
+        &path.to_string_lossy(),
+    ]));
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    assert!(
+        check.stdout.trim().parse::<u32>().unwrap() >= 1,
+        "{}",
+        String::from_utf8_lossy(&svg)
+    );
 }
 
 #[test]
