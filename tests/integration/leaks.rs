@@ -23,6 +23,18 @@ fn bpf_ready() -> bool {
     true
 }
 
+/// [`bpf_ready`], and the file a test needs is present (skips or fails with `missing`).
+fn bpf_ready_with(file: &str, missing: &str) -> bool {
+    if !bpf_ready() {
+        return false;
+    }
+    if !std::path::Path::new(file).exists() {
+        require_fail(missing);
+        return false;
+    }
+    true
+}
+
 /// Starts `memlink leaks ARGS` and waits until its probes are attached.
 fn start_leaks(args: &[&str]) -> Child {
     let mut child = support::memlink()
@@ -456,6 +468,201 @@ fn svg_flame_graph_is_xml_naming_leak_here() {
         "{}",
         String::from_utf8_lossy(&svg)
     );
+}
+
+/// Exact mode's report on the leaky fixture built with `flags` (another allocator, static).
+fn exact_on_leaky_built_with(flags: &[&str]) -> (serde_json::Value, u64, u64) {
+    let mut fx = Fixture::start_flags("leaky", flags, &[]);
+    let large: u64 = fx.var("LARGE").parse().unwrap();
+    let rounds = 30u64;
+    let r = watch_report(&mut fx, &["--all"], &format!("go {rounds}"));
+    (r, large, rounds)
+}
+
+/// The top site is leak_here's large blocks, exactly, and churn (all freed) is absent.
+#[track_caller]
+fn leak_here_found_exactly(r: &serde_json::Value, large: u64, rounds: u64) {
+    let sites = r["sites"].as_array().unwrap();
+    let top = &sites[0];
+    assert!(has_frame(top, "leak_here"), "{top}");
+    assert!(has_frame(top, "round_of_work"), "{top}");
+    assert_eq!(top["bytes"], rounds * large, "{top}");
+    assert_eq!(top["count"], rounds, "{top}");
+    assert!(!sites.iter().any(|s| has_frame(s, "churn")), "{sites:?}");
+}
+
+#[test]
+fn exact_mode_on_jemalloc_names_it_and_finds_the_leak() {
+    if !bpf_ready_with(
+        "/usr/lib/x86_64-linux-gnu/libjemalloc.so",
+        "libjemalloc-dev is not installed (the jemalloc fixture links -ljemalloc)",
+    ) {
+        return;
+    }
+    let _g = BPF.lock().unwrap_or_else(|e| e.into_inner());
+    let (r, large, rounds) =
+        exact_on_leaky_built_with(&["-O2", "-fomit-frame-pointer", "-ljemalloc"]);
+    assert_eq!(r["allocator"], "jemalloc", "{r}");
+    assert!(
+        r["allocator_object"]
+            .as_str()
+            .unwrap()
+            .contains("libjemalloc.so"),
+        "{r}"
+    );
+    let probed = r["probed"].to_string();
+    for free_path in ["\"free\"", "\"sdallocx\"", "\"dallocx\""] {
+        assert!(probed.contains(free_path), "{probed}");
+    }
+    leak_here_found_exactly(&r, large, rounds);
+}
+
+#[test]
+fn exact_mode_on_a_static_binary_probes_its_own_malloc() {
+    if !bpf_ready_with(
+        "/usr/lib/x86_64-linux-gnu/libc.a",
+        "libc6-dev's libc.a is missing (the static fixture links -static)",
+    ) {
+        return;
+    }
+    let _g = BPF.lock().unwrap_or_else(|e| e.into_inner());
+    let (r, large, rounds) = exact_on_leaky_built_with(&["-O2", "-fomit-frame-pointer", "-static"]);
+    // glibc's malloc, linked into the executable.
+    assert_eq!(r["allocator"], "glibc", "{r}");
+    assert!(
+        r["allocator_object"].as_str().unwrap().ends_with("/leaky"),
+        "{r}"
+    );
+    leak_here_found_exactly(&r, large, rounds);
+}
+
+/// A fixture process that is not built by `support::build_c` (C++, Python): killed when
+/// dropped.
+struct Other {
+    child: Child,
+    out: BufReader<std::process::ChildStdout>,
+}
+
+impl Other {
+    fn start(cmd: &mut std::process::Command) -> Other {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start fixture");
+        let out = support::wait_ready(&mut child);
+        Other { child, out }
+    }
+
+    /// Exact mode's report while the fixture runs `command`.
+    fn exact_report(&mut self, command: &str) -> serde_json::Value {
+        use std::io::Write;
+        let pid = self.child.id().to_string();
+        let mut args = vec![
+            "--pid",
+            &pid,
+            "--all",
+            "--duration",
+            "60s",
+            "--format",
+            "json",
+        ];
+        args.extend(SHORT_WATCH);
+        let leaks = start_leaks(&args);
+        let stdin = self.child.stdin.as_mut().unwrap();
+        writeln!(stdin, "{command}").unwrap();
+        stdin.flush().unwrap();
+        let mut line = String::new();
+        self.out.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "done");
+        support::signal(leaks.id(), "INT");
+        let out = leaks.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        serde_json::from_slice(&out.stdout).expect("JSON report")
+    }
+}
+
+impl Drop for Other {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn exact_mode_sees_cpp_new_and_delete() {
+    if !bpf_ready() || !require("c++", "to build the C++ fixture") {
+        return;
+    }
+    let _g = BPF.lock().unwrap_or_else(|e| e.into_inner());
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/programs/leaky_cpp.cpp");
+    let dir = support::tempdir::TempDir::new("leaky_cpp");
+    let bin = dir.path().join("leaky_cpp");
+    let built = std::process::Command::new("c++")
+        .args(["-O2", "-fomit-frame-pointer", "-g", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .status()
+        .expect("run c++");
+    assert!(built.success());
+    let mut fx = Other::start(&mut std::process::Command::new(&bin));
+    let rounds = 30u64;
+    let r = fx.exact_report(&format!("go {rounds}"));
+    assert_eq!(r["allocator"], "glibc", "{r}");
+    // operator new and delete go through malloc and free: every delete is seen, so churn's
+    // objects are not outstanding.
+    let sites = r["sites"].as_array().unwrap();
+    let top = &sites[0];
+    assert!(has_frame(top, "leak_here"), "{top}");
+    assert_eq!(top["bytes"], rounds * 200_000, "{top}");
+    assert_eq!(top["count"], rounds, "{top}");
+    assert!(!sites.iter().any(|s| has_frame(s, "churn")), "{sites:?}");
+    assert!(r["frees"].as_u64().unwrap() >= rounds * 2000, "{r}");
+}
+
+#[test]
+fn exact_mode_names_pythons_allocation_path_and_accounts_for_its_growth() {
+    let python = "/usr/bin/python3";
+    if !bpf_ready_with(python, "Debian's python3 is not installed") {
+        return;
+    }
+    let _g = BPF.lock().unwrap_or_else(|e| e.into_inner());
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/programs/leaky.py");
+    let mut fx = Other::start(std::process::Command::new(python).arg(&script));
+    let n = 2000u64;
+    let block = 4000u64;
+    let r = fx.exact_report(&format!("go {n}"));
+    // Debian's python3 is a non-PIE executable whose undefined `malloc` has an address (its
+    // PLT entry): that is no definition, the allocator is libc's.
+    assert_eq!(r["allocator"], "glibc", "{r}");
+    let sites = r["sites"].as_array().unwrap();
+    let top = &sites[0];
+    // Each bytes object is one malloc of its size plus the object header, from the
+    // interpreter's allocator (PyObject_Malloc, in libpython or the executable).
+    assert!(top["count"].as_u64().unwrap() >= n, "{top}");
+    assert!(top["bytes"].as_u64().unwrap() >= n * block, "{top}");
+    let path = top["frames"][0].clone();
+    assert!(
+        path["function"]
+            .as_str()
+            .is_some_and(|f| f.starts_with("Py") || f.starts_with("_Py")),
+        "{top}"
+    );
+    let module = path["module"].as_str().unwrap();
+    assert!(
+        module.contains("python3") || module.contains("libpython3"),
+        "{top}"
+    );
+    // It accounts for the process's growth.
+    let f = r["accounts_for"].as_f64().expect("accounts_for");
+    assert!((0.8..=1.25).contains(&f), "{f}: {r}");
 }
 
 #[test]
