@@ -23,6 +23,41 @@ fn bpf_ready() -> bool {
     true
 }
 
+#[test]
+fn a_child_is_named_as_not_followed_and_an_exec_ends_the_watch() {
+    if !bpf_ready() {
+        return;
+    }
+    let _g = BPF.lock().unwrap_or_else(|e| e.into_inner());
+    for mode in [&[][..], &["--all"][..]] {
+        let mut fx = Fixture::start_flags("leaky", &["-O2", "-fomit-frame-pointer"], &[]);
+        let pid = fx.pid_arg();
+        let mut args = vec!["--pid", &pid, "--duration", "60s", "--format", "json"];
+        args.extend(mode);
+        let leaks = start_leaks(&args);
+        fx.send("go 3");
+        assert_eq!(fx.read_line(), "done");
+        fx.send("fork");
+        let child = fx.read_line();
+        let child: u64 = child.strip_prefix("CHILD=").unwrap().parse().unwrap();
+        assert_eq!(fx.read_line(), "done");
+        // The exec ends the watch by itself, long before --duration.
+        fx.send("exec");
+        let started = Instant::now();
+        let out = leaks.wait_with_output().unwrap();
+        assert!(started.elapsed() < Duration::from_secs(20), "{mode:?}");
+        assert_eq!(out.status.code(), Some(0), "{mode:?}");
+        let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+        assert_eq!(r["ended"], "target executed a new program", "{mode:?}: {r}");
+        assert_eq!(r["followed"]["exec"], true);
+        assert_eq!(
+            r["followed"]["children_not_followed"],
+            serde_json::json!([child]),
+            "{mode:?}: {r}"
+        );
+    }
+}
+
 /// [`bpf_ready`], and the file a test needs is present (skips or fails with `missing`).
 fn bpf_ready_with(file: &str, missing: &str) -> bool {
     if !bpf_ready() {
