@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
-// memlink leaks: the probes of exact mode (uprobes/uretprobes on the allocator's entry points).
+// memlink leaks: the probes of exact mode (uprobes/uretprobes on the allocator's entry points)
+// and of growth mode (raw tracepoints on sys_enter/sys_exit for the calls that grow or shrink
+// the address space), plus the exec watch both modes share.
 // Built with `bpf/build.sh` (Debian 12 clang-14, `-O2 -g -target bpf`); the object is committed
 // beside this file with the hash of the sources and the compiler version it was built from.
 //
 // No vmlinux.h and no libbpf headers: uprobes need only the user registers (`struct pt_regs` as
-// the x86-64 uapi lays it out) and a handful of helpers, declared below by their stable numbers.
+// the x86-64 uapi lays it out), the syscall tracepoints a pointer to the same structure, and a
+// handful of helpers, declared below by their stable numbers.
 
 typedef unsigned char __u8;
 typedef unsigned int __u32;
@@ -25,6 +28,7 @@ static long (*bpf_map_update_elem)(void *map, const void *key, const void *value
 static long (*bpf_map_delete_elem)(void *map, const void *key) = (void *)3;
 static __u64 (*bpf_get_current_pid_tgid)(void) = (void *)14;
 static long (*bpf_probe_read_user)(void *dst, __u32 size, const void *unsafe_ptr) = (void *)112;
+static long (*bpf_probe_read_kernel)(void *dst, __u32 size, const void *unsafe_ptr) = (void *)113;
 static void *(*bpf_ringbuf_reserve)(void *ringbuf, __u64 size, __u64 flags) = (void *)131;
 static void (*bpf_ringbuf_submit)(void *data, __u64 flags) = (void *)132;
 static __u64 (*bpf_ktime_get_ns)(void) = (void *)5;
@@ -44,6 +48,21 @@ static long (*bpf_get_ns_current_pid_tgid)(__u64 dev, __u64 ino, struct bpf_pidn
 #define EV_ENTER 1
 #define EV_RETURN 2
 #define EV_FREE 3
+#define EV_SYS_ENTER 4
+#define EV_SYS_EXIT 5
+#define EV_EXEC 6
+
+// x86-64 system call numbers.
+#define NR_MMAP 9
+#define NR_MPROTECT 10
+#define NR_MUNMAP 11
+#define NR_BRK 12
+#define NR_MREMAP 25
+#define NR_CLONE 56
+#define NR_FORK 57
+#define NR_VFORK 58
+#define NR_CLONE3 435
+#define CLONE_THREAD 0x10000
 
 #define FN_MALLOC 1
 #define FN_CALLOC 2
@@ -62,6 +81,26 @@ struct config {
 	// as memlink sees them.
 	__u64 ns_dev;
 	__u64 ns_ino;
+	// 1: growth mode (memory calls reported with their stacks); 0: exact mode (only the
+	// target's new processes are reported by the syscall programs).
+	__u64 growth;
+};
+
+// A system call's entry, with its arguments; `stack_len` bytes of the user stack follow when
+// the call can grow memory.
+struct sys_head {
+	__u32 kind;
+	__u32 tid;
+	__u64 time_ns;
+	__u32 nr;
+	__u32 stack_len;
+	__u64 args[5];
+	__u64 ip, sp, bp;
+};
+
+struct sys_event {
+	struct sys_head h;
+	__u8 stack[STACK_BYTES];
 };
 
 // An allocator entry; `stack_len` bytes of the user stack from `sp` follow when sampled.
@@ -100,7 +139,8 @@ struct {
 	__type(value, struct config);
 } CONFIG SEC(".maps");
 
-// Index 0: enter events dropped, 1: return events dropped, 2: free events dropped.
+// Index 0: enter events dropped, 1: return events dropped, 2: free events dropped,
+// 3: system call events dropped.
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 4);
@@ -115,6 +155,14 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } MEMPTR SEC(".maps");
+
+// The calls in flight whose return is reported, by thread (the value is the call's number).
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u32);
+} INFLIGHT SEC(".maps");
 
 // Per-thread xorshift state of the sampler, by thread.
 struct {
@@ -180,6 +228,29 @@ static __attribute__((always_inline)) int sampled(struct config *c, __u64 size)
 	return (__u32)(x >> 32) < *t;
 }
 
+// Copies the top of the user stack from `sp`; returns the bytes copied, or u32 max when nothing
+// was readable.
+static __attribute__((always_inline)) __u32 copy_stack(__u8 *dst, void *sp)
+{
+	// bpf_probe_read_user zero-fills the whole buffer on any fault, so a read past the top of
+	// a shallow stack gives nothing: try shorter reads until one fits.
+	__u32 len = 0;
+	if (bpf_probe_read_user(dst, STACK_BYTES, sp) == 0)
+		len = STACK_BYTES;
+	else if (bpf_probe_read_user(dst, 4096, sp) == 0)
+		len = 4096;
+	else if (bpf_probe_read_user(dst, 2048, sp) == 0)
+		len = 2048;
+	else if (bpf_probe_read_user(dst, 1024, sp) == 0)
+		len = 1024;
+	else if (bpf_probe_read_user(dst, 512, sp) == 0)
+		len = 512;
+	else if (bpf_probe_read_user(dst, 128, sp) == 0)
+		len = 128;
+	// Nothing readable: u32 max, so the event counts with an unknown stack.
+	return len ? len : 0xffffffff;
+}
+
 static __attribute__((always_inline)) void fill(struct enter_head *h, struct pt_regs *ctx, __u32 func, __u64 size, __u64 old_ptr)
 {
 	h->kind = EV_ENTER;
@@ -215,24 +286,7 @@ static __attribute__((always_inline)) int enter(struct pt_regs *ctx, __u32 func,
 		return 0;
 	}
 	fill(&e->h, ctx, func, size, old_ptr);
-	// bpf_probe_read_user zero-fills the whole buffer on any fault, so a read past the top of
-	// a shallow stack gives nothing: try shorter reads until one fits.
-	void *sp = (void *)ctx->sp;
-	__u32 len = 0;
-	if (bpf_probe_read_user(e->stack, STACK_BYTES, sp) == 0)
-		len = STACK_BYTES;
-	else if (bpf_probe_read_user(e->stack, 4096, sp) == 0)
-		len = 4096;
-	else if (bpf_probe_read_user(e->stack, 2048, sp) == 0)
-		len = 2048;
-	else if (bpf_probe_read_user(e->stack, 1024, sp) == 0)
-		len = 1024;
-	else if (bpf_probe_read_user(e->stack, 512, sp) == 0)
-		len = 512;
-	else if (bpf_probe_read_user(e->stack, 128, sp) == 0)
-		len = 128;
-	// Sampled but nothing readable: u32 max, so the allocation counts with an unknown stack.
-	e->h.stack_len = len ? len : 0xffffffff;
+	e->h.stack_len = copy_stack(e->stack, (void *)ctx->sp);
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }
@@ -311,5 +365,125 @@ int posix_memalign_return(struct pt_regs *ctx)
 // free(ptr), cfree, dallocx(ptr, flags), sdallocx(ptr, size, flags), sized deletes via free.
 SEC("uprobe")
 int free_enter(struct pt_regs *ctx) { return small(EV_FREE, ctx->di); }
+
+// Growth mode: the calls that grow or shrink the address space or the heap, with the stack at
+// the call (munmap, which only shrinks, goes without). In both modes: fork, vfork and clone of
+// a new process, so the report can say a child was not followed.
+struct raw_args {
+	__u64 args[2];
+};
+
+static __attribute__((always_inline)) void fill_sys(struct sys_head *h, struct pt_regs *regs, __u32 tid, __u64 nr)
+{
+	h->kind = EV_SYS_ENTER;
+	h->tid = tid;
+	h->time_ns = bpf_ktime_get_ns();
+	h->nr = (__u32)nr;
+	h->stack_len = 0;
+	h->args[0] = regs->di;
+	h->args[1] = regs->si;
+	h->args[2] = regs->dx;
+	h->args[3] = regs->r10;
+	h->args[4] = regs->r8;
+	h->ip = regs->ip;
+	h->sp = regs->sp;
+	h->bp = regs->bp;
+}
+
+SEC("raw_tp/sys_enter")
+int sys_enter(struct raw_args *ctx)
+{
+	__u64 nr = ctx->args[1];
+	int memory = nr == NR_MMAP || nr == NR_MPROTECT || nr == NR_MUNMAP || nr == NR_BRK || nr == NR_MREMAP;
+	int child = nr == NR_CLONE || nr == NR_FORK || nr == NR_VFORK || nr == NR_CLONE3;
+	if (!memory && !child)
+		return 0;
+	struct config *c = mine();
+	if (!c)
+		return 0;
+	if (memory && !c->growth)
+		return 0;
+	struct pt_regs regs;
+	if (bpf_probe_read_kernel(&regs, sizeof(regs), (void *)ctx->args[0]))
+		return 0;
+	if (nr == NR_CLONE && (regs.di & CLONE_THREAD))
+		return 0;
+	if (nr == NR_CLONE3) {
+		__u64 flags = 0;
+		if (bpf_probe_read_user(&flags, sizeof(flags), (void *)regs.di) || (flags & CLONE_THREAD))
+			return 0;
+	}
+	// A stack is copied for the calls that can grow memory (brk(0) only asks where the break is).
+	int with_stack = memory && nr != NR_MUNMAP && !(nr == NR_BRK && regs.di == 0);
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	if (with_stack) {
+		struct sys_event *e = bpf_ringbuf_reserve(&EVENTS, sizeof(*e), 0);
+		if (!e) {
+			drop(3);
+			return 0;
+		}
+		fill_sys(&e->h, &regs, tid, nr);
+		e->h.stack_len = copy_stack(e->stack, (void *)regs.sp);
+		bpf_ringbuf_submit(e, 0);
+	} else {
+		struct sys_head *h = bpf_ringbuf_reserve(&EVENTS, sizeof(*h), 0);
+		if (!h) {
+			drop(3);
+			return 0;
+		}
+		fill_sys(h, &regs, tid, nr);
+		bpf_ringbuf_submit(h, 0);
+	}
+	__u32 n = (__u32)nr;
+	bpf_map_update_elem(&INFLIGHT, &tid, &n, 0);
+	return 0;
+}
+
+SEC("raw_tp/sys_exit")
+int sys_exit(struct raw_args *ctx)
+{
+	// Every system call of the host passes here: the cheapest test first.
+	__u64 nr = 0;
+	if (bpf_probe_read_kernel(&nr, sizeof(nr), (void *)(ctx->args[0] + __builtin_offsetof(struct pt_regs, orig_ax))))
+		return 0;
+	if (!(nr == NR_MMAP || nr == NR_MPROTECT || nr == NR_MUNMAP || nr == NR_BRK || nr == NR_MREMAP ||
+	      nr == NR_CLONE || nr == NR_FORK || nr == NR_VFORK || nr == NR_CLONE3))
+		return 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 *inflight = bpf_map_lookup_elem(&INFLIGHT, &tid);
+	if (!inflight)
+		return 0;
+	bpf_map_delete_elem(&INFLIGHT, &tid);
+	struct small_event *e = bpf_ringbuf_reserve(&EVENTS, sizeof(*e), 0);
+	if (!e) {
+		drop(3);
+		return 0;
+	}
+	e->kind = EV_SYS_EXIT;
+	e->tid = tid;
+	e->time_ns = bpf_ktime_get_ns();
+	e->addr = ctx->args[1];
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+// The target replaced its program: its objects, and exact mode's probes, are gone.
+SEC("raw_tp/sched_process_exec")
+int process_exec(struct raw_args *ctx)
+{
+	if (!mine())
+		return 0;
+	struct small_event *e = bpf_ringbuf_reserve(&EVENTS, sizeof(*e), 0);
+	if (!e) {
+		drop(3);
+		return 0;
+	}
+	e->kind = EV_EXEC;
+	e->tid = (__u32)bpf_get_current_pid_tgid();
+	e->time_ns = bpf_ktime_get_ns();
+	e->addr = 0;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";

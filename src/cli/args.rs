@@ -594,6 +594,11 @@ pub enum LeaksFormat {
     Json,
     /// Folded stacks (`outer;...;inner bytes`), for flame graph tools.
     Folded,
+    /// A gzipped pprof profile (inuse_space, inuse_objects, alloc_space), for `go tool pprof`,
+    /// Pyroscope, Grafana.
+    Pprof,
+    /// A flame graph of the outstanding bytes, as SVG.
+    Svg,
 }
 
 /// `memlink leaks`.

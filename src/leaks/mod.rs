@@ -4,14 +4,19 @@
 //! - [`allocator`]: which allocator the process really uses and its entry points;
 //! - [`objects`]: the target's code objects, their symbols and unwind tables (`framehop`);
 //! - [`sampler`]: byte-weighted sampling and its estimates;
-//! - [`track`]: the live-allocation table and its sites;
+//! - [`track`]: exact mode's live-allocation table and its sites;
+//! - [`growth`]: growth mode's model of the ranges grown during the watch and their sites;
 //! - [`report`]: the ranked report and its text, JSON and folded forms;
+//! - [`export`]: the report as a gzipped pprof profile and as a flame graph SVG;
 //! - [`session`]: preflight refusals, attaching, the watch loop and detaching.
 //!
-//! Exact mode (`--all`) is implemented on every allocator [`allocator`] knows; growth mode
-//! (the default) is not implemented yet and says so. See `docs/leaks.md`.
+//! Growth mode (the default) watches the system calls that grow the address space and needs
+//! no allocator support; exact mode (`--all`) probes every allocator [`allocator`] knows. See
+//! `docs/leaks.md`.
 
 pub mod allocator;
+pub mod export;
+pub mod growth;
 pub mod objects;
 pub mod report;
 pub mod sampler;

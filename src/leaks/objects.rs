@@ -205,7 +205,9 @@ impl Objects {
             let mut syms: Vec<Sym> = file
                 .symbols()
                 .chain(file.dynamic_symbols())
-                .filter(|s| s.kind() == SymbolKind::Text && s.address() != 0)
+                // An undefined symbol of a non-PIE executable can carry an address (its PLT
+                // entry, for function-pointer equality): it is not a definition.
+                .filter(|s| s.kind() == SymbolKind::Text && s.address() != 0 && !s.is_undefined())
                 .filter_map(|s| {
                     Some(Sym {
                         addr: s.address(),

@@ -7,18 +7,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::allocator;
+use super::growth::{Growth, WATCHED_CALLS};
 use super::objects::Objects;
-use super::report::{self, Report};
+use super::report::{self, Followed, ProcessGrowth, Report};
 use super::sampler;
 use super::track::Tracker;
 use crate::error::{Error, Result};
 use crate::overtime::trend::Thresholds;
-use crate::platform::{self, ExactProbes, RawEvent};
+use crate::platform::{self, Probes, RawEvent};
 
 /// What is watched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// Address-space growth (`brk`, `mmap`, `mremap`, `munmap`): the default.
+    /// Address-space growth (`brk`, `mmap`, `mremap`, `munmap`, `mprotect`): the default.
     Growth,
     /// Every allocation and free through the allocator's entry points (`--all`).
     Exact,
@@ -115,42 +116,80 @@ fn private_bytes(dir: &platform::ProcDir) -> Option<u64> {
         .map(|r| r.usage.private_clean + r.usage.private_dirty)
 }
 
+/// `VmData` and `VmRSS` of `/proc/PID/status`, in bytes.
+fn status_bytes(pid: u32) -> (Option<u64>, Option<u64>) {
+    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return (None, None);
+    };
+    let field = |name: &str| {
+        s.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+    };
+    (field("VmData:"), field("VmRSS:"))
+}
+
+/// `start_brk` (field 47 of `/proc/PID/stat`): the break of a heap that has not grown yet.
+fn start_brk(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = s.rsplit_once(')')?;
+    // `rest` starts at field 3.
+    rest.split_whitespace().nth(47 - 3)?.parse().ok()
+}
+
+fn delta(a: Option<u64>, b: Option<u64>) -> Option<i64> {
+    Some(b? as i64 - a? as i64)
+}
+
 /// Runs a watch of `opts.pid`. `stop` ends it early (Ctrl-C); `on_attached` is called once the
 /// probes are in place, with how many.
 ///
 /// # Errors
 /// The refusals (permission, lockdown, no uprobes, kernel thread, zombie, no such process), a
-/// kernel that refuses the probes ([`Error::Bpf`]), an allocator memlink does not know, growth
-/// mode (not implemented yet), and a target that exits before anything could be judged.
+/// kernel that refuses the probes ([`Error::Bpf`]), in exact mode an allocator memlink does
+/// not know, and a target that exits before anything could be judged.
 pub fn run(
     opts: &Options,
     stop: &AtomicBool,
     on_attached: &mut dyn FnMut(usize),
 ) -> Result<Report> {
     let dir = platform::open_process(Path::new(platform::DEFAULT_PROC_ROOT), opts.pid)?;
-    if opts.mode == Mode::Growth {
-        return Err(Error::Unsupported {
-            op: "growth mode (the default of memlink leaks) is not implemented yet; use --all for exact mode",
-            platform: "this build",
-        });
-    }
     preflight(opts.pid)?;
+    let growth_mode = opts.mode == Mode::Growth;
     let exe = std::fs::read_link(format!("/proc/{}/exe", opts.pid))
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default();
     let mut objs = Objects::load(opts.pid)?;
-    let alloc = allocator::find(&objs, &exe)?;
-    let mut probes = ExactProbes::load(
+    // Growth mode needs no allocator; it names it when it knows it.
+    let alloc = match allocator::find(&objs, &exe) {
+        Ok(a) => Some(a),
+        Err(_) if growth_mode => None,
+        Err(e) => return Err(e),
+    };
+    let mut probes = Probes::load(
         opts.pid,
+        growth_mode,
         opts.sample_bytes,
         &sampler::thresholds(),
         opts.seed,
     )?;
-    for p in &alloc.probes {
-        probes.attach(p.program, &p.path, p.offset, opts.pid)?;
+    if let (false, Some(alloc)) = (growth_mode, &alloc) {
+        for p in &alloc.probes {
+            probes.attach(p.program, &p.path, p.offset, opts.pid)?;
+        }
     }
+    probes.attach_tracepoints()?;
     on_attached(probes.attached());
+    let mut growth = Growth::new();
+    if growth_mode {
+        // Read after the probes are in place: a change made in between is seen as an event.
+        let maps = std::fs::read_to_string(format!("/proc/{}/maps", opts.pid)).unwrap_or_default();
+        growth.seed(&maps, start_brk(opts.pid));
+    }
     let private_start = private_bytes(&dir);
+    let (data_start, rss_start) = status_bytes(opts.pid);
     let started = Instant::now();
     let start_ns = monotonic_ns();
     let mut tracker = Tracker::new(opts.sample_bytes);
@@ -162,18 +201,34 @@ pub fn run(
         .min(opts.duration / 20)
         .max(Duration::from_millis(50));
     let mut exited = false;
-    let mut private_end = private_start;
+    let (mut private_end, mut data_end, mut rss_end) = (private_start, data_start, rss_start);
+    let apply =
+        |objs: &mut Objects, tracker: &mut Tracker, growth: &mut Growth, ev: RawEvent| match ev {
+            RawEvent::Enter { .. } | RawEvent::Return { .. } | RawEvent::Free { .. } => {
+                tracker.apply(objs, ev)
+            }
+            _ => growth.apply(objs, ev),
+        };
     loop {
         probes.drain(&mut events, Duration::from_millis(2));
         for ev in events.drain(..) {
-            tracker.apply(&mut objs, ev);
+            apply(&mut objs, &mut tracker, &mut growth, ev);
+        }
+        if growth.exec {
+            break;
         }
         let el = started.elapsed();
         if el >= next_tick {
-            tracker.tick(el.as_secs_f64());
+            if growth_mode {
+                growth.tick(el.as_secs_f64());
+            } else {
+                tracker.tick(el.as_secs_f64());
+            }
             next_tick += interval;
             if alive(opts.pid) {
                 private_end = private_bytes(&dir).or(private_end);
+                let (d, r) = status_bytes(opts.pid);
+                (data_end, rss_end) = (d.or(data_end), r.or(rss_end));
             } else {
                 exited = true;
                 break;
@@ -183,36 +238,91 @@ pub fn run(
             break;
         }
     }
-    // What is still queued belongs to the watch.
+    // The counters at the end of the watch, then what is still queued (it belongs to the watch).
+    if !exited && alive(opts.pid) {
+        private_end = private_bytes(&dir).or(private_end);
+        let (d, r) = status_bytes(opts.pid);
+        (data_end, rss_end) = (d.or(data_end), r.or(rss_end));
+    }
     probes.drain(&mut events, Duration::ZERO);
     for ev in events.drain(..) {
-        tracker.apply(&mut objs, ev);
+        apply(&mut objs, &mut tracker, &mut growth, ev);
     }
     let watched = started.elapsed();
-    tracker.tick(watched.as_secs_f64());
+    if growth_mode {
+        growth.tick(watched.as_secs_f64());
+    } else {
+        tracker.tick(watched.as_secs_f64());
+    }
     let drops = probes.drops();
     drop(probes);
-    if exited && tracker.allocs == 0 {
+    let seen = if growth_mode {
+        growth.grows
+    } else {
+        tracker.allocs
+    };
+    if exited && seen == 0 {
         return Err(Error::ProcessExited {
             pid: opts.pid,
-            during: "it was watched, before any allocation was seen".into(),
+            during: if growth_mode {
+                "it was watched, before any growth of its memory was seen".into()
+            } else {
+                "it was watched, before any allocation was seen".into()
+            },
         });
     }
-    // Ages are measured on the probes' clock, up to the end of the watch.
     // Ages are measured on the probes' clock up to the end of the watch (before the detach,
     // which takes a while: each uprobe is removed under an RCU grace period).
     let now_ns = start_ns + watched.as_nanos() as u64;
+    let followed = Followed {
+        children_not_followed: growth.children.clone(),
+        exec: growth.exec,
+    };
+    let process = ProcessGrowth {
+        private: delta(private_start, private_end),
+        vm_data: delta(data_start, data_end),
+        rss: delta(rss_start, rss_end),
+    };
+    let (mode, probed, sites, live, allocations, frees) = if growth_mode {
+        let live = growth.live().collect();
+        let g = &growth;
+        (
+            "growth",
+            WATCHED_CALLS.to_vec(),
+            g.sites(),
+            live,
+            g.grows,
+            g.shrinks,
+        )
+    } else {
+        let probed = alloc
+            .as_ref()
+            .map(|a| a.probes.iter().map(|p| p.symbol).collect())
+            .unwrap_or_default();
+        let t = &tracker;
+        (
+            "exact",
+            probed,
+            t.sites(),
+            t.live().collect(),
+            t.allocs,
+            t.frees,
+        )
+    };
     Ok(report::build(report::Inputs {
         opts,
-        allocator: &alloc,
-        tracker: &tracker,
+        allocator: alloc.as_ref(),
+        mode,
+        probed,
+        sites,
+        live,
+        allocations,
+        frees,
+        followed,
         drops,
         watched,
         now_ns,
         exited,
-        private_growth: match (private_start, private_end) {
-            (Some(a), Some(b)) => Some(b as i64 - a as i64),
-            _ => None,
-        },
+        growth: process,
     }))
 }

@@ -26,6 +26,62 @@ pub struct Site {
     pub series: Vec<(f64, f64)>,
 }
 
+/// Sites by id, each unique stack (its return addresses) symbolized once.
+#[derive(Default)]
+pub(crate) struct SiteTable {
+    by_stack: HashMap<Vec<u64>, u32>,
+    /// Sites by id.
+    pub sites: Vec<Site>,
+}
+
+impl SiteTable {
+    /// The id of the site of stack `key` (innermost first), made on first sight.
+    pub(crate) fn intern(&mut self, objs: &Objects, key: Vec<u64>, truncated: bool) -> u32 {
+        if let Some(id) = self.by_stack.get(&key) {
+            return *id;
+        }
+        let id = self.sites.len() as u32;
+        self.sites.push(Site {
+            frames: key.iter().map(|a| objs.symbolize(*a)).collect(),
+            truncated,
+            live_bytes: 0.0,
+            live_count: 0,
+            alloc_bytes: 0.0,
+            alloc_count: 0,
+            series: Vec::new(),
+        });
+        self.by_stack.insert(key, id);
+        id
+    }
+
+    /// The site of the stack copied at `regs` (`ip`, `sp`, `bp`; `stack` holds the bytes from
+    /// `sp` upwards), its first `skip` frames left out; `None` when nothing could be unwound.
+    pub(crate) fn site_of(
+        &mut self,
+        objs: &mut Objects,
+        [ip, sp, bp]: [u64; 3],
+        stack: &[u8],
+        skip: usize,
+    ) -> Option<u32> {
+        if stack.is_empty() {
+            return None;
+        }
+        let u = objs.unwind(ip, sp, bp, stack);
+        let key: Vec<u64> = u.addrs.get(skip..).unwrap_or_default().to_vec();
+        if key.is_empty() {
+            return None;
+        }
+        Some(self.intern(objs, key, u.truncated))
+    }
+
+    /// Records each site's live bytes at `t` seconds.
+    pub(crate) fn tick(&mut self, t: f64) {
+        for s in &mut self.sites {
+            s.series.push((t, s.live_bytes));
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Live {
     size: u64,
@@ -53,9 +109,7 @@ pub struct Tracker {
     sample_bytes: u64,
     pending: HashMap<u32, Vec<Pending>>,
     live: HashMap<u64, Live>,
-    by_stack: HashMap<Vec<u64>, u32>,
-    /// Sites by id.
-    pub sites: Vec<Site>,
+    table: SiteTable,
     /// Allocations seen (every one, sampled or not).
     pub allocs: u64,
     /// Frees of an allocation made during the watch.
@@ -90,8 +144,7 @@ impl Tracker {
             sample_bytes,
             pending: HashMap::new(),
             live: HashMap::new(),
-            by_stack: HashMap::new(),
-            sites: Vec::new(),
+            table: SiteTable::default(),
             allocs: 0,
             frees: 0,
             unknown_stacks: 0,
@@ -100,60 +153,33 @@ impl Tracker {
         }
     }
 
-    fn site_of(
-        &mut self,
-        objs: &mut Objects,
-        ip: u64,
-        sp: u64,
-        bp: u64,
-        stack: &[u8],
-    ) -> Option<u32> {
-        if stack.is_empty() {
-            self.unknown_stacks += 1;
-            return Some(UNKNOWN_STACK);
-        }
-        let u = objs.unwind(ip, sp, bp, stack);
+    fn site_of(&mut self, objs: &mut Objects, regs: [u64; 3], stack: &[u8]) -> Option<u32> {
         // The first address is the allocator's own entry: the site starts at its caller.
-        let key: Vec<u64> = u.addrs.iter().skip(1).copied().collect();
-        if key.is_empty() {
+        let site = self.table.site_of(objs, regs, stack, 1);
+        if site.is_none() {
             self.unknown_stacks += 1;
-            return Some(UNKNOWN_STACK);
         }
-        if let Some(id) = self.by_stack.get(&key) {
-            return Some(*id);
-        }
-        let id = self.sites.len() as u32;
-        self.sites.push(Site {
-            frames: key.iter().map(|a| objs.symbolize(*a)).collect(),
-            truncated: u.truncated,
-            live_bytes: 0.0,
-            live_count: 0,
-            alloc_bytes: 0.0,
-            alloc_count: 0,
-            series: Vec::new(),
-        });
-        self.by_stack.insert(key, id);
-        Some(id)
+        Some(site.unwrap_or(UNKNOWN_STACK))
+    }
+
+    /// Sites by id.
+    pub fn sites(&self) -> &[Site] {
+        &self.table.sites
     }
 
     fn release(&mut self, addr: u64) {
         if let Some(l) = self.live.remove(&addr) {
             self.frees += 1;
-            if let Some(s) = l.site.and_then(|i| self.sites.get_mut(i as usize)) {
+            if let Some(s) = l.site.and_then(|i| self.table.sites.get_mut(i as usize)) {
                 s.live_bytes -= l.weight;
                 s.live_count -= 1;
             }
         }
     }
 
-    /// Applies one event.
+    /// Applies one allocator event (the others are ignored).
     pub fn apply(&mut self, objs: &mut Objects, ev: RawEvent) {
-        let t = match &ev {
-            RawEvent::Enter { time_ns, .. }
-            | RawEvent::Return { time_ns, .. }
-            | RawEvent::Free { time_ns, .. } => *time_ns,
-        };
-        self.last_ns = self.last_ns.max(t);
+        self.last_ns = self.last_ns.max(ev.time_ns());
         match ev {
             RawEvent::Enter {
                 tid,
@@ -168,7 +194,7 @@ impl Tracker {
                 stack,
             } => {
                 let site = if sampled {
-                    self.site_of(objs, ip, sp, bp, &stack)
+                    self.site_of(objs, [ip, sp, bp], &stack)
                 } else {
                     None
                 };
@@ -204,7 +230,7 @@ impl Tracker {
                     0.0
                 };
                 let site = p.site.filter(|s| *s != UNKNOWN_STACK);
-                if let Some(s) = site.and_then(|i| self.sites.get_mut(i as usize)) {
+                if let Some(s) = site.and_then(|i| self.table.sites.get_mut(i as usize)) {
                     s.live_bytes += weight;
                     s.live_count += 1;
                     s.alloc_bytes += weight;
@@ -224,19 +250,15 @@ impl Tracker {
                     },
                 );
             }
-            RawEvent::Free { addr, .. } => {
-                if addr != 0 {
-                    self.release(addr);
-                }
-            }
+            RawEvent::Free { addr, .. } if addr != 0 => self.release(addr),
+            // The system call events belong to growth mode's model.
+            _ => {}
         }
     }
 
     /// Records each site's live bytes at `t` seconds.
     pub fn tick(&mut self, t: f64) {
-        for s in &mut self.sites {
-            s.series.push((t, s.live_bytes));
-        }
+        self.table.tick(t);
     }
 
     /// Every live allocation made during the watch.

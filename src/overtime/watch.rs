@@ -260,7 +260,7 @@ fn suggestion(pid: u32, suspected: &[&str]) -> String {
     for c in suspected {
         parts.push(match *c {
             "anon" => format!(
-                "anonymous memory (heap) grows steadily: find the allocation sites with `heaptrack -p {pid}` or bcc `memleak -p {pid}`"
+                "anonymous memory (heap) grows steadily: find the allocation sites with `memlink leaks --pid {pid}` (`--all` for every allocation)"
             ),
             "file" => format!(
                 "file-backed memory grows: see which files with `memlink snapshot --pid {pid} -o before.json`, later `memlink diff --pid {pid} before.json`"

@@ -31,7 +31,7 @@ mod linux;
 /// The eBPF probes of `memlink leaks` (Linux only).
 #[cfg(all(target_os = "linux", feature = "leaks"))]
 pub use linux::bpf::{
-    decode as decode_bpf_event, Drops as BpfDrops, ExactProbes, ProbeProgram, RawEvent,
+    decode as decode_bpf_event, Drops as BpfDrops, ProbeProgram, Probes, RawEvent,
     STACK_BYTES as BPF_STACK_BYTES,
 };
 #[cfg(target_os = "linux")]

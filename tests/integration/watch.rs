@@ -91,7 +91,7 @@ fn growing_heap_is_a_suspected_leak_in_heap() {
     assert_eq!(v["grew"][0]["what"], "[heap]", "{v}");
     assert!(v["grew"][0]["delta"].as_i64().unwrap() > 32 << 20);
     let s = v["suggestion"].as_str().unwrap();
-    assert!(s.contains(&format!("heaptrack -p {}", f.pid())) && s.contains("memleak -p"));
+    assert!(s.contains(&format!("memlink leaks --pid {}", f.pid())));
 }
 
 #[test]

@@ -88,20 +88,22 @@ pub fn run(args: LeaksArgs) -> anyhow::Result<Outcome> {
         );
     })
     .with_context(|| format!("leaks of process {}", args.pid))?;
-    let body = match args.format {
-        LeaksFormat::Text => report.text(),
+    let body: Vec<u8> = match args.format {
+        LeaksFormat::Text => report.text().into_bytes(),
         LeaksFormat::Json => {
             let mut s = serde_json::to_string_pretty(&report)?;
             s.push('\n');
-            s
+            s.into_bytes()
         }
-        LeaksFormat::Folded => report.folded(),
+        LeaksFormat::Folded => report.folded().into_bytes(),
+        LeaksFormat::Pprof => leaks::export::pprof(&report).context("writing the pprof profile")?,
+        LeaksFormat::Svg => leaks::export::svg(&report).context("drawing the flame graph")?,
     };
     match out.as_mut() {
-        Some(f) => f.file_mut().write_all(body.as_bytes())?,
+        Some(f) => f.file_mut().write_all(&body)?,
         None => {
             let mut so = std::io::stdout().lock();
-            so.write_all(body.as_bytes())?;
+            so.write_all(&body)?;
             so.flush()?;
         }
     }

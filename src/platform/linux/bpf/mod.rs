@@ -1,14 +1,16 @@
 //! The eBPF loader of `memlink leaks`: loads the committed object `bpf/leaks.bpf.o` with `aya`,
-//! attaches its uprobes through the perf-event uprobe PMU (always with the target's PID, never
-//! system-wide), and reads the ring buffer. Every link is owned by a file descriptor of this
-//! process, so the kernel removes the probes when memlink exits or dies.
+//! attaches exact mode's uprobes through the perf-event uprobe PMU (always with the target's
+//! PID, never system-wide) and the raw tracepoints `sys_enter`, `sys_exit` and
+//! `sched_process_exec` (`BPF_RAW_TRACEPOINT_OPEN`: no tracefs; the programs filter on the
+//! target's PID first), and reads the ring buffer. Every link is owned by a file descriptor of
+//! this process, so the kernel removes the probes when memlink exits or dies.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::Duration;
 
 use aya::maps::{Array, MapData, RingBuf};
-use aya::programs::UProbe;
+use aya::programs::{RawTracePoint, UProbe};
 use aya::{Ebpf, EbpfLoader};
 
 use crate::error::{Error, Result};
@@ -103,6 +105,57 @@ pub enum RawEvent {
         /// The freed pointer.
         addr: u64,
     },
+    /// A watched system call's entry (growth mode's memory calls; new processes in both).
+    SysEnter {
+        /// Thread.
+        tid: u32,
+        /// `CLOCK_MONOTONIC` nanoseconds.
+        time_ns: u64,
+        /// The x86-64 system call number.
+        nr: u32,
+        /// Its first five arguments.
+        args: [u64; 5],
+        /// User instruction pointer at the call (after the `syscall` instruction).
+        ip: u64,
+        /// User stack pointer at the call.
+        sp: u64,
+        /// User frame pointer register at the call.
+        bp: u64,
+        /// The copied stack from `sp` upwards (empty when not asked for or unreadable).
+        stack: Vec<u8>,
+        /// A stack was asked for but nothing was readable.
+        stack_unreadable: bool,
+    },
+    /// A watched system call's return.
+    SysExit {
+        /// Thread.
+        tid: u32,
+        /// `CLOCK_MONOTONIC` nanoseconds.
+        time_ns: u64,
+        /// The return value (a negative errno on failure).
+        ret: i64,
+    },
+    /// The target executed a new program.
+    Exec {
+        /// Thread.
+        tid: u32,
+        /// `CLOCK_MONOTONIC` nanoseconds.
+        time_ns: u64,
+    },
+}
+
+impl RawEvent {
+    /// The event's time (`CLOCK_MONOTONIC` nanoseconds).
+    pub fn time_ns(&self) -> u64 {
+        match self {
+            RawEvent::Enter { time_ns, .. }
+            | RawEvent::Return { time_ns, .. }
+            | RawEvent::Free { time_ns, .. }
+            | RawEvent::SysEnter { time_ns, .. }
+            | RawEvent::SysExit { time_ns, .. }
+            | RawEvent::Exec { time_ns, .. } => *time_ns,
+        }
+    }
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
@@ -120,6 +173,17 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 }
 
 const ENTER_HEAD: usize = 64;
+const SYS_HEAD: usize = 88;
+
+fn stack_of(b: &[u8], head: usize, stack_len: u32) -> Vec<u8> {
+    if stack_len != u32::MAX && stack_len as usize <= STACK_BYTES {
+        b.get(head..head + stack_len as usize)
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    }
+}
 
 /// Decodes one record as `bpf/leaks.bpf.c` lays it out; `None` for a record it does not know.
 pub fn decode(b: &[u8]) -> Option<RawEvent> {
@@ -130,13 +194,7 @@ pub fn decode(b: &[u8]) -> Option<RawEvent> {
         1 if b.len() >= ENTER_HEAD => {
             let stack_len = u32_at(b, 20);
             let sampled = stack_len != 0;
-            let stack = if stack_len != u32::MAX && stack_len as usize <= STACK_BYTES {
-                b.get(ENTER_HEAD..ENTER_HEAD + stack_len as usize)
-                    .map(<[u8]>::to_vec)
-                    .unwrap_or_default()
-            } else {
-                Vec::new()
-            };
+            let stack = stack_of(b, ENTER_HEAD, stack_len);
             Some(RawEvent::Enter {
                 tid,
                 time_ns,
@@ -160,6 +218,26 @@ pub fn decode(b: &[u8]) -> Option<RawEvent> {
             time_ns,
             addr: u64_at(b, 16),
         }),
+        4 if b.len() >= SYS_HEAD => {
+            let stack_len = u32_at(b, 20);
+            Some(RawEvent::SysEnter {
+                tid,
+                time_ns,
+                nr: u32_at(b, 16),
+                args: std::array::from_fn(|i| u64_at(b, 24 + 8 * i)),
+                ip: u64_at(b, 64),
+                sp: u64_at(b, 72),
+                bp: u64_at(b, 80),
+                stack: stack_of(b, SYS_HEAD, stack_len),
+                stack_unreadable: stack_len == u32::MAX,
+            })
+        }
+        5 if b.len() >= 24 => Some(RawEvent::SysExit {
+            tid,
+            time_ns,
+            ret: u64_at(b, 16) as i64,
+        }),
+        6 if b.len() >= 16 => Some(RawEvent::Exec { tid, time_ns }),
         _ => None,
     }
 }
@@ -173,10 +251,12 @@ pub struct Drops {
     pub returns: u64,
     /// Frees lost.
     pub frees: u64,
+    /// System call events lost (growth mode's memory calls, new processes).
+    pub syscalls: u64,
 }
 
-/// The loaded probes of exact mode, attached to one process.
-pub struct ExactProbes {
+/// The loaded probes, attached to one process.
+pub struct Probes {
     ebpf: Ebpf,
     ring: RingBuf<MapData>,
     attached: usize,
@@ -186,28 +266,74 @@ fn bpf_err(op: &str, e: impl std::fmt::Display) -> Error {
     Error::Bpf(format!("{op}: {e}"))
 }
 
-impl ExactProbes {
-    /// Loads the programs for process `pid`. `sample_bytes` 0 copies the stack of every
+/// Program `name` of the object, as its type `P`.
+fn program_of<'a, P>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut P>
+where
+    &'a mut P: TryFrom<&'a mut aya::programs::Program>,
+    <&'a mut P as TryFrom<&'a mut aya::programs::Program>>::Error: std::fmt::Display,
+{
+    ebpf.program_mut(name)
+        .ok_or_else(|| bpf_err(name, "missing from the object"))?
+        .try_into()
+        .map_err(|e| bpf_err(name, e))
+}
+
+/// The allocator probes' programs (exact mode).
+const UPROBE_PROGRAMS: [&str; 9] = [
+    "malloc_enter",
+    "calloc_enter",
+    "realloc_enter",
+    "reallocarray_enter",
+    "memalign_enter",
+    "posix_memalign_enter",
+    "alloc_return",
+    "posix_memalign_return",
+    "free_enter",
+];
+
+/// The raw tracepoints and their programs (both modes).
+const TRACEPOINTS: [(&str, &str); 3] = [
+    ("sys_enter", "sys_enter"),
+    ("sys_exit", "sys_exit"),
+    ("sched_process_exec", "process_exec"),
+];
+
+impl Probes {
+    /// Loads the programs for process `pid`: in growth mode (`growth`) only the system call
+    /// programs, else the allocator probes too. `sample_bytes` 0 copies the stack of every
     /// allocation; otherwise `thresholds[i]` is the probability × 2³² that an allocation of a
     /// size in bucket `i` (of `sample_bytes / 64`) carries its stack, `seed` starts the sampler.
     ///
     /// # Errors
     /// [`Error::Bpf`] when the kernel refuses the object (no BPF, no permission, a lockdown).
-    pub fn load(pid: u32, sample_bytes: u64, thresholds: &[u32; 64], seed: u64) -> Result<Self> {
+    pub fn load(
+        pid: u32,
+        growth: bool,
+        sample_bytes: u64,
+        thresholds: &[u32; 64],
+        seed: u64,
+    ) -> Result<Self> {
         let mut ebpf = EbpfLoader::new()
             .load(OBJECT)
             .map_err(|e| bpf_err("loading the BPF object", e))?;
         {
             let ns = std::fs::metadata("/proc/self/ns/pid")
                 .map_err(|e| bpf_err("reading memlink's PID namespace", e))?;
-            let mut cfg: Array<_, [u64; 5]> = Array::try_from(
+            let mut cfg: Array<_, [u64; 6]> = Array::try_from(
                 ebpf.map_mut("CONFIG")
                     .ok_or_else(|| bpf_err("map CONFIG", "missing"))?,
             )
             .map_err(|e| bpf_err("map CONFIG", e))?;
             cfg.set(
                 0,
-                [u64::from(pid), sample_bytes, seed, ns.dev(), ns.ino()],
+                [
+                    u64::from(pid),
+                    sample_bytes,
+                    seed,
+                    ns.dev(),
+                    ns.ino(),
+                    u64::from(growth),
+                ],
                 0,
             )
             .map_err(|e| bpf_err("map CONFIG", e))?;
@@ -223,23 +349,14 @@ impl ExactProbes {
                     .map_err(|e| bpf_err("map THRESH", e))?;
             }
         }
-        for name in [
-            "malloc_enter",
-            "calloc_enter",
-            "realloc_enter",
-            "reallocarray_enter",
-            "memalign_enter",
-            "posix_memalign_enter",
-            "alloc_return",
-            "posix_memalign_return",
-            "free_enter",
-        ] {
-            let p: &mut UProbe = ebpf
-                .program_mut(name)
-                .ok_or_else(|| bpf_err(name, "missing from the object"))?
-                .try_into()
-                .map_err(|e| bpf_err(name, e))?;
-            p.load()
+        for (_, name) in TRACEPOINTS {
+            program_of::<RawTracePoint>(&mut ebpf, name)?
+                .load()
+                .map_err(|e| bpf_err(&format!("loading {name}"), e))?;
+        }
+        for name in UPROBE_PROGRAMS.iter().filter(|_| !growth) {
+            program_of::<UProbe>(&mut ebpf, name)?
+                .load()
                 .map_err(|e| bpf_err(&format!("loading {name}"), e))?;
         }
         let ring = RingBuf::try_from(
@@ -247,11 +364,27 @@ impl ExactProbes {
                 .ok_or_else(|| bpf_err("map EVENTS", "missing"))?,
         )
         .map_err(|e| bpf_err("map EVENTS", e))?;
-        Ok(ExactProbes {
+        Ok(Probes {
             ebpf,
             ring,
             attached: 0,
         })
+    }
+
+    /// Attaches the raw tracepoints: growth mode's memory calls (when loaded for growth), and in
+    /// both modes the target's exec and new processes. The programs run for every thread of
+    /// the host and return at once for any other process.
+    ///
+    /// # Errors
+    /// [`Error::Bpf`] when the kernel refuses a tracepoint.
+    pub fn attach_tracepoints(&mut self) -> Result<()> {
+        for (tp, name) in TRACEPOINTS {
+            program_of::<RawTracePoint>(&mut self.ebpf, name)?
+                .attach(tp)
+                .map_err(|e| bpf_err(&format!("attaching the raw tracepoint {tp}"), e))?;
+            self.attached += 1;
+        }
+        Ok(())
     }
 
     /// Attaches `program` (entry, and its return probe) at byte `offset` of the file `path`,
@@ -268,12 +401,7 @@ impl ExactProbes {
     ) -> Result<()> {
         let pid = i32::try_from(pid).map_err(|_| Error::InvalidArgument(format!("PID {pid}")))?;
         for name in std::iter::once(program.entry()).chain(program.exit()) {
-            let p: &mut UProbe = self
-                .ebpf
-                .program_mut(name)
-                .ok_or_else(|| bpf_err(name, "missing from the object"))?
-                .try_into()
-                .map_err(|e| bpf_err(name, e))?;
+            let p = program_of::<UProbe>(&mut self.ebpf, name)?;
             p.attach(None, offset, path, Some(pid)).map_err(|e| {
                 bpf_err(
                     &format!("attaching {name} at {}+{offset:#x}", path.display()),
@@ -316,6 +444,7 @@ impl ExactProbes {
             enters: read(0),
             returns: read(1),
             frees: read(2),
+            syscalls: read(3),
         }
     }
 }
