@@ -23,7 +23,8 @@ fn can_trace() -> bool {
     true
 }
 
-fn linkee(pages: u32, extra: &[&str]) -> Fixture {
+/// A `linkee` fixture with PAGES pages and the extra arguments (shared by the link tests).
+pub(crate) fn linkee(pages: u32, extra: &[&str]) -> Fixture {
     let p = pages.to_string();
     let mut args = vec![p.as_str()];
     args.extend_from_slice(extra);
@@ -39,7 +40,7 @@ fn pair(pages: u32, extra: &[&str]) -> (Fixture, Fixture) {
     (s, t)
 }
 
-fn hex(v: u64) -> String {
+pub(crate) fn hex(v: u64) -> String {
     format!("{v:#x}")
 }
 
@@ -81,7 +82,7 @@ fn masks_fine(f: &mut Fixture) {
 }
 
 /// Open fds of `pid` that point at a memlink memfd.
-fn link_fds(pid: u32) -> usize {
+pub(crate) fn link_fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .unwrap()
         .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
@@ -90,7 +91,7 @@ fn link_fds(pid: u32) -> usize {
 }
 
 /// The `maps` line starting at `addr`, if any.
-fn maps_line(pid: u32, addr: u64) -> Option<String> {
+pub(crate) fn maps_line(pid: u32, addr: u64) -> Option<String> {
     let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
     let start = format!("{addr:x}-");
     maps.lines()

@@ -84,6 +84,14 @@ pub fn gather_with(pid: u32, can_suspend_seccomp: bool, flags: bool) -> Result<F
     )?;
     let status = dir.status()?;
     preflight::check_process(pid, &stat, &status, can_suspend_seccomp)?;
+    // A CET user shadow stack (the leader's; the injection thread is checked again once
+    // stopped) leaves no safe return path for an unsupervised thread: refused up front.
+    if dir
+        .read("status")
+        .is_ok_and(|b| crate::platform::linux::ptrace::frame::shadow_stack_enabled(&b))
+    {
+        return Err(crate::platform::linux::ptrace::remote::shadow_stack_refusal(pid));
+    }
     let smaps = if flags {
         smaps::parse(&bytes)?
     } else {

@@ -126,7 +126,7 @@ impl<'a> Unlink<'a> {
         let mut tracees = Session::new(suspend);
         #[cfg(feature = "test-hooks")]
         {
-            tracees.hold_in_call = req.fault.and_then(|f| f.during_call);
+            tracees.hold_in_call = req.fault.and_then(|f| Some((f.during_call?, None)));
         }
         let process = tracees.stop(req.pid, true)?;
         let again =
