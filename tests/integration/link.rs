@@ -171,8 +171,14 @@ fn share_link_survives_and_shares_both_ways() {
     assert_eq!(j["mode"], "share");
     assert_eq!(j["verified"], true);
     assert_eq!(j["bytes_copied"], 16 * 4096);
-    let name = format!("memlink-link:{}:{:x}", s.pid(), s.addr("region"));
-    assert_eq!(j["memfd_name"], name.as_str());
+    // memlink-link:S:A:PID:START, with memlink's own PID and start time.
+    let prefix = format!("memlink-link:{}:{:x}:", s.pid(), s.addr("region"));
+    let name = j["memfd_name"].as_str().unwrap().to_string();
+    let owner = name
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("{name}"));
+    let (mpid, start) = owner.split_once(':').unwrap();
+    assert!(mpid.parse::<u32>().unwrap() > 0 && start.parse::<u64>().unwrap() > 0);
     // The pattern survives in the source and appears in the target.
     assert_eq!(s.ask("check"), "pattern ok");
     let size = s.var("size").to_string();

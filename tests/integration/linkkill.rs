@@ -244,3 +244,112 @@ fn issue_12_memlink_killed_inside_an_unlink_call() {
         assert_eq!(t.ask("ping"), "pong");
     }
 }
+
+/// The lines of `/proc/PID/maps`.
+fn maps_lines(pid: u32) -> Vec<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/maps"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// An `unlink` killed after it mapped its temporary range (after `scratch`, after `copy`)
+/// leaves that N-byte range named by a marker memfd (`memlink-unlink:P:A:TMP:N:PID:START`);
+/// `unlink --cleanup` finds and removes both, and the range is still the link it was. Before,
+/// the temporary range was an unnamed anonymous mapping no cleanup could find.
+#[test]
+fn issue_12_cleanup_removes_the_temporary_range_of_a_killed_unlink() {
+    if !can_trace() {
+        return;
+    }
+    for step in ["scratch", "copy"] {
+        let mut s = linkee(4, &[]);
+        let mut t = linkee(4, &["seed=9"]);
+        run_cmd(memlink().args(link_args(&s, t.pid(), t.addr("hole")))).ok();
+        let before = maps_lines(s.pid());
+        let region = s.addr("region");
+        let args: Vec<String> = [
+            "unlink",
+            "--pid",
+            &s.pid_arg(),
+            "--address",
+            &hex(region),
+            "--size",
+            "16384",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        kill_memlink_at(
+            &args,
+            &format!("after:{step}:hold"),
+            &format!("after {step}"),
+        );
+        wait_until("the kernel to detach", || {
+            status_field(&s.pid_arg(), "TracerPid:") == "0"
+        });
+        assert_eq!(s.ask("ping"), "pong", "{step}");
+        let left = maps_lines(s.pid());
+        let new: Vec<&String> = left.iter().filter(|l| !before.contains(l)).collect();
+        assert_eq!(new.len(), 1, "{step}: one temporary range: {new:?}");
+        let out = cleanup(s.pid());
+        assert!(out.contains("the temporary range of"), "{step}: {out}");
+        assert!(out.contains("memlink-unlink:"), "{step}: {out}");
+        assert_eq!(maps_lines(s.pid()), before, "{step}: {out}");
+        let fds = std::fs::read_dir(format!("/proc/{}/fd", s.pid()))
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .filter(|p| p.to_string_lossy().contains("memlink-unlink"))
+            .count();
+        assert_eq!(fds, 0, "{step}: the marker fd is closed");
+        // Still the link it was, both ways.
+        assert!(maps_line(s.pid(), region).unwrap().contains("rw-s"));
+        assert_eq!(s.ask("check"), "pattern ok", "{step}");
+        let h = t.addr("hole");
+        assert_eq!(t.ask(&format!("pokeat {:x} 42", h + 1)), "ok");
+        assert_eq!(s.ask("peek 1"), "42", "{step}");
+    }
+}
+
+/// `unlink --cleanup` never touches another memlink's work in flight: with a link held after
+/// `target-map` (the target then holds the memfd's fd and mapping, named with the running
+/// memlink's PID and start time), a cleanup of the target finds nothing to remove and stops
+/// nothing, and the held link then completes.
+#[test]
+fn issue_12_cleanup_keeps_the_work_of_a_running_memlink() {
+    if !can_trace() {
+        return;
+    }
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    let mut s = linkee(4, &["nospin"]);
+    let mut t = linkee(4, &["nospin", "seed=9"]);
+    let mut c = memlink()
+        .args(link_args(&s, t.pid(), t.addr("hole")))
+        .env("MEMLINK_TEST_FAULT", "after:target-map:hold")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(c.stderr.take().unwrap());
+    let mut l = String::new();
+    while !l.contains("test hold after target-map") {
+        l.clear();
+        assert!(err.read_line(&mut l).unwrap() > 0, "memlink ended");
+    }
+    assert_eq!(link_fds(t.pid()), 1);
+    let out = cleanup(t.pid());
+    assert_eq!(
+        out,
+        format!("No memlink leftovers in process {}\n", t.pid())
+    );
+    assert_eq!(link_fds(t.pid()), 1, "the running link's fd was kept");
+    writeln!(c.stdin.as_mut().unwrap()).unwrap();
+    assert!(c.wait().unwrap().success());
+    let h = t.addr("hole");
+    assert_eq!(t.ask(&format!("checkat {h:x} 16384 3")), "pattern ok");
+    assert_eq!(t.ask(&format!("pokeat {h:x} 42")), "ok");
+    assert_eq!(s.ask("peek 0"), "42");
+}

@@ -133,6 +133,35 @@ pub fn fd_links(pid: u32) -> Vec<Vec<u8>> {
         .unwrap_or_default()
 }
 
+/// memlink's own PID and start time (clock ticks after boot, `stat` field 22): put in the
+/// name of everything a link or unlink creates, so that a cleanup can tell a leftover of a
+/// memlink that is gone from the work in flight of one that still runs (a PID alone may have
+/// been reused).
+pub(crate) fn owner_tag() -> String {
+    let pid = std::process::id();
+    let start = start_time(pid).unwrap_or(0);
+    format!("{pid}:{start}")
+}
+
+/// The start time of process `pid`, if it exists and is not a zombie.
+fn start_time(pid: u32) -> Option<u64> {
+    let st = ProcDir::open(proc_root(), pid)
+        .and_then(|d| d.stat())
+        .ok()?;
+    (!st.is_zombie()).then_some(st.start_time)
+}
+
+/// True when the memlink named by `tag` (`PID:START`, see [`owner_tag`]) still runs.
+pub(crate) fn owner_alive(tag: &str) -> bool {
+    let Some((pid, start)) = tag.split_once(':') else {
+        return false;
+    };
+    match (pid.parse::<u32>(), start.parse::<u64>()) {
+        (Ok(pid), Ok(start)) => start_time(pid) == Some(start),
+        _ => false,
+    }
+}
+
 /// True when memlink has `CAP_SYS_ADMIN` (needed for `PTRACE_O_SUSPEND_SECCOMP`).
 pub fn has_cap_sys_admin() -> bool {
     has_cap(21)

@@ -6,7 +6,7 @@
 //! |---|---|---|---|---|
 //! | stop | `stop`, `recheck` | memlink | stop every thread of S, one of T; re-check the ranges | detach |
 //! | scratch | `scratch` | S | write the memfd name below the injection thread's return frame (a page only if that room is missing) | (`munmap`) |
-//! | memfd | `memfd` | S | `memfd_create(name, MFD_CLOEXEC\|MFD_NOEXEC_SEAL)` | `close` |
+//! | memfd | `memfd` | S | `memfd_create("memlink-link:S:A:PID:START", MFD_CLOEXEC\|MFD_NOEXEC_SEAL)` | `close` |
 //! | truncate | `truncate` | S | `ftruncate(sfd, N)` | (closing the fd frees it) |
 //! | copy | `copy` | S | `pwrite64(sfd, A+off, len, off)`, chunks of at most 1 GiB | (same) |
 //! | target-fd | `target_fd` (and `fd_passing`) | T | `pidfd_open(S)`, `pidfd_getfd(pidfd, sfd)`, `close(pidfd)`; else a socket pair and `SCM_RIGHTS` | `close` |
@@ -102,8 +102,15 @@ pub fn dry_report(req: &LinkRequest, plan: &Plan, started: Instant) -> LinkRepor
     }
 }
 
+/// `memlink-link:S:A:PID:START`: the source, the address, and memlink's own PID and start
+/// time (see `owner_tag`).
 fn memfd_name(req: &LinkRequest) -> String {
-    format!("memlink-link:{}:{:x}", req.source, req.address)
+    format!(
+        "memlink-link:{}:{:x}:{}",
+        req.source,
+        req.address,
+        super::owner_tag()
+    )
 }
 
 /// What has been done so far, for the undo.
