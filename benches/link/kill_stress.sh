@@ -4,13 +4,16 @@
 #
 # Each iteration links a 1 MiB range between two `linkee` fixtures (tests/fixtures/programs)
 # and kills memlink in one of three ways, chosen at random:
-#   in-call  MEMLINK_TEST_FAULT=during:CALL:hold, CALL random: memlink is killed while the
-#            injection thread is inside that injected system call (the known gap, see
-#            docs/link.md "Residual risks");
+#   in-call  MEMLINK_TEST_FAULT=during:CALL@PROCESS:hold, CALL random: memlink is killed
+#            while the injection thread of the source or the target is inside that injected
+#            system call (it must finish the call and return through the rt_sigreturn frame,
+#            see docs/link.md);
 #   between  MEMLINK_TEST_FAULT=after:STEP:hold, STEP random: killed between two calls;
 #   timed    no hook, killed after a random 0-8 ms.
 # The fault hook needs the `test-hooks` cargo feature, so this builds the debug binary with it.
-# After each kill, `memlink unlink --cleanup` runs on every survivor.
+# After each kill, `memlink unlink --cleanup` runs on every survivor. A process counts as intact
+# when it answers, its own 1 MiB pattern is byte-exact, its threads' signal masks are their
+# own, and, if the link stands, the target's linked range holds the source's pattern.
 # Usage: benches/link/kill_stress.sh [ITERATIONS=200] [SEED]   (as root)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -23,7 +26,8 @@ B=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$B"' EXIT
 cc -O1 -pthread -o "$B/linkee" tests/fixtures/programs/linkee.c || exit 2
 
-CALLS=(memfd_create ftruncate pwrite64 pidfd_open pidfd_getfd mmap close)
+CALLS=(memfd_create@source ftruncate@source pwrite64@source mmap@source close@source
+    pidfd_open@target pidfd_getfd@target mmap@target close@target)
 STEPS=(stop scratch memfd truncate copy target-fd target-map check remap)
 
 # start NAME ARGS... -> sets PID_NAME, REGION_NAME, HOLE_NAME; fds IN_NAME, OUT_NAME
@@ -94,9 +98,14 @@ for i in $(seq "$N"); do
     done
     "$ML" unlink --cleanup --pid "$S" >/dev/null 2>&1
     "$ML" unlink --cleanup --pid "$T" >/dev/null 2>&1
+    linked_ok=1
+    if grep -q "^${REGION_s#0x}-.* rw-s " "/proc/$S/maps" 2>/dev/null; then
+        [ "$(ask t "checkat ${HOLE_t#0x} 1048576 3")" = "pattern ok" ] || linked_ok=0
+    fi
     for n in s t; do
         total[$mode]=$((total[$mode] + 1))
-        if [ "$(ask $n ping)" = pong ] && [ "$(ask $n check)" = "pattern ok" ]; then
+        if [ "$(ask $n ping)" = pong ] && [ "$(ask $n check)" = "pattern ok" ] &&
+            [[ "$(ask $n status)" == *"maskbad=0 "* ]] && [ $linked_ok = 1 ]; then
             intact[$mode]=$((intact[$mode] + 1))
         else
             echo "iteration $i ($mode ${fault:-timed}): process $n did not survive intact" >&2

@@ -116,6 +116,19 @@ pub struct Fault {
     /// `during:CALL:hold`: instead of after a step, hold while the first injected call named
     /// CALL (its system call number here) is in flight, between its entry and its exit.
     pub during_call: Option<u64>,
+    /// `during:CALL@source:hold` / `during:CALL@target:hold`: only a call injected into that
+    /// process counts (`None`: either).
+    pub during_in: Option<FaultProcess>,
+}
+
+/// Which process a `during:` fault waits for.
+#[cfg(feature = "test-hooks")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultProcess {
+    /// The source (or the unlinked process).
+    Source,
+    /// The target.
+    Target,
 }
 
 /// The injected calls a `during:CALL:hold` fault can name, with their x86_64 numbers.
@@ -142,14 +155,20 @@ impl Fault {
     pub fn parse(s: &str) -> Result<Fault> {
         let bad = || {
             Error::InvalidArgument(format!(
-                "invalid test fault {s:?}: expected after:STEP:kill-source|kill-target|fail|hold or during:CALL:hold"
+                "invalid test fault {s:?}: expected after:STEP:kill-source|kill-target|fail|hold or during:CALL[@source|@target]:hold"
             ))
         };
         let mut it = s.split(':');
         match it.next() {
             Some("after") => {}
             Some("during") => {
-                let call = it.next().ok_or_else(bad)?;
+                let spec = it.next().ok_or_else(bad)?;
+                let (call, during_in) = match spec.split_once('@') {
+                    None => (spec, None),
+                    Some((c, "source")) => (c, Some(FaultProcess::Source)),
+                    Some((c, "target")) => (c, Some(FaultProcess::Target)),
+                    Some(_) => return Err(bad()),
+                };
                 let nr = FAULT_CALLS
                     .iter()
                     .find(|(n, _)| *n == call)
@@ -162,6 +181,7 @@ impl Fault {
                     after: Step::Cleanup,
                     action: FaultAction::Hold,
                     during_call: Some(nr),
+                    during_in,
                 });
             }
             _ => return Err(bad()),
@@ -185,6 +205,7 @@ impl Fault {
             after,
             action,
             during_call: None,
+            during_in: None,
         })
     }
 
@@ -398,7 +419,16 @@ mod tests {
         );
         let f = Fault::parse("during:pwrite64:hold").unwrap();
         assert_eq!((f.action, f.during_call), (FaultAction::Hold, Some(18)));
+        assert_eq!(f.during_in, None);
+        let f = Fault::parse("during:mmap@source:hold").unwrap();
+        assert_eq!(
+            (f.during_call, f.during_in),
+            (Some(9), Some(FaultProcess::Source))
+        );
+        let f = Fault::parse("during:recvmsg@target:hold").unwrap();
+        assert_eq!(f.during_in, Some(FaultProcess::Target));
         for bad in [
+            "during:mmap@both:hold",
             "during:pwrite64",
             "during:pwrite64:fail",
             "during:execve:hold",

@@ -23,7 +23,8 @@ fn can_trace() -> bool {
     true
 }
 
-fn linkee(pages: u32, extra: &[&str]) -> Fixture {
+/// A `linkee` fixture with PAGES pages and the extra arguments (shared by the link tests).
+pub(crate) fn linkee(pages: u32, extra: &[&str]) -> Fixture {
     let p = pages.to_string();
     let mut args = vec![p.as_str()];
     args.extend_from_slice(extra);
@@ -39,7 +40,7 @@ fn pair(pages: u32, extra: &[&str]) -> (Fixture, Fixture) {
     (s, t)
 }
 
-fn hex(v: u64) -> String {
+pub(crate) fn hex(v: u64) -> String {
     format!("{v:#x}")
 }
 
@@ -81,7 +82,7 @@ fn masks_fine(f: &mut Fixture) {
 }
 
 /// Open fds of `pid` that point at a memlink memfd.
-fn link_fds(pid: u32) -> usize {
+pub(crate) fn link_fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .unwrap()
         .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
@@ -90,7 +91,7 @@ fn link_fds(pid: u32) -> usize {
 }
 
 /// The `maps` line starting at `addr`, if any.
-fn maps_line(pid: u32, addr: u64) -> Option<String> {
+pub(crate) fn maps_line(pid: u32, addr: u64) -> Option<String> {
     let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
     let start = format!("{addr:x}-");
     maps.lines()
@@ -170,8 +171,14 @@ fn share_link_survives_and_shares_both_ways() {
     assert_eq!(j["mode"], "share");
     assert_eq!(j["verified"], true);
     assert_eq!(j["bytes_copied"], 16 * 4096);
-    let name = format!("memlink-link:{}:{:x}", s.pid(), s.addr("region"));
-    assert_eq!(j["memfd_name"], name.as_str());
+    // memlink-link:S:A:PID:START, with memlink's own PID and start time.
+    let prefix = format!("memlink-link:{}:{:x}:", s.pid(), s.addr("region"));
+    let name = j["memfd_name"].as_str().unwrap().to_string();
+    let owner = name
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("{name}"));
+    let (mpid, start) = owner.split_once(':').unwrap();
+    assert!(mpid.parse::<u32>().unwrap() > 0 && start.parse::<u64>().unwrap() > 0);
     // The pattern survives in the source and appears in the target.
     assert_eq!(s.ask("check"), "pattern ok");
     let size = s.var("size").to_string();

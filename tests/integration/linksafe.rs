@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::link::{hex, link_fds, linkee, maps_line};
 use crate::support::{self, is_root, memlink, run_cmd, Fixture};
 
 const TRACER_C: &str = r#"/* A plain ptrace tracer for the link safety tests, doing what memlink does minus injection.
@@ -243,17 +244,6 @@ impl Drop for Tracer {
     }
 }
 
-fn linkee(pages: u32, extra: &[&str]) -> Fixture {
-    let p = pages.to_string();
-    let mut args = vec![p.as_str()];
-    args.extend_from_slice(extra);
-    Fixture::start("linkee", &args)
-}
-
-fn hex(v: u64) -> String {
-    format!("{v:#x}")
-}
-
 /// The threads of `pid` other than the leader.
 fn other_threads(pid: u32) -> Vec<u32> {
     std::fs::read_dir(format!("/proc/{pid}/task"))
@@ -264,7 +254,7 @@ fn other_threads(pid: u32) -> Vec<u32> {
 }
 
 /// The field `key` of `/proc/PID/status` (or `/proc/PID/task/TID/status`).
-fn status_field(path: &str, key: &str) -> String {
+pub(crate) fn status_field(path: &str, key: &str) -> String {
     std::fs::read_to_string(format!("/proc/{path}/status"))
         .unwrap_or_default()
         .lines()
@@ -273,7 +263,7 @@ fn status_field(path: &str, key: &str) -> String {
 }
 
 /// Polls `cond` until it holds or 10 s pass.
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !cond() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -281,7 +271,7 @@ fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-fn link_args(s: &Fixture, target: u32, ta: u64) -> Vec<String> {
+pub(crate) fn link_args(s: &Fixture, target: u32, ta: u64) -> Vec<String> {
     vec![
         "link".into(),
         "--source".into(),
@@ -297,7 +287,7 @@ fn link_args(s: &Fixture, target: u32, ta: u64) -> Vec<String> {
     ]
 }
 
-fn can_trace() -> bool {
+pub(crate) fn can_trace() -> bool {
     if !is_root() {
         support::require_fail("the link safety tests trace processes as root");
         return false;
@@ -604,29 +594,21 @@ fn issue_12_interrupted_calls_end_as_without_memlink() {
     }
 }
 
-/// Open fds of `pid` that point at a memlink memfd.
-fn link_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
-        .filter(|p| p.to_string_lossy().contains("memlink-link"))
-        .count()
-}
-
-/// The `maps` line starting at `addr`, if any.
-fn maps_line(pid: u32, addr: u64) -> Option<String> {
-    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
-    let start = format!("{addr:x}-");
-    maps.lines()
-        .find(|l| l.starts_with(&start))
-        .map(str::to_string)
-}
-
 /// Starts `memlink ARGS` holding after `step`, waits until it holds, and SIGKILLs it there.
 fn kill_memlink_holding(args: &[String], step: &str) {
+    kill_memlink_at(
+        args,
+        &format!("after:{step}:hold"),
+        &format!("after {step}"),
+    );
+}
+
+/// Starts `memlink ARGS` with `MEMLINK_TEST_FAULT=FAULT`, waits until it announces
+/// `test hold WHERE`, and SIGKILLs it there.
+pub(crate) fn kill_memlink_at(args: &[String], fault: &str, place: &str) {
     let mut c = memlink()
         .args(args)
-        .env("MEMLINK_TEST_FAULT", format!("after:{step}:hold"))
+        .env("MEMLINK_TEST_FAULT", fault)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -636,9 +618,12 @@ fn kill_memlink_holding(args: &[String], step: &str) {
     let mut seen = String::new();
     loop {
         let mut l = String::new();
-        assert!(err.read_line(&mut l).unwrap() > 0, "memlink ended: {seen}");
+        assert!(
+            err.read_line(&mut l).unwrap() > 0,
+            "memlink ended before holding ({fault}): {seen}"
+        );
         seen.push_str(&l);
-        if l.contains(&format!("test hold after {step}")) {
+        if l.contains(&format!("test hold {place}")) {
             break;
         }
     }
@@ -646,7 +631,7 @@ fn kill_memlink_holding(args: &[String], step: &str) {
     c.wait().unwrap();
 }
 
-fn cleanup(pid: u32) -> String {
+pub(crate) fn cleanup(pid: u32) -> String {
     run_cmd(memlink().args(["unlink", "--cleanup", "--pid", &pid.to_string()]))
         .ok()
         .to_string()

@@ -13,6 +13,7 @@ mod integrity;
 mod layout;
 mod leaks;
 mod link;
+mod linkkill;
 mod linksafe;
 mod map;
 mod math;

@@ -9,9 +9,17 @@
 //!   private), so P never had the range in use. A mapping that S maps too is a link that
 //!   stands and is kept; one without a leftover fd in P is a finished link and is kept.
 //!
-//! Another memlink's work in flight is never touched: a link or unlink holds every process it
-//! changes stopped under ptrace, and the cleanup must seize P itself, which the kernel then
-//! refuses ("already traced").
+//! * every fd of P that points at a memfd named `memlink-unlink:P:A:TMP:N:...` (the marker of
+//!   an interrupted unlink), and the temporary range `[TMP, TMP+N)` it names when that still
+//!   lies in one private anonymous mapping (the kernel may merge it with a neighbour) and `A`
+//!   is still the shared memfd
+//!   (the unlink's `mremap` did not run: the range could not have been reused by P, which
+//!   does not know it).
+//!
+//! Another memlink's work in flight is never touched: every name carries the PID and start
+//! time of the memlink that made it, and a leftover whose memlink still runs is kept; besides,
+//! a link or unlink holds every process it changes stopped under ptrace, and the cleanup must
+//! seize P itself, which the kernel then refuses ("already traced").
 
 use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
@@ -28,6 +36,7 @@ use super::{gather, has_cap_sys_admin, pid_path, proc_root, smaps_of};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 const PREFIX: &[u8] = b"/memfd:memlink-link:";
+const UNLINK_PREFIX: &[u8] = b"/memfd:memlink-unlink:";
 
 /// What a cleanup removes from one process.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -54,11 +63,40 @@ impl Leftovers {
     }
 }
 
-/// The source PID in a memfd path `/memfd:memlink-link:S:A (deleted)`.
+/// The colon-separated fields after `prefix` in a memfd path (` (deleted)` removed).
+fn fields<'p>(path: &'p [u8], prefix: &[u8]) -> Option<Vec<&'p str>> {
+    let rest = path.strip_prefix(prefix)?;
+    let rest = rest.strip_suffix(b" (deleted)").unwrap_or(rest);
+    Some(std::str::from_utf8(rest).ok()?.split(':').collect())
+}
+
+/// The source PID in a memfd path `/memfd:memlink-link:S:A:PID:START (deleted)`.
 fn source_of(path: &[u8]) -> Option<u32> {
-    let rest = path.strip_prefix(PREFIX)?;
-    let s = rest.split(|&b| b == b':').next()?;
-    std::str::from_utf8(s).ok()?.parse().ok()
+    fields(path, PREFIX)?.first()?.parse().ok()
+}
+
+/// The memlink (`PID:START`) that made a memfd, from the last two fields of its name; `None`
+/// for a name without them.
+fn owner_of(path: &[u8]) -> Option<String> {
+    let f = fields(path, PREFIX).or_else(|| fields(path, UNLINK_PREFIX))?;
+    let n = f.len();
+    let want = if path.starts_with(PREFIX) { 4 } else { 6 };
+    (n == want).then(|| format!("{}:{}", f[n - 2], f[n - 1]))
+}
+
+/// The temporary range `(A, TMP, N)` an unlink marker names.
+fn unlink_marker(path: &[u8]) -> Option<(u64, u64, u64)> {
+    let f = fields(path, UNLINK_PREFIX)?;
+    let hex = |s: &str| u64::from_str_radix(s, 16).ok();
+    match f.as_slice() {
+        [_, a, tmp, n, _, _] => Some((hex(a)?, hex(tmp)?, hex(n)?)),
+        _ => None,
+    }
+}
+
+/// True when a memfd path belongs to a memlink that still runs: its work is in flight.
+fn in_flight(path: &[u8]) -> bool {
+    owner_of(path).is_some_and(|o| super::owner_alive(&o))
 }
 
 /// Finds the leftovers in `pid` from `/proc` (see the module docs).
@@ -76,7 +114,7 @@ fn find(pid: u32) -> Result<Leftovers> {
             continue;
         };
         let t = std::os::unix::ffi::OsStrExt::as_bytes(target.as_os_str()).to_vec();
-        if !t.starts_with(PREFIX) {
+        if !(t.starts_with(PREFIX) || t.starts_with(UNLINK_PREFIX)) || in_flight(&t) {
             continue;
         }
         let Ok(meta) = std::fs::metadata(e.path()) else {
@@ -87,7 +125,32 @@ fn find(pid: u32) -> Result<Leftovers> {
     }
     let inodes: HashSet<u64> = out.fds.iter().map(|f| f.1).collect();
     drop(dir);
-    for m in smaps_of(pid)? {
+    let maps = smaps_of(pid)?;
+    for (_, _, name) in &out.fds {
+        let Some((a, tmp, n)) = unlink_marker(name.as_bytes()) else {
+            continue;
+        };
+        let still_shared = maps.iter().any(|m| {
+            m.start <= a
+                && a < m.end
+                && m.perms.contains(Perms::SHARED)
+                && m.pathname.starts_with(b"/memfd:")
+        });
+        // The kernel may have merged the range with a neighbour of the same kind: it lies
+        // inside one private anonymous mapping.
+        let tmp_is_ours = maps.iter().any(|m| {
+            m.start <= tmp
+                && tmp.saturating_add(n) <= m.end
+                && m.inode == 0
+                && m.pathname.is_empty()
+                && !m.perms.contains(Perms::SHARED)
+        });
+        if still_shared && tmp_is_ours {
+            out.maps
+                .push((tmp, tmp + n, format!("the temporary range of {name}")));
+        }
+    }
+    for m in maps {
         if !m.pathname.starts_with(PREFIX) || !inodes.contains(&m.inode) {
             continue;
         }
@@ -119,8 +182,19 @@ pub fn cleanup(req: &UnlinkRequest) -> Result<UnlinkReport> {
     let pid = req.pid;
     super::unlink::check_args(&UnlinkRequest::new(pid, 0, super::page_size()))?;
     let suspend = has_cap_sys_admin();
-    gather(pid, suspend)?;
-    let found = find(pid)?;
+    // A traced process whose only memlink objects belong to a memlink in flight (the tracer)
+    // has nothing to clean: it is then neither refused nor stopped.
+    let found = match gather(pid, suspend) {
+        Ok(_) => find(pid)?,
+        Err(e @ Error::Refused { .. }) if e.to_string().contains("already traced") => {
+            let found = find(pid)?;
+            if !found.is_empty() {
+                return Err(e);
+            }
+            found
+        }
+        Err(e) => return Err(e),
+    };
     let mut report = UnlinkReport {
         pid,
         address: 0,
@@ -182,5 +256,29 @@ mod tests {
         );
         assert_eq!(source_of(b"/memfd:memlink-demo (deleted)"), None);
         assert_eq!(source_of(b"/memfd:memlink-link:x:7f00"), None);
+        assert_eq!(
+            source_of(b"/memfd:memlink-link:123:7f00:456:789 (deleted)"),
+            Some(123)
+        );
+    }
+
+    #[test]
+    fn owner_and_marker_from_the_names() {
+        assert_eq!(
+            owner_of(b"/memfd:memlink-link:123:7f00:456:789 (deleted)").as_deref(),
+            Some("456:789")
+        );
+        // A name from before the owner was recorded has none.
+        assert_eq!(owner_of(b"/memfd:memlink-link:123:7f00 (deleted)"), None);
+        let m = b"/memfd:memlink-unlink:123:7f00:7e00:4000:456:789 (deleted)";
+        assert_eq!(owner_of(m).as_deref(), Some("456:789"));
+        assert_eq!(unlink_marker(m), Some((0x7f00, 0x7e00, 0x4000)));
+        assert_eq!(unlink_marker(b"/memfd:memlink-unlink:123:7f00"), None);
+        // This process runs: its own tag is in flight; a start time that is not its own is not.
+        let me = super::super::owner_tag();
+        assert!(super::super::owner_alive(&me));
+        let pid = std::process::id();
+        assert!(!super::super::owner_alive(&format!("{pid}:1")));
+        assert!(!super::super::owner_alive("x:1"));
     }
 }

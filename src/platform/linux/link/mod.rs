@@ -84,6 +84,14 @@ pub fn gather_with(pid: u32, can_suspend_seccomp: bool, flags: bool) -> Result<F
     )?;
     let status = dir.status()?;
     preflight::check_process(pid, &stat, &status, can_suspend_seccomp)?;
+    // A CET user shadow stack (the leader's; the injection thread is checked again once
+    // stopped) leaves no safe return path for an unsupervised thread: refused up front.
+    if dir
+        .read("status")
+        .is_ok_and(|b| crate::platform::linux::ptrace::frame::shadow_stack_enabled(&b))
+    {
+        return Err(crate::platform::linux::ptrace::remote::shadow_stack_refusal(pid));
+    }
     let smaps = if flags {
         smaps::parse(&bytes)?
     } else {
@@ -123,6 +131,35 @@ pub fn fd_links(pid: u32) -> Vec<Vec<u8>> {
     ProcDir::open(Path::new(crate::platform::DEFAULT_PROC_ROOT), pid)
         .map(|dir| dir.fd_targets())
         .unwrap_or_default()
+}
+
+/// memlink's own PID and start time (clock ticks after boot, `stat` field 22): put in the
+/// name of everything a link or unlink creates, so that a cleanup can tell a leftover of a
+/// memlink that is gone from the work in flight of one that still runs (a PID alone may have
+/// been reused).
+pub(crate) fn owner_tag() -> String {
+    let pid = std::process::id();
+    let start = start_time(pid).unwrap_or(0);
+    format!("{pid}:{start}")
+}
+
+/// The start time of process `pid`, if it exists and is not a zombie.
+fn start_time(pid: u32) -> Option<u64> {
+    let st = ProcDir::open(proc_root(), pid)
+        .and_then(|d| d.stat())
+        .ok()?;
+    (!st.is_zombie()).then_some(st.start_time)
+}
+
+/// True when the memlink named by `tag` (`PID:START`, see [`owner_tag`]) still runs.
+pub(crate) fn owner_alive(tag: &str) -> bool {
+    let Some((pid, start)) = tag.split_once(':') else {
+        return false;
+    };
+    match (pid.parse::<u32>(), start.parse::<u64>()) {
+        (Ok(pid), Ok(start)) => start_time(pid) == Some(start),
+        _ => false,
+    }
 }
 
 /// True when memlink has `CAP_SYS_ADMIN` (needed for `PTRACE_O_SUSPEND_SECCOMP`).

@@ -6,9 +6,13 @@
 //! | step | method | action | undo |
 //! |---|---|---|---|
 //! | stop | `stop` | stop every thread of the process; re-check the range | detach |
-//! | scratch | `scratch` | `mmap(0, N, RW, MAP_PRIVATE\|MAP_ANONYMOUS)` → temporary range | `munmap` |
+//! | scratch | `scratch` | `mmap(0, N, RW, MAP_PRIVATE\|MAP_ANONYMOUS)` → temporary range, then the marker `memfd_create("memlink-unlink:P:A:TMP:N:PID:START")` | `munmap`, `close` |
 //! | copy | `copy` | memlink copies `[A, A+N)` into the temporary range (`process_vm_readv`/`writev`) | (same) |
-//! | remap | `remap` | `mremap(tmp, N, N, MREMAP_MAYMOVE\|MREMAP_FIXED, A)`, then per-piece `mprotect` | — |
+//! | remap | `remap` | `mremap(tmp, N, N, MREMAP_MAYMOVE\|MREMAP_FIXED, A)`, then per-piece `mprotect`, then `close` the marker | — |
+//!
+//! The temporary range stays private anonymous memory (a memfd behind it would leave the
+//! unlinked range file-backed); the marker fd names it instead, so that `unlink --cleanup`
+//! finds what an unlink interrupted by memlink's death left.
 //!
 //! `mremap` over the range is atomic: the shared mapping is replaced in one call, so there is
 //! never a hole. The temporary range stays one VMA (protections are applied after the move)
@@ -33,6 +37,7 @@ const MAP_PRIVATE_ANONYMOUS: u64 = 0x22;
 const MREMAP_MAYMOVE: u64 = 1;
 const MREMAP_FIXED: u64 = 2;
 const TIMEOUT: Duration = Duration::from_secs(30);
+const MFD_CLOEXEC: u64 = 1;
 
 /// Runs an unlink request: the argument checks and the pre-flight checks, then the steps.
 pub fn unlink(req: &UnlinkRequest) -> Result<UnlinkReport> {
@@ -117,6 +122,8 @@ struct Unlink<'a> {
     pieces: Vec<VmaPiece>,
     tracees: Session,
     process: ProcId,
+    /// The marker memfd's fd in the process, while it is open.
+    marker: Option<u64>,
 }
 
 impl<'a> Unlink<'a> {
@@ -126,7 +133,7 @@ impl<'a> Unlink<'a> {
         let mut tracees = Session::new(suspend);
         #[cfg(feature = "test-hooks")]
         {
-            tracees.hold_in_call = req.fault.and_then(|f| f.during_call);
+            tracees.hold_in_call = req.fault.and_then(|f| Some((f.during_call?, None)));
         }
         let process = tracees.stop(req.pid, true)?;
         let again =
@@ -143,6 +150,7 @@ impl<'a> Unlink<'a> {
             pieces,
             tracees,
             process,
+            marker: None,
         })
     }
 
@@ -155,6 +163,7 @@ impl<'a> Unlink<'a> {
         let copied = self.undoing(tmp, |u| u.copy(tmp))?;
         self.undoing(tmp, |u| u.done(Step::Copy))?;
         self.remap(tmp)?;
+        self.close_marker();
         self.done(Step::Remap)?;
         Ok(copied)
     }
@@ -197,7 +206,8 @@ impl<'a> Unlink<'a> {
         Ok(r as u64)
     }
 
-    /// Runs `f`; if it fails, unmaps the temporary range at `tmp` before passing the error on.
+    /// Runs `f`; if it fails, unmaps the temporary range at `tmp` and closes the marker before
+    /// passing the error on.
     fn undoing<T>(&mut self, tmp: u64, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
         f(self).inspect_err(|_| {
             if !self.tracees.proc(self.process).dead {
@@ -208,18 +218,64 @@ impl<'a> Unlink<'a> {
                     [tmp, n, 0, 0, 0, 0],
                     TIMEOUT,
                 );
+                self.close_marker();
             }
         })
     }
 
-    /// Step `scratch`: a temporary private anonymous range of N bytes elsewhere in the process.
+    /// Closes the marker memfd, if open (a failure only leaves the fd, which the cleanup
+    /// finds).
+    fn close_marker(&mut self) {
+        if let Some(fd) = self.marker.take() {
+            if !self.tracees.proc(self.process).dead {
+                let _ = self.call(nr::CLOSE, [fd, 0, 0, 0, 0, 0], "close the marker memfd");
+            }
+        }
+    }
+
+    /// Step `scratch`: a temporary private anonymous range of N bytes elsewhere in the process,
+    /// then the marker memfd that names it (its name is written below the injection thread's
+    /// return frame).
     fn scratch(&mut self) -> Result<u64> {
-        let n = self.req.size;
-        self.call(
+        let (pid, a, n) = (self.req.pid, self.req.address, self.req.size);
+        let tmp = self.call(
             nr::MMAP,
             [0, n, PROT_RW, MAP_PRIVATE_ANONYMOUS, u64::MAX, 0],
             "mmap a temporary range",
+        )?;
+        let mut name = format!(
+            "memlink-unlink:{pid}:{a:x}:{tmp:x}:{n:x}:{}",
+            super::owner_tag()
         )
+        .into_bytes();
+        name.push(0);
+        let top = self
+            .tracees
+            .proc(self.process)
+            .injector
+            .as_ref()
+            .map(|i| i.scratch_top())
+            .unwrap_or(0);
+        let at = top.saturating_sub(name.len() as u64) & !63;
+        let marker = self.undoing(tmp, |u| {
+            match crate::platform::linux::vm::write(pid, at, &name) {
+                Ok(w) if w == name.len() => {}
+                _ => {
+                    return Err(Error::Unmapped {
+                        pid,
+                        start: at,
+                        end: at + name.len() as u64,
+                    })
+                }
+            }
+            u.call(
+                nr::MEMFD_CREATE,
+                [at, MFD_CLOEXEC, 0, 0, 0, 0],
+                "memfd_create the marker of the temporary range",
+            )
+        })?;
+        self.marker = Some(marker);
+        Ok(tmp)
     }
 
     /// Step `copy`: memlink copies the range into the temporary range.

@@ -3,6 +3,7 @@
 //!
 //! Tested on x86_64 only; other architectures get `Error::Unsupported` from [`remote`].
 
+pub mod frame;
 pub mod remote;
 pub mod sys;
 pub mod tracee;

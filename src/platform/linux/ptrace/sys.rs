@@ -79,3 +79,53 @@ pub fn pidfd_getfd(pidfd: &OwnedFd, fd: i32) -> io::Result<OwnedFd> {
     // SAFETY: on success `r` is a freshly created fd that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(r as i32) })
 }
+
+/// `NT_X86_XSTATE`: the XSAVE area as a regset.
+const NT_X86_XSTATE: libc::c_int = 0x202;
+
+/// The XSAVE image of the stopped tracee `tid` (`PTRACE_GETREGSET NT_X86_XSTATE`: standard
+/// format, as large as the kernel's user XSAVE size), or `ENODEV` on a CPU without XSAVE.
+///
+/// # References
+/// ptrace(2) `PTRACE_GETREGSET`; Linux `arch/x86/kernel/fpu/regset.c` (`xstateregs_get`).
+pub fn get_xstate(tid: i32) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: `iov` describes `buf`, live and writable for its whole length during the call;
+    // the kernel writes at most `iov_len` bytes and stores the length it wrote in `iov_len`.
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GETREGSET,
+            tid,
+            NT_X86_XSTATE as usize,
+            &mut iov as *mut libc::iovec,
+        )
+    };
+    if r == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    let n = iov.iov_len.min(buf.len());
+    buf.truncate(n);
+    Ok(buf)
+}
+
+/// The end (offset + size) of XSAVE component `i` in the standard format, from CPUID leaf
+/// 0xD sub-leaf `i`; `None` off x86_64 or for an unknown component.
+pub fn xsave_component_end(i: u32) -> Option<u32> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: CPUID exists on every x86_64 CPU and only reads identification registers;
+        // leaf 0xD is the XSAVE leaf, whose sub-leaves report (size, offset) per component.
+        #[allow(unused_unsafe)]
+        let r = unsafe { std::arch::x86_64::__cpuid_count(0xd, i) };
+        (r.eax != 0).then_some(r.eax + r.ebx)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = i;
+        None
+    }
+}

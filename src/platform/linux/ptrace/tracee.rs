@@ -56,9 +56,10 @@ pub struct Session {
     old_mask: Option<SigSet>,
     options: Options,
     sigchld: Option<SignalFd>,
-    /// Test-only: hold once inside the first injected call with this number.
+    /// Test-only: hold once inside the first injected call with this number (in the process
+    /// with this PID, or in any when `None`).
     #[cfg(feature = "test-hooks")]
-    pub hold_in_call: Option<u64>,
+    pub hold_in_call: Option<(u64, Option<u32>)>,
 }
 
 /// What waiting for a thread produced.

@@ -5,8 +5,8 @@
 //! | step | method | where | action | undo |
 //! |---|---|---|---|---|
 //! | stop | `stop`, `recheck` | memlink | stop every thread of S, one of T; re-check the ranges | detach |
-//! | scratch | `scratch` | S | `mmap` one page, write the memfd name into it | `munmap` |
-//! | memfd | `memfd` | S | `memfd_create(name, MFD_CLOEXEC\|MFD_NOEXEC_SEAL)` | `close` |
+//! | scratch | `scratch` | S | write the memfd name below the injection thread's return frame (a page only if that room is missing) | (`munmap`) |
+//! | memfd | `memfd` | S | `memfd_create("memlink-link:S:A:PID:START", MFD_CLOEXEC\|MFD_NOEXEC_SEAL)` | `close` |
 //! | truncate | `truncate` | S | `ftruncate(sfd, N)` | (closing the fd frees it) |
 //! | copy | `copy` | S | `pwrite64(sfd, A+off, len, off)`, chunks of at most 1 GiB | (same) |
 //! | target-fd | `target_fd` (and `fd_passing`) | T | `pidfd_open(S)`, `pidfd_getfd(pidfd, sfd)`, `close(pidfd)`; else a socket pair and `SCM_RIGHTS` | `close` |
@@ -27,6 +27,7 @@ use crate::error::{Error, Result};
 #[cfg(feature = "test-hooks")]
 use crate::link::request::FaultAction;
 use crate::link::request::{LinkMode, LinkReport, LinkRequest, Step};
+use crate::platform::linux::ptrace::frame::SCRATCH_ROOM;
 use crate::platform::linux::ptrace::remote::nr;
 use crate::platform::linux::ptrace::{ProcId, Session};
 use crate::platform::linux::vm;
@@ -46,8 +47,6 @@ const MAP_FIXED_NOREPLACE: u64 = 0x10_0000;
 const PROT_RW: u64 = 3;
 /// Largest `pwrite` per injected call: the window in which a tracee holds borrowed registers.
 const PWRITE_CHUNK: u64 = 1 << 30;
-/// The x86_64 red zone below the stack pointer, which leaf functions may use.
-const RED_ZONE: u64 = 128;
 /// Timeout of one short injected call.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -103,8 +102,15 @@ pub fn dry_report(req: &LinkRequest, plan: &Plan, started: Instant) -> LinkRepor
     }
 }
 
+/// `memlink-link:S:A:PID:START`: the source, the address, and memlink's own PID and start
+/// time (see `owner_tag`).
 fn memfd_name(req: &LinkRequest) -> String {
-    format!("memlink-link:{}:{:x}", req.source, req.address)
+    format!(
+        "memlink-link:{}:{:x}:{}",
+        req.source,
+        req.address,
+        super::owner_tag()
+    )
 }
 
 /// What has been done so far, for the undo.
@@ -163,7 +169,14 @@ impl<'a> Share<'a> {
         let mut tracees = Session::new(suspend);
         #[cfg(feature = "test-hooks")]
         {
-            tracees.hold_in_call = req.fault.and_then(|f| f.during_call);
+            use crate::link::request::FaultProcess;
+            tracees.hold_in_call = req.fault.and_then(|f| {
+                let pid = f.during_in.map(|p| match p {
+                    FaultProcess::Source => req.source,
+                    FaultProcess::Target => req.target,
+                });
+                Some((f.during_call?, pid))
+            });
         }
         let source = tracees.stop(req.source, true)?;
         let target = tracees.stop(req.target, false)?;
@@ -306,14 +319,17 @@ impl<'a> Share<'a> {
         Ok(scratch)
     }
 
-    /// An address for `len` bytes below the red zone (128 bytes) under the saved stack pointer
-    /// of process `id`'s injection thread, when that lies in one writable private mapping.
+    /// An address for `len` bytes below the return frame (itself below the red zone) of
+    /// process `id`'s injection thread, when that lies in one writable private mapping.
     fn stack_scratch(&self, id: ProcId, len: u64) -> Option<u64> {
-        let sp = self.tracees.proc(id).injector.as_ref()?.stack_pointer();
-        let at = sp.checked_sub(RED_ZONE + len)? & !63;
+        if len > SCRATCH_ROOM - 64 {
+            return None;
+        }
+        let top = self.tracees.proc(id).injector.as_ref()?.scratch_top();
+        let at = top.checked_sub(len)? & !63;
         let maps = smaps_of(self.pid(id)).ok()?;
         maps.iter()
-            .find(|e| e.start <= at && sp - RED_ZONE <= e.end)
+            .find(|e| e.start <= at && top <= e.end)
             .filter(|e| {
                 e.perms.contains(crate::region::Perms::WRITE)
                     && !e.perms.contains(crate::region::Perms::SHARED)
