@@ -99,6 +99,8 @@ pub mod kind {
     pub const COPIED_IDENTICAL: &str = "copied_identical_code";
     /// Copied executable pages that could not be compared (in swap, or unreadable).
     pub const UNVERIFIED_CODE: &str = "unverified_code";
+    /// A GOT slot pointing where the dynamic linker would not have put it.
+    pub const IMPORT_HOOK: &str = "import_hook";
     /// A library preloaded into the process (`LD_PRELOAD`, `/etc/ld.so.preload`).
     pub const PRELOAD: &str = "preloaded_library";
     /// The process is being traced (ptrace).

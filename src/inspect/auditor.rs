@@ -12,6 +12,7 @@ use crate::analyzer::MemoryAnalyzer;
 use crate::error::{Error, Result};
 use crate::inspect::analyzers::{self, Analyzer, Context, MemoryAccess, ProtectionAudit};
 use crate::inspect::audit::{self, Finding, Severity};
+use crate::inspect::integrity::ElfCache;
 use crate::platform::DEFAULT_PROC_ROOT;
 use crate::snapshot::Snapshot;
 
@@ -78,6 +79,11 @@ impl AuditReport {
 /// # Errors
 /// An unknown or refused analyzer, the process cannot be opened or read, an analyzer fails.
 pub fn audit_process(req: &AuditRequest) -> Result<AuditReport> {
+    audit_with(req, &ElfCache::new())
+}
+
+/// [`audit_process`] with the ELF files already parsed in `cache`.
+fn audit_with(req: &AuditRequest, cache: &ElfCache) -> Result<AuditReport> {
     let names = req.analyzer_names();
     let analyzers = names
         .iter()
@@ -98,7 +104,8 @@ pub fn audit_process(req: &AuditRequest) -> Result<AuditReport> {
     #[cfg(target_os = "linux")]
     if names.iter().any(|n| n == DEFAULT_ANALYZER) {
         // The byte-level comparison replaces the metadata guess at modified code.
-        let integrity = crate::inspect::integrity::check(analyzer.proc_dir(), &memory, &snapshot);
+        let integrity =
+            crate::inspect::integrity::check(analyzer.proc_dir(), &memory, &snapshot, cache);
         findings.retain(|f| f.kind != audit::kind::MODIFIED_CODE);
         findings.extend(integrity.findings);
         if let Some(rt) = &integrity.runtime {
@@ -159,10 +166,11 @@ pub fn audit_all(req: &AuditRequest) -> Result<AllReport> {
         unreadable: 0,
         reports: Vec::new(),
     };
+    let cache = ElfCache::new();
     for pid in pids {
         let mut one = req.clone();
         one.pid = pid;
-        match audit_process(&one) {
+        match audit_with(&one, &cache) {
             Ok(r) => {
                 all.audited += 1;
                 if !r.findings.is_empty() {

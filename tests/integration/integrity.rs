@@ -37,15 +37,22 @@ fn poke(pid: u32, addr: u64, bytes: &[u8]) {
 
 #[test]
 fn patches_written_from_outside_are_named_and_classified() {
-    let f = Fixture::start("patchee", &[]);
+    // Bound now (-z now): every GOT slot holds its final address before `ready`.
+    let f = Fixture::start_flags("patchee", &["-Wl,-z,now"], &["0", "got"]);
+    let anon_code = f.addr("anon_code");
+    let got = f.addr("got_getpid");
     let (code, clean) = audit(f.pid());
-    assert!(
-        findings(&clean)
-            .iter()
-            .all(|x| x["severity"] == "info" || x["severity"] == "low"),
-        "a clean program: {clean:#}"
-    );
-    assert_eq!(code, 0);
+    // The page the GOT will be sent to is anonymous executable memory, reported as such;
+    // nothing else reaches medium in the clean program.
+    let loud: Vec<_> = findings(&clean)
+        .iter()
+        .filter(|x| x["severity"] != "info" && x["severity"] != "low")
+        .collect();
+    assert_eq!(loud.len(), 1, "a clean program: {clean:#}");
+    assert_eq!(loud[0]["kind"], "anonymous_executable");
+    assert_eq!(loud[0]["start"].as_u64(), Some(anon_code));
+    assert!(of_kind(&clean, "import_hook").is_empty(), "{clean:#}");
+    assert_eq!(code, 1);
     let hooked = f.addr("hooked");
     let trapped = f.addr("trapped");
     // jmp rel32 from hooked_function's entry to trapped_function.
@@ -54,6 +61,8 @@ fn patches_written_from_outside_are_named_and_classified() {
     jmp.extend_from_slice(&rel.to_le_bytes());
     poke(f.pid(), hooked, &jmp);
     poke(f.pid(), trapped + 1, &[0xcc]);
+    // getpid's GOT slot sent to the anonymous code.
+    poke(f.pid(), got, &anon_code.to_le_bytes());
 
     let (code, report) = audit(f.pid());
     assert_eq!(code, 1, "a high finding fails the default --fail-on medium");
@@ -78,12 +87,30 @@ fn patches_written_from_outside_are_named_and_classified() {
     assert_eq!(trap["severity"], "medium");
     assert_eq!(trap["detail"]["class"], "breakpoint");
     assert_eq!(trap["detail"]["symbol"], "trapped_function+0x1");
-    // Nothing else at low or above.
+    // The GOT slot: named by its symbol, high, sent to anonymous memory.
+    let imports = of_kind(&report, "import_hook");
+    assert_eq!(imports.len(), 1, "{report:#}");
+    let imp = imports[0];
+    assert_eq!(imp["severity"], "high");
+    assert_eq!(imp["start"].as_u64(), Some(got));
+    assert_eq!(imp["end"].as_u64(), Some(got + 8));
+    assert_eq!(imp["detail"]["class"], "import_hook");
+    assert_eq!(imp["detail"]["symbol"], "getpid");
+    assert!(imp["detail"]["module"]
+        .as_str()
+        .unwrap()
+        .ends_with("/patchee"));
+    let dest = imp["detail"]["destination"].as_str().unwrap();
+    assert_eq!(dest, format!("{anon_code:#x} (anonymous memory)"));
+    // Nothing else at low or above but the anonymous code page, as before.
     let others: Vec<_> = findings(&report)
         .iter()
-        .filter(|x| x["kind"] != "modified_code" && x["severity"] != "info")
+        .filter(|x| {
+            x["kind"] != "modified_code" && x["kind"] != "import_hook" && x["severity"] != "info"
+        })
         .collect();
-    assert!(others.is_empty(), "{report:#}");
+    assert_eq!(others.len(), 1, "{report:#}");
+    assert_eq!(others[0]["start"].as_u64(), Some(anon_code));
 
     // Text output names the function and shows the bytes.
     let pid = f.pid_arg();
@@ -92,6 +119,36 @@ fn patches_written_from_outside_are_named_and_classified() {
     assert!(r.stdout.contains("inline hook"), "{}", r.stdout);
     assert!(r.stdout.contains("hooked_function+0x0"), "{}", r.stdout);
     assert!(r.stdout.contains("live e9 "), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("the GOT slot of getpid (JUMP_SLOT)"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn a_got_slot_sent_into_another_library_names_both() {
+    let f = Fixture::start_flags("patchee", &["-Wl,-z,now"], &["0", "got"]);
+    let got = f.addr("got_getpid");
+    // Sent to the first byte of libc's code: libc defines getpid, but elsewhere.
+    let maps = std::fs::read_to_string(format!("/proc/{}/maps", f.pid())).unwrap();
+    let libc_text = maps
+        .lines()
+        .find(|l| l.contains("/libc.so") && l.split_whitespace().nth(1) == Some("r-xp"))
+        .and_then(|l| u64::from_str_radix(l.split('-').next()?, 16).ok())
+        .expect("libc's code");
+    poke(f.pid(), got, &libc_text.to_le_bytes());
+    let (code, report) = audit(f.pid());
+    let imports = of_kind(&report, "import_hook");
+    assert_eq!(imports.len(), 1, "{report:#}");
+    assert_eq!(imports[0]["severity"], "medium");
+    assert_eq!(imports[0]["detail"]["symbol"], "getpid");
+    let reason = imports[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("libc.so.6") && reason.contains("not at its definition of getpid"),
+        "{reason}"
+    );
+    assert_eq!(code, 1);
 }
 
 #[test]
@@ -336,6 +393,8 @@ fn an_ld_preload_library_is_one_low_finding_naming_it() {
     let l = lib.to_str().unwrap().to_string();
     let f = Fixture::start_with("patchee", &[], |c| {
         c.env("LD_PRELOAD", &l);
+        // Bound at start, so that the slots it takes hold its addresses before `ready`.
+        c.env("LD_BIND_NOW", "1");
     });
     let (code, report) = audit(f.pid());
     let pre = of_kind(&report, "preloaded_library");
@@ -346,5 +405,83 @@ fn an_ld_preload_library_is_one_low_finding_naming_it() {
         .as_str()
         .unwrap()
         .contains("LD_PRELOAD and mapped"));
+    // Its redirections are attributed to it, not reported one slot at a time.
+    assert!(
+        pre[0]["reason"].as_str().unwrap().contains("point to it (")
+            && pre[0]["reason"].as_str().unwrap().contains("open"),
+        "{report:#}"
+    );
+    assert!(of_kind(&report, "import_hook").is_empty(), "{report:#}");
     assert_eq!(code, 0, "{report:#}");
+}
+
+#[test]
+fn clean_python_and_redis_have_no_import_hook() {
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let dir = crate::support::tempdir::TempDir::new("clean");
+    let mut children = Vec::new();
+    if require(
+        "python3",
+        "a clean interpreter's GOT must resolve to its definitions",
+    ) {
+        let c = Command::new("python3")
+            .args([
+                "-c",
+                "import sys,threading,time,ssl,sqlite3\n\
+                 [threading.Thread(target=time.sleep,args=(60,),daemon=True).start() for _ in range(2)]\n\
+                 open(sys.argv[1],'w').write('ready'); time.sleep(60)",
+            ])
+            .arg(dir.path().join("python"))
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start python3");
+        children.push((Kill(c), dir.path().join("python"), "ready"));
+    }
+    if require(
+        "redis-server",
+        "a clean server's GOT must resolve to its definitions",
+    ) {
+        let log = dir.path().join("redis.log");
+        let c = Command::new("redis-server")
+            .args(["--port", "0", "--save", "", "--daemonize", "no"])
+            .arg("--unixsocket")
+            .arg(dir.path().join("redis.sock"))
+            .arg("--logfile")
+            .arg(&log)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        children.push((Kill(c), log, "ready to accept connections"));
+    }
+    for (k, file, word) in &mut children {
+        // Wait until it says it is ready: its libraries are loaded and bound.
+        let t0 = std::time::Instant::now();
+        while !std::fs::read_to_string(&*file).is_ok_and(|t| t.contains(*word)) {
+            assert!(
+                k.0.try_wait().unwrap().is_none(),
+                "{} exited",
+                file.display()
+            );
+            assert!(
+                t0.elapsed().as_secs() < 20,
+                "{} never ready",
+                file.display()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let (_, report) = audit(k.0.id());
+        assert!(of_kind(&report, "import_hook").is_empty(), "{report:#}");
+        assert!(
+            findings(&report)
+                .iter()
+                .all(|f| f["severity"] != "high" && f["severity"] != "critical"),
+            "{report:#}"
+        );
+    }
 }

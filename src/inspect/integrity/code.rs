@@ -6,13 +6,13 @@
 //! than swapped in. Differing ranges are named (module, function + offset, build-id) and
 //! classified by decoding the live bytes with `iced-x86`.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 
 use iced_x86::{Decoder, DecoderOptions, FlowControl, Mnemonic, OpKind};
 
-use super::elf::ElfFacts;
+use super::elf::ElfCache;
+use super::imports::{facts_of, map_files, name_address, Loaded};
 use crate::inspect::audit::{kind, Detail, Finding, Severity};
 use crate::platform::{MemReader, PageKind, PageMap, ProcDir};
 use crate::region::{MemoryRegion, Perms};
@@ -21,30 +21,6 @@ use crate::region::{MemoryRegion, Perms};
 const MERGE_GAP: u64 = 8;
 /// How many bytes of each side the findings show.
 const SHOWN: usize = 16;
-
-/// The ELF facts of the mapped files, read once per inode.
-#[derive(Default)]
-pub(crate) struct Modules {
-    by_inode: HashMap<(u64, u64), Option<ElfFacts>>,
-}
-
-impl Modules {
-    fn facts(&mut self, dir: &ProcDir, r: &MemoryRegion) -> Option<&ElfFacts> {
-        let key = (r.device.major as u64) << 32 | r.device.minor as u64;
-        self.by_inode
-            .entry((key, r.inode))
-            .or_insert_with(|| ElfFacts::read(dir.open_file(&map_files(r)).ok()?))
-            .as_ref()
-    }
-}
-
-fn map_files(r: &MemoryRegion) -> String {
-    format!(
-        "map_files/{:x}-{:x}",
-        r.base_address,
-        r.base_address + r.size
-    )
-}
 
 /// What the check of one process found.
 pub(crate) struct CodeCheck<'a> {
@@ -56,15 +32,15 @@ pub(crate) struct CodeCheck<'a> {
     pub regions: &'a [MemoryRegion],
     /// Does it map `[uprobes]` (the kernel's uprobe breakpoints)?
     pub uprobes: bool,
+    /// The parsed ELF files.
+    pub cache: &'a ElfCache,
+    /// Its loaded modules, by address.
+    pub modules: &'a [Loaded],
 }
 
 impl CodeCheck<'_> {
     /// Compares every executable file mapping's copied pages with the file.
-    pub fn run(&self, out: &mut Vec<Finding>) {
-        let Ok(pagemap) = PageMap::open(self.dir) else {
-            return;
-        };
-        let mut modules = Modules::default();
+    pub fn run(&self, pagemap: &PageMap, out: &mut Vec<Finding>) {
         for r in self.regions {
             if !r.perms.contains(Perms::EXEC) || r.path.is_none() || r.deleted {
                 continue;
@@ -114,7 +90,7 @@ impl CodeCheck<'_> {
                     ));
                     continue;
                 };
-                match self.compare(r, file, run.start, run.end, &mut modules, out) {
+                match self.compare(r, file, run.start, run.end, out) {
                     Some(0) => identical += run.len(),
                     Some(_) => {}
                     None => out.push(self.finding(
@@ -156,7 +132,6 @@ impl CodeCheck<'_> {
         file: &File,
         start: u64,
         end: u64,
-        modules: &mut Modules,
         out: &mut Vec<Finding>,
     ) -> Option<usize> {
         let len = (end - start) as usize;
@@ -177,7 +152,7 @@ impl CodeCheck<'_> {
         // Past the end of the file a mapping reads zeros.
         let ranges = diff_ranges(&live, &disk);
         for &(a, b) in &ranges {
-            let f = self.describe(r, start, &live, &disk, a, b, modules);
+            let f = self.describe(r, start, &live, &disk, a, b);
             out.push(f);
         }
         Some(ranges.len())
@@ -192,12 +167,11 @@ impl CodeCheck<'_> {
         disk: &[u8],
         a: usize,
         b: usize,
-        modules: &mut Modules,
     ) -> Finding {
         let addr = base + a as u64;
         let module = r.path.as_ref().map(|p| p.display().to_string());
         let file_off = r.offset + (addr - r.base_address as u64);
-        let facts = modules.facts(self.dir, r).cloned();
+        let facts = facts_of(self.dir, self.cache, r);
         let vaddr = facts.as_ref().and_then(|f| f.vaddr_of_offset(file_off));
         let sym = facts
             .as_ref()
@@ -226,7 +200,7 @@ impl CodeCheck<'_> {
                 "inline_hook",
                 format!(
                     "inline hook: a jump/call to {}",
-                    self.name_address(*t, modules)
+                    name_address(self.modules, self.regions, *t)
                 ),
             ),
             Class::NopOut => (
@@ -237,7 +211,7 @@ impl CodeCheck<'_> {
             Class::Other => (Severity::High, "other_patch", "code patched".to_string()),
         };
         let destination = match class {
-            Class::Hook(t, _) => Some(self.name_address(t, modules)),
+            Class::Hook(t, _) => Some(name_address(self.modules, self.regions, t)),
             _ => None,
         };
         // A hook covers its whole instruction, even where its last bytes equal the file's.
@@ -262,7 +236,7 @@ impl CodeCheck<'_> {
             Detail {
                 module,
                 symbol,
-                build_id: facts.and_then(|f| f.build_id),
+                build_id: facts.and_then(|f| f.build_id.clone()),
                 class: Some(class_name.into()),
                 destination,
                 live: Some(shown(live)),
@@ -270,27 +244,6 @@ impl CodeCheck<'_> {
                 evidence: None,
             },
         )
-    }
-
-    /// "module!function+0x.." or "anonymous memory" or "unmapped memory".
-    fn name_address(&self, addr: u64, modules: &mut Modules) -> String {
-        let Some(r) = self
-            .regions
-            .iter()
-            .find(|r| (r.base_address as u64) <= addr && addr < (r.base_address + r.size) as u64)
-        else {
-            return format!("{addr:#x} (unmapped memory)");
-        };
-        let Some(path) = &r.path else {
-            return format!("{addr:#x} (anonymous memory)");
-        };
-        let off = r.offset + (addr - r.base_address as u64);
-        let sym = modules
-            .facts(self.dir, r)
-            .and_then(|f| f.vaddr_of_offset(off).and_then(|v| f.symbol_at(v)))
-            .map(|(n, o)| format!("!{n}+{o:#x}"))
-            .unwrap_or_else(|| format!("+{off:#x}"));
-        format!("{addr:#x} ({}{sym})", path.display())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -317,7 +270,7 @@ impl CodeCheck<'_> {
     }
 }
 
-fn hex(b: &[u8]) -> String {
+pub(crate) fn hex(b: &[u8]) -> String {
     b.iter()
         .map(|x| format!("{x:02x}"))
         .collect::<Vec<_>>()

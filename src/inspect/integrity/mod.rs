@@ -10,13 +10,15 @@
 
 pub mod code;
 pub mod elf;
+pub mod imports;
 pub mod jit;
 
 use crate::inspect::audit::{self, kind, Detail, Finding, Severity};
-use crate::platform::{MemReader, ProcDir};
+use crate::platform::{MemReader, PageMap, ProcDir};
 use crate::region::RegionType;
 use crate::snapshot::Snapshot;
 
+pub use elf::ElfCache;
 pub use jit::Runtime;
 
 /// What the integrity check adds to an audit.
@@ -28,8 +30,14 @@ pub struct Integrity {
     pub findings: Vec<Finding>,
 }
 
-/// Runs the byte-level checks over the live process of `dir`, whose `snapshot` was just taken.
-pub fn check(dir: &ProcDir, memory: &MemReader, snapshot: &Snapshot) -> Integrity {
+/// Runs the byte-level checks over the live process of `dir`, whose `snapshot` was just taken;
+/// `cache` holds the ELF files already parsed (share it between processes).
+pub fn check(
+    dir: &ProcDir,
+    memory: &MemReader,
+    snapshot: &Snapshot,
+    cache: &ElfCache,
+) -> Integrity {
     let regions = &snapshot.regions;
     let uprobes = regions
         .iter()
@@ -38,14 +46,46 @@ pub fn check(dir: &ProcDir, memory: &MemReader, snapshot: &Snapshot) -> Integrit
             .iter()
             .any(|r| r.region_type == RegionType::Kernel && r.display_name() == "[uprobes]");
     let mut findings = Vec::new();
-    code::CodeCheck {
-        dir,
-        memory,
-        regions,
-        uprobes,
+    let modules = imports::loaded(dir, memory, regions, cache);
+    let preloaded = preloaded(dir);
+    let mut interposed = Default::default();
+    if let Ok(pagemap) = PageMap::open(dir) {
+        code::CodeCheck {
+            dir,
+            memory,
+            regions,
+            uprobes,
+            cache,
+            modules: &modules,
+        }
+        .run(&pagemap, &mut findings);
+        let paths: Vec<String> = preloaded.iter().map(|p| p.path.clone()).collect();
+        let found = imports::ImportCheck {
+            memory,
+            pagemap: &pagemap,
+            regions,
+            modules: &modules,
+            preloaded: &paths,
+        }
+        .run(&mut findings);
+        if found.unread > 0 {
+            findings.push(Finding {
+                severity: Severity::Low,
+                kind: kind::UNVERIFIED_CODE.into(),
+                start: 0,
+                end: 0,
+                path: None,
+                reason: format!(
+                    "{} GOT slots are in swapped-out pages: not read (reading them would swap them in)",
+                    found.unread
+                ),
+                jit: None,
+                detail: None,
+            });
+        }
+        interposed = found.interposed;
     }
-    .run(&mut findings);
-    preload(dir, regions, &mut findings);
+    preload(regions, &preloaded, &interposed, &mut findings);
     let tracer = snapshot.process.tracer_pid;
     if tracer != 0 {
         let comm = std::fs::read_to_string(format!("/proc/{tracer}/comm"))
@@ -74,28 +114,87 @@ pub fn check(dir: &ProcDir, memory: &MemReader, snapshot: &Snapshot) -> Integrit
     }
 }
 
-/// Interposition: each library of `LD_PRELOAD` (as read from the process's environment, which
-/// it can rewrite) `low`, of `/etc/ld.so.preload` `medium`; once per library, with whether the
-/// process maps it.
-fn preload(dir: &ProcDir, regions: &[crate::region::MemoryRegion], out: &mut Vec<Finding>) {
-    let maps = |lib: &str| {
-        regions
-            .iter()
-            .any(|r| r.path.as_deref().is_some_and(|p| p.to_str() == Some(lib)))
-    };
-    let mut push = |lib: &str, severity, source: &str, evidence: &str| {
-        if lib.is_empty() {
-            return;
+/// A preloaded library, and where it is named.
+struct Preload {
+    path: String,
+    severity: Severity,
+    source: &'static str,
+    evidence: &'static str,
+}
+
+/// The libraries of `LD_PRELOAD` (as read from the process's environment, which it can
+/// rewrite) and of `/etc/ld.so.preload`.
+fn preloaded(dir: &ProcDir) -> Vec<Preload> {
+    let mut out = Vec::new();
+    if let Ok(env) = dir.read("environ") {
+        for var in env.split(|&b| b == 0) {
+            if let Some(v) = var.strip_prefix(b"LD_PRELOAD=") {
+                for lib in String::from_utf8_lossy(v).split([':', ' ']) {
+                    if !lib.is_empty() {
+                        out.push(Preload {
+                            path: lib.to_string(),
+                            severity: Severity::Low,
+                            source: "LD_PRELOAD",
+                            evidence: "the process's environment as read now (the process can rewrite it)",
+                        });
+                    }
+                }
+            }
         }
+    }
+    if let Ok(text) = std::fs::read_to_string("/etc/ld.so.preload") {
+        for lib in text.split_whitespace() {
+            out.push(Preload {
+                path: lib.to_string(),
+                severity: Severity::Medium,
+                source: "/etc/ld.so.preload",
+                evidence: "/etc/ld.so.preload (a classic userland rootkit vector)",
+            });
+        }
+    }
+    out
+}
+
+/// Interposition: each preloaded library once, with whether the process maps it and the
+/// imports of other modules it took.
+fn preload(
+    regions: &[crate::region::MemoryRegion],
+    libs: &[Preload],
+    interposed: &std::collections::BTreeMap<String, Vec<String>>,
+    out: &mut Vec<Finding>,
+) {
+    for lib in libs {
+        let p = lib.path.as_str();
+        let mapped = regions
+            .iter()
+            .any(|r| r.path.as_deref().is_some_and(|x| x.to_str() == Some(p)));
+        let took = match interposed.get(p) {
+            Some(names) if !names.is_empty() => {
+                let shown: Vec<&str> = names.iter().take(8).map(String::as_str).collect();
+                format!(
+                    "; the GOT slots of {} symbol{} in other modules point to it ({}{})",
+                    names.len(),
+                    if names.len() == 1 { "" } else { "s" },
+                    shown.join(", "),
+                    if names.len() > shown.len() {
+                        ", ..."
+                    } else {
+                        ""
+                    }
+                )
+            }
+            _ => String::new(),
+        };
         out.push(Finding {
-            severity,
+            severity: lib.severity,
             kind: kind::PRELOAD.into(),
             start: 0,
             end: 0,
-            path: Some(lib.to_string()),
+            path: Some(p.to_string()),
             reason: format!(
-                "{lib} is preloaded by {source}{}: its symbols interpose on every library's",
-                if maps(lib) {
+                "{p} is preloaded by {}{}: its symbols interpose on every library's{took}",
+                lib.source,
+                if mapped {
                     " and mapped"
                 } else {
                     " (not mapped)"
@@ -103,35 +202,11 @@ fn preload(dir: &ProcDir, regions: &[crate::region::MemoryRegion], out: &mut Vec
             ),
             jit: None,
             detail: Some(Detail {
-                module: Some(lib.to_string()),
-                evidence: Some(evidence.into()),
+                module: Some(p.to_string()),
+                evidence: Some(lib.evidence.into()),
                 ..Detail::default()
             }),
         });
-    };
-    if let Ok(env) = dir.read("environ") {
-        for var in env.split(|&b| b == 0) {
-            if let Some(v) = var.strip_prefix(b"LD_PRELOAD=") {
-                for lib in String::from_utf8_lossy(v).split([':', ' ']) {
-                    push(
-                        lib,
-                        Severity::Low,
-                        "LD_PRELOAD",
-                        "the process's environment as read now (the process can rewrite it)",
-                    );
-                }
-            }
-        }
-    }
-    if let Ok(text) = std::fs::read_to_string("/etc/ld.so.preload") {
-        for lib in text.split_whitespace() {
-            push(
-                lib,
-                Severity::Medium,
-                "/etc/ld.so.preload",
-                "/etc/ld.so.preload (a classic userland rootkit vector)",
-            );
-        }
     }
 }
 
