@@ -1,9 +1,9 @@
 //! The reader thread: all reading happens here, off the interface's thread, so that drawing and
 //! keys never wait for `/proc`.
 //!
-//! Every refresh reads `status` (RSS, its anon/file/shmem split, swap), `cmdline`, `cgroup`,
-//! `maps` (mapping count) and `stat` (start time) of every process through
-//! [`memlink::overtime::ps`]. `smaps_rollup` (PSS, USS, SwapPss), the file whose read walks page
+//! Every refresh reads `status` (RSS, its anon/file/shmem split, swap), `cmdline`, `cgroup` and
+//! `stat` (start time) of every process through [`memlink::overtime::ps`]; `maps` (the mapping
+//! count, a line per mapping) only in the passes below, the count kept in between. `smaps_rollup` (PSS, USS, SwapPss), the file whose read walks page
 //! tables, is read every `pss_every` in a turn of the library's rollup budget
 //! ([`memlink::overtime::rollup`]: a process whose read costs more than the per-target budget is
 //! read at a slower cadence); in between (refreshes with a budget of zero), and for a process
@@ -165,6 +165,8 @@ fn read_list(config: &Config, tracker: &mut Tracker, cache: &RollupCache, rollup
         root: config.proc_root.clone(),
         pids: (!config.pids.is_empty()).then(|| config.pids.clone()),
         budget: config.budget,
+        // The mapping count reads all of `maps`: only in passes (kept in between).
+        mappings: rollup,
         // Between passes, a budget of nothing: the library then reads no rollup (but the first
         // of a process under 1 MiB resident, which costs about nothing) and gives each row the
         // last one it holds for the same process, with its age. The credit of a costly process
