@@ -9,6 +9,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
+use memlink::overtime::cgroup::{Cgroup, Container};
 use memlink::overtime::ps::ProcessRow;
 use memlink::overtime::trend;
 use memlink::proc::meminfo::MemInfo;
@@ -87,6 +88,10 @@ struct Seen {
     rss: Series,
     /// The mapping count of the last pass that read it.
     mappings: Option<u64>,
+    /// The command line of the last pass, with the command name it was read under.
+    command: Option<(String, String, Option<Vec<u8>>)>,
+    /// The memory cgroup and container of the last pass.
+    cgroup: Option<(Cgroup, Option<Container>)>,
 }
 
 /// The reader's memory of every process: its RSS history and its last mapping count (PSS/USS
@@ -102,7 +107,8 @@ impl Tracker {
     /// Merges one scan (`rows` with their start times) taken at `now`: each row's PSS/USS age
     /// comes from its provenance, its RSS joins the history of the same process (same PID and
     /// start time), and its growth is judged over that history. A row read without its mapping
-    /// count gets the last one read for the same process.
+    /// count, command line or cgroup (between passes) gets the last ones read for the same
+    /// process; the command line only while the command name is the same (an `exec` changes it).
     pub fn merge(&mut self, rows: Vec<(ProcessRow, Option<u64>)>, now: Instant) -> Vec<Row> {
         let epoch = *self.epoch.get_or_insert(now);
         let t = now.saturating_duration_since(epoch).as_secs_f64();
@@ -130,6 +136,24 @@ impl Tracker {
                 h.mappings = ps.mappings;
             } else {
                 ps.mappings = h.mappings;
+            }
+            match (&ps.command, &h.command) {
+                (Some(c), _) => {
+                    h.command = Some((ps.name.clone(), c.clone(), ps.command_bytes.clone()))
+                }
+                (None, Some((name, c, b))) if *name == ps.name => {
+                    ps.command = Some(c.clone());
+                    ps.command_bytes = b.clone();
+                }
+                (None, _) => {}
+            }
+            match (&ps.cgroup, &h.cgroup) {
+                (Some(c), _) => h.cgroup = Some((c.clone(), ps.container.clone())),
+                (None, Some((c, k))) => {
+                    ps.cgroup = Some(c.clone());
+                    ps.container = k.clone();
+                }
+                (None, None) => {}
             }
             if let Some(rss) = ps.figures.rss {
                 if h.rss.len() == HISTORY {

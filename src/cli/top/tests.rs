@@ -458,11 +458,18 @@ fn pid_reuse_starts_over() {
     assert_eq!(old.mappings, Some(47));
     let mut cheap = old.clone();
     cheap.mappings = None;
+    cheap.command = None;
     let rows = t.merge(
         vec![(cheap.clone(), Some(100))],
         t0 + Duration::from_secs(20),
     );
     assert_eq!(rows[0].ps.mappings, Some(47));
+    // So is the command line, while the command name says it is the same program.
+    assert_eq!(rows[0].ps.command.as_deref(), Some("/usr/bin/old --flag"));
+    let mut execed = cheap.clone();
+    execed.name = "other".into();
+    let rows = t.merge(vec![(execed, Some(100))], t0 + Duration::from_secs(20));
+    assert_eq!(rows[0].ps.command, None);
     // The PID now belongs to a process started later: its history starts over, so growth is
     // unknown again; the library keys its earlier rollups by the same (PID, start time).
     let mut new = cheap;
