@@ -3,10 +3,14 @@
 # process's own lifetime) of memlink top, htop and procps top, each driven in tmux at a 1 s
 # refresh for the same time over every process of this machine plus 200 extra sleepers; and the
 # memory of each (VmRSS at the end, VmHWM the largest).
-# Usage: benches/top/run.sh [SECONDS]   (default 180; results are scaled to one minute)
+# Usage: benches/top/run.sh [SECONDS] [TOOL...]   (default 180 s; tools: memlink htop top, all by
+# default; results are scaled to one minute)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-180}
+shift || true
+tools=("$@")
+[ ${#tools[@]} -gt 0 ] || tools=(memlink htop top)
 for tool in tmux htop top; do
   command -v "$tool" >/dev/null || { echo "run.sh: $tool is not installed" >&2; exit 2; }
 done
@@ -45,8 +49,13 @@ measure() { # name command...
 }
 
 echo "$(date -u '+%F %T UTC'), $(nproc) cores, kernel $(uname -r), memlink $(git rev-parse --short HEAD)"
-echo "processes: $(ls -d /proc/[0-9]* | wc -l) (with 200 sleepers), ${secs} s each, 1 s refresh"
-echo "$(htop --version | head -1); $(top -v | head -1)"
-measure "memlink top" exec "$memlink" top --delay 1s
-measure "htop" exec htop -d 10
-measure "procps top" exec top -d 1
+echo "processes: $(find /proc -maxdepth 1 -name '[0-9]*' | wc -l) (with 200 sleepers), ${secs} s each, 1 s refresh"
+echo "$(htop --version | head -1); $(top -V | head -1)"
+for tool in "${tools[@]}"; do
+  case $tool in
+    memlink) measure "memlink top" exec "$memlink" top --delay 1s ;;
+    htop) measure "htop" exec htop -d 10 ;;
+    top) measure "procps top" exec top -d 1 ;;
+    *) echo "run.sh: unknown tool $tool" >&2; exit 2 ;;
+  esac
+done

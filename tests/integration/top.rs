@@ -446,12 +446,21 @@ fn a_process_that_exits_while_shown() {
     let pid = fx.pid();
     let dir = TempDir::new("top-exit");
     let cmd = format!(
-        "{} top --delay 300ms --pid {pid}; echo top-exit=$?; sleep 60",
+        "{} top --delay 300ms --pss-every 30s --pid {pid}; echo top-exit=$?; sleep 60",
         env!("CARGO_BIN_EXE_memlink")
     );
     let t = Tmux::start("exit", &cmd, dir.path());
-    t.wait_for("the fixture's row", |s| {
-        s.lines().any(|l| l.starts_with(&format!("{pid} ")))
+    // Between two smaps_rollup passes, the row keeps the PSS and USS of the last one, marked
+    // `~` once older than the refresh.
+    t.wait_for("the fixture's row with an earlier PSS", |s| {
+        s.lines().any(|l| {
+            let c: Vec<&str> = l.split_whitespace().collect();
+            c.first() == Some(&pid.to_string().as_str())
+                && c.get(3)
+                    .is_some_and(|x| x.ends_with('~') && bytes(x).is_some())
+                && c.get(4)
+                    .is_some_and(|x| x.ends_with('~') && bytes(x).is_some())
+        })
     });
     t.keys(&["Enter"]);
     t.wait_for("the process view", |s| {

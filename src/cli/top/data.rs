@@ -9,6 +9,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
+use memlink::overtime::cgroup::{Cgroup, Container};
 use memlink::overtime::ps::ProcessRow;
 use memlink::overtime::trend;
 use memlink::proc::meminfo::MemInfo;
@@ -80,24 +81,40 @@ pub struct Detail {
 /// RSS samples of one process: (seconds since `top` started, bytes).
 type Series = VecDeque<(f64, f64)>;
 
-/// The reader's memory of every process: its RSS history (PSS/USS figures of earlier passes are
-/// kept by the library's [`memlink::overtime::rollup::RollupCache`]).
+/// What the reader remembers of one process (PID and start time).
+#[derive(Debug, Default)]
+struct Seen {
+    start: Option<u64>,
+    rss: Series,
+    /// The mapping count of the last pass that read it.
+    mappings: Option<u64>,
+    /// The command line of the last pass, with the command name it was read under.
+    command: Option<(String, String, Option<Vec<u8>>)>,
+    /// The memory cgroup and container of the last pass.
+    cgroup: Option<(Cgroup, Option<Container>)>,
+}
+
+/// The reader's memory of every process: its RSS history and its last mapping count (PSS/USS
+/// figures of earlier passes are kept by the library's
+/// [`memlink::overtime::rollup::RollupCache`]).
 #[derive(Debug, Default)]
 pub struct Tracker {
-    history: HashMap<u32, (Option<u64>, Series)>,
+    history: HashMap<u32, Seen>,
     epoch: Option<Instant>,
 }
 
 impl Tracker {
     /// Merges one scan (`rows` with their start times) taken at `now`: each row's PSS/USS age
     /// comes from its provenance, its RSS joins the history of the same process (same PID and
-    /// start time), and its growth is judged over that history.
+    /// start time), and its growth is judged over that history. A row read without its mapping
+    /// count, command line or cgroup (between passes) gets the last ones read for the same
+    /// process; the command line only while the command name is the same (an `exec` changes it).
     pub fn merge(&mut self, rows: Vec<(ProcessRow, Option<u64>)>, now: Instant) -> Vec<Row> {
         let epoch = *self.epoch.get_or_insert(now);
         let t = now.saturating_duration_since(epoch).as_secs_f64();
         let mut out = Vec::with_capacity(rows.len());
         let mut seen = HashMap::with_capacity(rows.len());
-        for (ps, start) in rows {
+        for (mut ps, start) in rows {
             let pid = ps.pid;
             seen.insert(pid, ());
             let pss_age = ps
@@ -105,17 +122,46 @@ impl Tracker {
                 .pss
                 .and(ps.sources.pss)
                 .map(|p| Duration::from_secs_f64(p.age_s.max(0.0)));
-            let h = self.history.entry(pid).or_insert((start, VecDeque::new()));
-            if h.0 != start {
-                *h = (start, VecDeque::new());
+            let h = self.history.entry(pid).or_insert_with(|| Seen {
+                start,
+                ..Seen::default()
+            });
+            if h.start != start {
+                *h = Seen {
+                    start,
+                    ..Seen::default()
+                };
+            }
+            if ps.mappings.is_some() {
+                h.mappings = ps.mappings;
+            } else {
+                ps.mappings = h.mappings;
+            }
+            match (&ps.command, &h.command) {
+                (Some(c), _) => {
+                    h.command = Some((ps.name.clone(), c.clone(), ps.command_bytes.clone()))
+                }
+                (None, Some((name, c, b))) if *name == ps.name => {
+                    ps.command = Some(c.clone());
+                    ps.command_bytes = b.clone();
+                }
+                (None, _) => {}
+            }
+            match (&ps.cgroup, &h.cgroup) {
+                (Some(c), _) => h.cgroup = Some((c.clone(), ps.container.clone())),
+                (None, Some((c, k))) => {
+                    ps.cgroup = Some(c.clone());
+                    ps.container = k.clone();
+                }
+                (None, None) => {}
             }
             if let Some(rss) = ps.figures.rss {
-                if h.1.len() == HISTORY {
-                    h.1.pop_front();
+                if h.rss.len() == HISTORY {
+                    h.rss.pop_front();
                 }
-                h.1.push_back((t, rss as f64));
+                h.rss.push_back((t, rss as f64));
             }
-            let points: Vec<(f64, f64)> = h.1.iter().copied().collect();
+            let points: Vec<(f64, f64)> = h.rss.iter().copied().collect();
             // The judgement of `memlink watch`: its slope, over the samples after the warm-up;
             // unknown until it covers some time.
             let j = trend::judge(&points, &trend::DEFAULT_BYTES, "bytes");

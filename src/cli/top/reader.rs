@@ -1,9 +1,10 @@
 //! The reader thread: all reading happens here, off the interface's thread, so that drawing and
 //! keys never wait for `/proc`.
 //!
-//! Every refresh reads `status` (RSS, its anon/file/shmem split, swap), `cmdline`, `cgroup`,
-//! `maps` (mapping count) and `stat` (start time) of every process through
-//! [`memlink::overtime::ps`]. `smaps_rollup` (PSS, USS, SwapPss), the file whose read walks page
+//! Every refresh reads `status` (RSS, its anon/file/shmem split, swap, threads) and `stat` (start
+//! time) of every process through [`memlink::overtime::ps`]; `cmdline`, `cgroup` and `maps` (the
+//! mapping count, a line per mapping) only in the passes below, kept in between by the
+//! [`Tracker`]. `smaps_rollup` (PSS, USS, SwapPss), the file whose read walks page
 //! tables, is read every `pss_every` in a turn of the library's rollup budget
 //! ([`memlink::overtime::rollup`]: a process whose read costs more than the per-target budget is
 //! read at a slower cadence); in between (refreshes with a budget of zero), and for a process
@@ -164,7 +165,16 @@ fn read_list(config: &Config, tracker: &mut Tracker, cache: &RollupCache, rollup
     let opts = Options {
         root: config.proc_root.clone(),
         pids: (!config.pids.is_empty()).then(|| config.pids.clone()),
-        budget: config.budget,
+        // Between passes, only what changes from one second to the next: `status` (and `stat`
+        // for the identity). The command line, cgroup and mapping count (a line per mapping)
+        // are read in passes and kept in between; a budget of zero skips the optional files.
+        budget: if rollup {
+            config.budget
+        } else {
+            Duration::ZERO
+        },
+        cmdline: rollup,
+        mappings: rollup,
         // Between passes, a budget of nothing: the library then reads no rollup (but the first
         // of a process under 1 MiB resident, which costs about nothing) and gives each row the
         // last one it holds for the same process, with its age. The credit of a costly process

@@ -454,13 +454,30 @@ fn pid_reuse_starts_over() {
     }
     let rows = t.merge(vec![(old.clone(), Some(100))], t0 + Duration::from_secs(20));
     assert!(rows[0].growth.is_some());
+    // Between passes the mapping count is not read: the last one of the same process stands.
+    assert_eq!(old.mappings, Some(47));
+    let mut cheap = old.clone();
+    cheap.mappings = None;
+    cheap.command = None;
+    let rows = t.merge(
+        vec![(cheap.clone(), Some(100))],
+        t0 + Duration::from_secs(20),
+    );
+    assert_eq!(rows[0].ps.mappings, Some(47));
+    // So is the command line, while the command name says it is the same program.
+    assert_eq!(rows[0].ps.command.as_deref(), Some("/usr/bin/old --flag"));
+    let mut execed = cheap.clone();
+    execed.name = "other".into();
+    let rows = t.merge(vec![(execed, Some(100))], t0 + Duration::from_secs(20));
+    assert_eq!(rows[0].ps.command, None);
     // The PID now belongs to a process started later: its history starts over, so growth is
     // unknown again; the library keys its earlier rollups by the same (PID, start time).
-    let mut new = old.clone();
+    let mut new = cheap;
     new.figures.pss = None;
     new.sources.pss = None;
     let rows = t.merge(vec![(new, Some(555))], t0 + Duration::from_secs(21));
     assert_eq!(rows[0].growth, None);
+    assert_eq!(rows[0].ps.mappings, None);
     assert_eq!(rows[0].pss_age, None);
     let cache = RollupCache::new();
     cache.record((7, 100), old.figures, Some(0), Duration::from_millis(1));
