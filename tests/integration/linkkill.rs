@@ -8,7 +8,9 @@ use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
 
 use crate::link::{hex, link_fds, linkee, maps_line};
-use crate::linksafe::{can_trace, cleanup, kill_memlink_at, link_args, status_field, wait_until};
+use crate::linksafe::{
+    can_trace, cleanup, kill_memlink_at, link_args, start_holding, status_field, wait_until,
+};
 use crate::support::{self, memlink, run_cmd, Fixture};
 
 /// The number of an injected call the hook can name.
@@ -62,6 +64,22 @@ fn assert_consistent(s: &mut Fixture, t: &mut Fixture, what: &str) {
     }
 }
 
+/// Kills memlink inside `spec` of a link from `s` to `t`; both `linkee` processes must then
+/// answer with their pattern and masks intact, and be consistent after the cleanup.
+fn kill_and_check(s: &mut Fixture, t: &mut Fixture, spec: &str) {
+    kill_inside(
+        &link_args(s, t.pid(), t.addr("hole")),
+        spec,
+        [s.pid(), t.pid()],
+    );
+    for f in [&mut *s, &mut *t] {
+        assert_eq!(f.ask("ping"), "pong", "{spec}");
+        assert_eq!(f.ask("check"), "pattern ok", "{spec}");
+        assert!(f.ask("status").contains("maskbad=0 "), "{spec}");
+    }
+    assert_consistent(s, t, spec);
+}
+
 /// Both `linkee` processes alive, answering, with their content and signal masks, after
 /// memlink died inside each injected call of a link (pidfd method), in the source and in the
 /// target; `unlink --cleanup` then leaves a consistent state. Before the return frame, the
@@ -84,17 +102,7 @@ fn issue_12_memlink_killed_inside_each_injected_call() {
     ] {
         let mut s = linkee(4, &[]);
         let mut t = linkee(4, &["seed=9"]);
-        kill_inside(
-            &link_args(&s, t.pid(), t.addr("hole")),
-            spec,
-            [s.pid(), t.pid()],
-        );
-        for f in [&mut s, &mut t] {
-            assert_eq!(f.ask("ping"), "pong", "{spec}");
-            assert_eq!(f.ask("check"), "pattern ok", "{spec}");
-            assert!(f.ask("status").contains("maskbad=0 "), "{spec}");
-        }
-        assert_consistent(&mut s, &mut t, spec);
+        kill_and_check(&mut s, &mut t, spec);
         let st = s.ask("status");
         assert!(st.contains("early=0 badrc=0"), "{spec}: {st}");
     }
@@ -116,17 +124,7 @@ fn issue_12_memlink_killed_inside_the_socket_calls() {
         let mut t = Fixture::start_with("linkee", &["4", "nospin", "seed=9"], |c| {
             c.uid(65534).gid(65534);
         });
-        kill_inside(
-            &link_args(&s, t.pid(), t.addr("hole")),
-            spec,
-            [s.pid(), t.pid()],
-        );
-        for f in [&mut s, &mut t] {
-            assert_eq!(f.ask("ping"), "pong", "{spec}");
-            assert_eq!(f.ask("check"), "pattern ok", "{spec}");
-            assert!(f.ask("status").contains("maskbad=0 "), "{spec}");
-        }
-        assert_consistent(&mut s, &mut t, spec);
+        kill_and_check(&mut s, &mut t, spec);
     }
 }
 
@@ -321,24 +319,14 @@ fn issue_12_cleanup_keeps_the_work_of_a_running_memlink() {
     if !can_trace() {
         return;
     }
-    use std::io::{BufRead, BufReader, Write};
-    use std::process::Stdio;
+    use std::io::Write;
     let mut s = linkee(4, &["nospin"]);
     let mut t = linkee(4, &["nospin", "seed=9"]);
-    let mut c = memlink()
-        .args(link_args(&s, t.pid(), t.addr("hole")))
-        .env("MEMLINK_TEST_FAULT", "after:target-map:hold")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(c.stderr.take().unwrap());
-    let mut l = String::new();
-    while !l.contains("test hold after target-map") {
-        l.clear();
-        assert!(err.read_line(&mut l).unwrap() > 0, "memlink ended");
-    }
+    let (mut c, _err, _) = start_holding(
+        &link_args(&s, t.pid(), t.addr("hole")),
+        "after:target-map:hold",
+        "after target-map",
+    );
     assert_eq!(link_fds(t.pid()), 1);
     let out = cleanup(t.pid());
     assert_eq!(

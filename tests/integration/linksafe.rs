@@ -473,14 +473,23 @@ fn libc_sigusr1() -> u32 {
     10
 }
 
-/// Runs `memlink ARGS` with the test hook holding the processes after step `target-map`,
-/// runs `during` while they are held, then lets memlink finish; it must succeed.
-fn link_holding(args: &[String], during: impl FnOnce()) {
+/// Starts `memlink ARGS` with `MEMLINK_TEST_FAULT=FAULT` and waits until it announces
+/// `test hold WHERE`; the running memlink and its standard error (the lines read so far in
+/// `seen`).
+#[allow(
+    clippy::zombie_processes,
+    reason = "the child is returned: every caller waits for it"
+)]
+pub(crate) fn start_holding(
+    args: &[String],
+    fault: &str,
+    place: &str,
+) -> (Child, BufReader<std::process::ChildStderr>, String) {
     let mut c = memlink()
         .args(args)
-        .env("MEMLINK_TEST_FAULT", "after:target-map:hold")
+        .env("MEMLINK_TEST_FAULT", fault)
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
+        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -488,15 +497,22 @@ fn link_holding(args: &[String], during: impl FnOnce()) {
     let mut seen = String::new();
     loop {
         let mut l = String::new();
-        assert!(
-            err.read_line(&mut l).unwrap() > 0,
-            "memlink ended before holding: {seen}"
-        );
+        if err.read_line(&mut l).unwrap_or(0) == 0 {
+            let _ = c.kill();
+            let _ = c.wait();
+            panic!("memlink ended before holding ({fault}): {seen}");
+        }
         seen.push_str(&l);
-        if l.contains("test hold after target-map") {
-            break;
+        if l.contains(&format!("test hold {place}")) {
+            return (c, err, seen);
         }
     }
+}
+
+/// Runs `memlink ARGS` with the test hook holding the processes after step `target-map`,
+/// runs `during` while they are held, then lets memlink finish; it must succeed.
+fn link_holding(args: &[String], during: impl FnOnce()) {
+    let (mut c, mut err, seen) = start_holding(args, "after:target-map:hold", "after target-map");
     during();
     writeln!(c.stdin.as_mut().unwrap()).unwrap();
     let mut rest = String::new();
@@ -606,27 +622,7 @@ fn kill_memlink_holding(args: &[String], step: &str) {
 /// Starts `memlink ARGS` with `MEMLINK_TEST_FAULT=FAULT`, waits until it announces
 /// `test hold WHERE`, and SIGKILLs it there.
 pub(crate) fn kill_memlink_at(args: &[String], fault: &str, place: &str) {
-    let mut c = memlink()
-        .args(args)
-        .env("MEMLINK_TEST_FAULT", fault)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(c.stderr.take().unwrap());
-    let mut seen = String::new();
-    loop {
-        let mut l = String::new();
-        assert!(
-            err.read_line(&mut l).unwrap() > 0,
-            "memlink ended before holding ({fault}): {seen}"
-        );
-        seen.push_str(&l);
-        if l.contains(&format!("test hold {place}")) {
-            break;
-        }
-    }
+    let (mut c, _, _) = start_holding(args, fault, place);
     c.kill().unwrap();
     c.wait().unwrap();
 }
