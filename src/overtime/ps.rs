@@ -86,6 +86,10 @@ pub struct ProcessRow {
     /// the figures were read through one of them (`task/TID/`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub leader_exited: bool,
+    /// The process's start time (`stat` field 22, clock ticks since boot), which tells it from
+    /// a later process given the same PID; `None` when unreadable.
+    #[serde(skip)]
+    pub start_time: Option<u64>,
 }
 
 impl Default for ProcessRow {
@@ -115,6 +119,7 @@ impl Default for ProcessRow {
             pss_state: PssState::NotRead,
             rollup_read_s: None,
             leader_exited: false,
+            start_time: None,
         }
     }
 }
@@ -448,6 +453,7 @@ fn read_one(opts: &Options, cache: &RollupCache, pid: u32) -> Read1 {
         pss_state: PssState::NotRead,
         rollup_read_s: None,
         leader_exited,
+        start_time: None,
     };
     if opts.cmdline || opts.command.is_some() {
         match read_small(&dir, &format!("{task}cmdline")) {
@@ -491,7 +497,8 @@ fn read_one(opts: &Options, cache: &RollupCache, pid: u32) -> Read1 {
     let count_maps = opts.mappings && !opts.per_mapping;
     // The rollup walks the page tables: only within the per-target budget (or when the cgroup
     // or mapping view needs it anyway).
-    let key = (pid, start_time(&dir, &task));
+    row.start_time = start_time(&dir, &task);
+    let key = (pid, row.start_time.unwrap_or(0));
     let decision = if !opts.rollup {
         None
     } else if opts.per_mapping {
@@ -580,12 +587,12 @@ fn read_one(opts: &Options, cache: &RollupCache, pid: u32) -> Read1 {
 }
 
 /// The start time of the process (or of thread `task`), to tell a reused PID from the process
-/// that had it; 0 when unreadable.
-fn start_time(dir: &ProcDir, task: &str) -> u64 {
+/// that had it.
+fn start_time(dir: &ProcDir, task: &str) -> Option<u64> {
     read_small(dir, &format!("{task}stat"))
         .ok()
         .and_then(|b| crate::proc::stat::parse(&b).ok())
-        .map_or(0, |s| s.start_time)
+        .map(|s| s.start_time)
 }
 
 /// True when cgroup `path` is `prefix` or below it.

@@ -672,7 +672,7 @@ mod tests {
                 delta: 98_999_000
             }]
         );
-        assert!(v.suggestion.contains("heaptrack -p 9"));
+        assert!(v.suggestion.contains("memlink leaks --pid 9"));
         let line = serde_json::to_string(&Record::Verdict(v.clone())).unwrap();
         assert!(line.starts_with("{\"type\":\"verdict\""));
         assert_eq!(

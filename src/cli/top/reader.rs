@@ -108,13 +108,6 @@ impl Drop for Reader {
     }
 }
 
-fn start_time(root: &std::path::Path, pid: u32) -> Option<u64> {
-    let bytes = std::fs::read(root.join(pid.to_string()).join("stat")).ok()?;
-    memlink::proc::stat::parse(&bytes)
-        .ok()
-        .map(|s| s.start_time)
-}
-
 fn run(
     config: Config,
     tx: Sender<Msg>,
@@ -194,7 +187,7 @@ fn read_list(config: &Config, tracker: &mut Tracker, cache: &RollupCache, rollup
         .rows
         .into_iter()
         .map(|r| {
-            let start = start_time(&config.proc_root, r.pid);
+            let start = r.start_time;
             (r, start)
         })
         .collect();

@@ -771,11 +771,9 @@ mod tests {
         ProcessRow {
             pid,
             ns_pid: pid,
-            uid: 0,
             user: "root".into(),
             name: name.into(),
             command: Some(format!("{name} --secret")),
-            command_bytes: None,
             figures: MemoryFigures {
                 rss: Some(pss * 2),
                 pss: Some(pss),
@@ -785,18 +783,13 @@ mod tests {
             swap_pss: Some(0),
             threads: 1,
             mappings: Some(10),
-            cgroup: None,
-            container: None,
-            restricted: false,
-            over_budget: false,
-            split: None,
             sources: crate::overtime::rollup::Sources {
                 rss: Provenance::now(Source::SmapsRollup),
                 pss: Some(Provenance::now(Source::SmapsRollup)),
             },
             pss_state: PssState::Read,
             rollup_read_s: Some(0.001),
-            leader_exited: false,
+            ..ProcessRow::default()
         }
     }
 

@@ -172,6 +172,13 @@ impl ProcDir {
         )
         .map_err(io::Error::from)?;
         let file = File::from(fd);
+        // The kernel's own files of a process under the real `/proc` are procfs files: their
+        // type needs no `fstat` (repeated readers such as `top` open thousands a second). What
+        // a link leads to (`map_files/`, `fd/`, `root/`...) and anything under another root is
+        // checked.
+        if self.inner.default_root && is_own_procfs_file(name) {
+            return Ok(file);
+        }
         let ty = file.metadata()?.file_type();
         if !ty.is_file() {
             let what = if ty.is_fifo() {
@@ -326,5 +333,57 @@ impl ProcDir {
             })
             .map(|t| t.as_bytes().to_vec())
             .collect()
+    }
+}
+
+/// True for a file procfs itself generates for a process or one of its threads (`status`,
+/// `task/TID/smaps`...), as opposed to a link to some other file (`map_files/`, `fd/`, `exe`).
+fn is_own_procfs_file(name: &str) -> bool {
+    let file = match name.strip_prefix("task/") {
+        Some(rest) => match rest.split_once('/') {
+            Some((tid, file)) if !tid.is_empty() && tid.bytes().all(|b| b.is_ascii_digit()) => file,
+            _ => return false,
+        },
+        None => name,
+    };
+    matches!(
+        file,
+        "status"
+            | "stat"
+            | "statm"
+            | "cmdline"
+            | "comm"
+            | "cgroup"
+            | "maps"
+            | "smaps"
+            | "smaps_rollup"
+            | "environ"
+            | "io"
+            | "limits"
+            | "oom_score"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_own_procfs_file;
+
+    #[test]
+    fn own_procfs_files_are_told_from_links() {
+        for own in ["status", "smaps_rollup", "task/12/status", "task/7/maps"] {
+            assert!(is_own_procfs_file(own), "{own}");
+        }
+        for other in [
+            "map_files/1000-2000",
+            "fd/3",
+            "exe",
+            "root/etc/passwd",
+            "task/x/status",
+            "task//status",
+            "task/12/fd/3",
+            "task/12/map_files/1-2",
+        ] {
+            assert!(!is_own_procfs_file(other), "{other}");
+        }
     }
 }
