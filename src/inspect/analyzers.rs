@@ -182,7 +182,9 @@ pub(crate) fn externals() -> Vec<External> {
     out
 }
 
-/// Checks that an external analyzer may run (see [`CheckedProgram::open`] for the rules).
+/// Checks that an external analyzer may run: an executable regular file, owned by root or the
+/// caller, not writable by group or others, below directories that are owned by root or the
+/// caller and not writable by group or others unless sticky.
 pub fn check_external(path: &Path) -> Result<()> {
     CheckedProgram::open(path).map(|_| ())
 }
