@@ -90,7 +90,9 @@ pub fn gather_with(pid: u32, can_suspend_seccomp: bool, flags: bool) -> Result<F
         .read("status")
         .is_ok_and(|b| crate::platform::linux::ptrace::frame::shadow_stack_enabled(&b))
     {
-        return Err(crate::platform::linux::ptrace::remote::shadow_stack_refusal(pid));
+        return Err(crate::platform::linux::ptrace::frame::shadow_stack_refusal(
+            pid,
+        ));
     }
     let smaps = if flags {
         smaps::parse(&bytes)?

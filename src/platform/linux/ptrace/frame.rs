@@ -276,6 +276,16 @@ pub fn shadow_stack_enabled(status: &[u8]) -> bool {
         })
 }
 
+/// The refusal of a process whose thread has a CET user shadow stack.
+pub fn shadow_stack_refusal(pid: u32) -> crate::error::Error {
+    crate::error::Error::Refused {
+        pid,
+        reason: "it runs with a CET user shadow stack (x86_Thread_features: shstk): memlink \
+                 cannot prepare the return path that keeps it safe should memlink die"
+            .into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

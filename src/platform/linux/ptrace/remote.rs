@@ -686,19 +686,9 @@ fn find_restore_rt(pid: u32, maps: &[crate::proc::smaps::SmapsEntry]) -> Option<
 fn check_shadow_stack(pid: u32, tid: i32) -> Result<()> {
     let st = std::fs::read(pid_path(pid, &format!("task/{tid}/status"))).unwrap_or_default();
     if frame::shadow_stack_enabled(&st) {
-        return Err(shadow_stack_refusal(pid));
+        return Err(super::frame::shadow_stack_refusal(pid));
     }
     Ok(())
-}
-
-/// The refusal of a process whose thread has a CET user shadow stack.
-pub fn shadow_stack_refusal(pid: u32) -> Error {
-    Error::Refused {
-        pid,
-        reason: "it runs with a CET user shadow stack (x86_Thread_features: shstk): memlink \
-                 cannot prepare the return path that keeps it safe should memlink die"
-            .into(),
-    }
 }
 
 #[cfg(all(test, target_arch = "x86_64"))]
