@@ -574,3 +574,69 @@ fn a_program_run_from_a_sealed_memfd_is_medium_with_the_reason_and_unsealed_stay
         }
     }
 }
+
+#[test]
+fn uprobes_of_memlink_leaks_are_breakpoints_never_high_and_gone_after() {
+    if !crate::support::is_root() {
+        crate::support::require_fail("memlink leaks needs root to plant its uprobes");
+        return;
+    }
+    let _g = crate::leaks::BPF.lock().unwrap_or_else(|e| e.into_inner());
+    let mut f = Fixture::start("patchee", &["1"]);
+    let pid = f.pid_arg();
+    let mut leaks = crate::support::memlink()
+        .args(["leaks", "--pid", &pid, "--all", "--duration", "2s"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start memlink leaks");
+    // While the probes are in: the kernel's int3s at the entries of libc's allocator. The
+    // kernel maps [uprobes] (its out-of-line area) only for a probed instruction it cannot
+    // emulate; x86-64 emulates the `push` and `endbr64` these functions start with, so the
+    // area may never appear: then the breakpoints are medium, with it low naming it.
+    let t0 = std::time::Instant::now();
+    let mut during = None;
+    while t0.elapsed().as_secs() < 20 && leaks.try_wait().unwrap().is_none() {
+        f.send("x");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let (_, report) = audit(f.pid());
+        if of_kind(&report, "modified_code")
+            .iter()
+            .any(|m| m["detail"]["symbol"] == "malloc+0x0")
+        {
+            during = Some(report);
+            break;
+        }
+    }
+    let during = during.expect("no probe seen while memlink leaks ran");
+    let status = leaks.wait().unwrap();
+    assert!(status.success() || status.code() == Some(1), "{status:?}");
+    let uprobes = std::fs::read_to_string(format!("/proc/{pid}/maps"))
+        .unwrap()
+        .contains("[uprobes]");
+    for m in of_kind(&during, "modified_code") {
+        assert_eq!(m["detail"]["class"], "breakpoint", "{during:#}");
+        let reason = m["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("+0x0"),
+            "a probe at a function entry: {reason}"
+        );
+        if uprobes {
+            assert_eq!(m["severity"], "low", "{during:#}");
+            assert!(reason.contains("[uprobes]"), "{during:#}");
+        } else {
+            assert_eq!(m["severity"], "medium", "{during:#}");
+        }
+    }
+    let no_high = |r: &Value| {
+        findings(r)
+            .iter()
+            .all(|x| x["severity"] != "high" && x["severity"] != "critical")
+    };
+    assert!(no_high(&during), "{during:#}");
+    // After it ended: the probes are gone, the copied pages equal the file again.
+    let (code, after) = audit(f.pid());
+    assert!(no_high(&after), "{after:#}");
+    assert!(of_kind(&after, "modified_code").is_empty(), "{after:#}");
+    assert_eq!(code, 0, "{after:#}");
+}

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use crate::support::{self, is_root, require, require_fail, Fixture};
 
-/// The BPF tests look at every program the kernel holds: one at a time.
-static BPF: Mutex<()> = Mutex::new(());
+/// The BPF tests look at every program the kernel holds: one at a time (the audit of a
+/// probed process takes it too).
+pub(crate) static BPF: Mutex<()> = Mutex::new(());
 
 /// Whether this machine can run the probes (root, uprobe PMU); skips or fails otherwise.
 fn bpf_ready() -> bool {
