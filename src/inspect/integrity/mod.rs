@@ -238,7 +238,7 @@ fn preload(
 }
 
 /// Lowers, with the reason, a `fileless_code` finding that is the process's own executable run
-/// from a sealed memfd or replaced by an upgrade (see [`files::explain_own_executable`]).
+/// from a sealed memfd or replaced by an upgrade (see `files::explain_own_executable`).
 pub fn explain_own_executable(dir: &ProcDir, snapshot: &Snapshot, findings: &mut [Finding]) {
     files::explain_own_executable(dir, &snapshot.regions, findings);
 }
