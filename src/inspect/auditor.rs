@@ -172,10 +172,18 @@ pub fn audit_all(req: &AuditRequest) -> Result<AllReport> {
         reports: Vec::new(),
     };
     let cache = Cache::new();
-    for pid in pids {
-        let mut one = req.clone();
-        one.pid = pid;
-        match audit_with(&one, &cache) {
+    // Processes are independent: audited in parallel, sharing the files already read.
+    use rayon::prelude::*;
+    let results: Vec<Result<AuditReport>> = pids
+        .par_iter()
+        .map(|&pid| {
+            let mut one = req.clone();
+            one.pid = pid;
+            audit_with(&one, &cache)
+        })
+        .collect();
+    for result in results {
+        match result {
             Ok(r) => {
                 all.audited += 1;
                 if !r.findings.is_empty() {
