@@ -99,6 +99,9 @@ pub mod kind {
     pub const COPIED_IDENTICAL: &str = "copied_identical_code";
     /// Copied executable pages that could not be compared (in swap, or unreadable).
     pub const UNVERIFIED_CODE: &str = "unverified_code";
+    /// A mapped file that changed on disk after the process started (compared with its
+    /// package where dpkg knows it).
+    pub const FILE_CHANGED: &str = "file_changed_on_disk";
     /// A GOT slot pointing where the dynamic linker would not have put it.
     pub const IMPORT_HOOK: &str = "import_hook";
     /// A library preloaded into the process (`LD_PRELOAD`, `/etc/ld.so.preload`).

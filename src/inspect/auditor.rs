@@ -12,7 +12,7 @@ use crate::analyzer::MemoryAnalyzer;
 use crate::error::{Error, Result};
 use crate::inspect::analyzers::{self, Analyzer, Context, MemoryAccess, ProtectionAudit};
 use crate::inspect::audit::{self, Finding, Severity};
-use crate::inspect::integrity::ElfCache;
+use crate::inspect::integrity::Cache;
 use crate::platform::DEFAULT_PROC_ROOT;
 use crate::snapshot::Snapshot;
 
@@ -79,11 +79,11 @@ impl AuditReport {
 /// # Errors
 /// An unknown or refused analyzer, the process cannot be opened or read, an analyzer fails.
 pub fn audit_process(req: &AuditRequest) -> Result<AuditReport> {
-    audit_with(req, &ElfCache::new())
+    audit_with(req, &Cache::new())
 }
 
 /// [`audit_process`] with the ELF files already parsed in `cache`.
-fn audit_with(req: &AuditRequest, cache: &ElfCache) -> Result<AuditReport> {
+fn audit_with(req: &AuditRequest, cache: &Cache) -> Result<AuditReport> {
     let names = req.analyzer_names();
     let analyzers = names
         .iter()
@@ -108,6 +108,11 @@ fn audit_with(req: &AuditRequest, cache: &ElfCache) -> Result<AuditReport> {
             crate::inspect::integrity::check(analyzer.proc_dir(), &memory, &snapshot, cache);
         findings.retain(|f| f.kind != audit::kind::MODIFIED_CODE);
         findings.extend(integrity.findings);
+        crate::inspect::integrity::explain_own_executable(
+            analyzer.proc_dir(),
+            &snapshot,
+            &mut findings,
+        );
         if let Some(rt) = &integrity.runtime {
             crate::inspect::integrity::lower(&mut findings, &snapshot, rt);
             jit = Some(rt.engine.to_string());
@@ -166,11 +171,19 @@ pub fn audit_all(req: &AuditRequest) -> Result<AllReport> {
         unreadable: 0,
         reports: Vec::new(),
     };
-    let cache = ElfCache::new();
-    for pid in pids {
-        let mut one = req.clone();
-        one.pid = pid;
-        match audit_with(&one, &cache) {
+    let cache = Cache::new();
+    // Processes are independent: audited in parallel, sharing the files already read.
+    use rayon::prelude::*;
+    let results: Vec<Result<AuditReport>> = pids
+        .par_iter()
+        .map(|&pid| {
+            let mut one = req.clone();
+            one.pid = pid;
+            audit_with(&one, &cache)
+        })
+        .collect();
+    for result in results {
+        match result {
             Ok(r) => {
                 all.audited += 1;
                 if !r.findings.is_empty() {

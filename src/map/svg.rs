@@ -365,7 +365,7 @@ pub fn render_watch(log: &WatchLog) -> String {
 }
 
 /// `YYYY-MM-DD HH:MM:SS UTC` from seconds since the Unix epoch.
-fn utc(secs: u64) -> String {
+pub(crate) fn utc(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use crate::support::{self, is_root, require, require_fail, Fixture};
 
-/// The BPF tests look at every program the kernel holds: one at a time.
+/// The BPF tests look at every program the kernel holds: one at a time (the audit of a
+/// probed process and top's leaks key take it too).
 pub(crate) static BPF: Mutex<()> = Mutex::new(());
 
 /// Whether this machine can run the probes (root, uprobe PMU); skips or fails otherwise.

@@ -36,6 +36,8 @@ pub(crate) struct CodeCheck<'a> {
     pub cache: &'a ElfCache,
     /// Its loaded modules, by address.
     pub modules: &'a [Loaded],
+    /// The files (device, inode) that changed on disk after the process started.
+    pub changed: &'a [(u64, u64)],
 }
 
 impl CodeCheck<'_> {
@@ -105,20 +107,14 @@ impl CodeCheck<'_> {
                 }
             }
             if identical > 0 {
-                out.push(self.finding(
+                out.push(self.identical(
                     r,
                     start,
                     end,
-                    Severity::Info,
-                    kind::COPIED_IDENTICAL,
                     format!(
                         "{} copied on write, identical to the file (what a detached debugger leaves)",
                         crate::units::format_size(identical)
                     ),
-                    Detail {
-                        module: r.path.as_ref().map(|p| p.display().to_string()),
-                        ..Detail::default()
-                    },
                 ));
             }
         }
@@ -150,7 +146,34 @@ impl CodeCheck<'_> {
             }
         }
         // Past the end of the file a mapping reads zeros.
-        let ranges = diff_ranges(&live, &disk);
+        let mut ranges = diff_ranges(&live, &disk);
+        // With text relocations the dynamic linker wrote into the code: where it did, the
+        // bytes are expected to differ.
+        if let Some(f) = facts_of(self.dir, self.cache, r).filter(|f| f.textrel) {
+            let word = f.word();
+            let before: usize = ranges.iter().map(|(a, b)| b - a).sum();
+            ranges.retain(|&(a, b)| {
+                let covered = |i: usize| {
+                    f.vaddr_of_offset(file_off + i as u64).is_some_and(|v| {
+                        let k = f.text_relocs.partition_point(|&o| o + word <= v);
+                        f.text_relocs.get(k).is_some_and(|&o| o <= v)
+                    })
+                };
+                !(a..b).all(covered)
+            });
+            let after: usize = ranges.iter().map(|(a, b)| b - a).sum();
+            if after < before {
+                out.push(self.identical(
+                    r,
+                    start,
+                    end,
+                    format!(
+                        "{} bytes differ from the file where its text relocations (DT_TEXTREL) apply: expected",
+                        before - after
+                    ),
+                ));
+            }
+        }
         for &(a, b) in &ranges {
             let f = self.describe(r, start, &live, &disk, a, b);
             out.push(f);
@@ -184,7 +207,18 @@ impl CodeCheck<'_> {
         // Decode from the patch's first byte; an instruction may run past the range.
         let tail = &live[a..live.len().min(a + 16)];
         let class = classify(tail, addr, &live[a..b], sym.as_ref().map(|s| s.1));
+        let key = (
+            (r.device.major as u64) << 32 | r.device.minor as u64,
+            r.inode,
+        );
+        let changed = self.changed.contains(&key);
         let (severity, class_name, what) = match &class {
+            // The file, not the memory, may be what changed.
+            _ if changed => (
+                Severity::Low,
+                "file_changed",
+                "differs from the file, which changed on disk after the process started (see file_changed_on_disk): not compared as a patch".to_string(),
+            ),
             Class::Breakpoint if self.uprobes => (
                 Severity::Low,
                 "breakpoint",
@@ -242,6 +276,22 @@ impl CodeCheck<'_> {
                 live: Some(shown(live)),
                 file: Some(shown(disk)),
                 evidence: None,
+            },
+        )
+    }
+
+    /// An `info` finding of bytes that are as expected.
+    fn identical(&self, r: &MemoryRegion, start: u64, end: u64, reason: String) -> Finding {
+        self.finding(
+            r,
+            start,
+            end,
+            Severity::Info,
+            kind::COPIED_IDENTICAL,
+            reason,
+            Detail {
+                module: r.path.as_ref().map(|p| p.display().to_string()),
+                ..Detail::default()
             },
         )
     }

@@ -10,6 +10,7 @@
 
 pub mod code;
 pub mod elf;
+pub mod files;
 pub mod imports;
 pub mod jit;
 
@@ -19,7 +20,25 @@ use crate::region::RegionType;
 use crate::snapshot::Snapshot;
 
 pub use elf::ElfCache;
+pub use files::FileCache;
 pub use jit::Runtime;
+
+/// What a run of audits keeps between processes: the ELF files parsed and the package
+/// database, each read once.
+#[derive(Debug, Default)]
+pub struct Cache {
+    /// The parsed ELF files.
+    pub elf: ElfCache,
+    /// The package database and the files hashed.
+    pub files: FileCache,
+}
+
+impl Cache {
+    /// An empty cache.
+    pub fn new() -> Cache {
+        Cache::default()
+    }
+}
 
 /// What the integrity check adds to an audit.
 #[derive(Debug, Default)]
@@ -31,13 +50,8 @@ pub struct Integrity {
 }
 
 /// Runs the byte-level checks over the live process of `dir`, whose `snapshot` was just taken;
-/// `cache` holds the ELF files already parsed (share it between processes).
-pub fn check(
-    dir: &ProcDir,
-    memory: &MemReader,
-    snapshot: &Snapshot,
-    cache: &ElfCache,
-) -> Integrity {
+/// `cache` holds what was already read (share it between processes).
+pub fn check(dir: &ProcDir, memory: &MemReader, snapshot: &Snapshot, cache: &Cache) -> Integrity {
     let regions = &snapshot.regions;
     let uprobes = regions
         .iter()
@@ -46,8 +60,13 @@ pub fn check(
             .iter()
             .any(|r| r.region_type == RegionType::Kernel && r.display_name() == "[uprobes]");
     let mut findings = Vec::new();
-    let modules = imports::loaded(dir, memory, regions, cache);
-    let preloaded = preloaded(dir);
+    let modules = imports::loaded(dir, memory, regions, &cache.elf);
+    let preloaded = preloaded(dir, &cache.files);
+    let start = dir
+        .path()
+        .parent()
+        .and_then(|root| files::start_epoch(root, snapshot.process.start_time));
+    let changed = files::check(dir, regions, start, &cache.files, &mut findings);
     let mut interposed = Default::default();
     if let Ok(pagemap) = PageMap::open(dir) {
         code::CodeCheck {
@@ -55,8 +74,9 @@ pub fn check(
             memory,
             regions,
             uprobes,
-            cache,
+            cache: &cache.elf,
             modules: &modules,
+            changed: &changed,
         }
         .run(&pagemap, &mut findings);
         let paths: Vec<String> = preloaded.iter().map(|p| p.path.clone()).collect();
@@ -124,7 +144,7 @@ struct Preload {
 
 /// The libraries of `LD_PRELOAD` (as read from the process's environment, which it can
 /// rewrite) and of `/etc/ld.so.preload`.
-fn preloaded(dir: &ProcDir) -> Vec<Preload> {
+fn preloaded(dir: &ProcDir, files: &FileCache) -> Vec<Preload> {
     let mut out = Vec::new();
     if let Ok(env) = dir.read("environ") {
         for var in env.split(|&b| b == 0) {
@@ -144,11 +164,18 @@ fn preloaded(dir: &ProcDir) -> Vec<Preload> {
     }
     if let Ok(text) = std::fs::read_to_string("/etc/ld.so.preload") {
         for lib in text.split_whitespace() {
+            // A library an installed package ships (a known tool's) is less likely a
+            // rootkit's; the list is read only when the file names a library.
+            let packaged = files.package(std::path::Path::new(lib)).is_some();
             out.push(Preload {
                 path: lib.to_string(),
-                severity: Severity::Medium,
+                severity: if packaged { Severity::Low } else { Severity::Medium },
                 source: "/etc/ld.so.preload",
-                evidence: "/etc/ld.so.preload (a classic userland rootkit vector)",
+                evidence: if packaged {
+                    "/etc/ld.so.preload (a classic userland rootkit vector); the library belongs to an installed package (dpkg's lists)"
+                } else {
+                    "/etc/ld.so.preload (a classic userland rootkit vector); no installed package lists the library"
+                },
             });
         }
     }
@@ -208,6 +235,12 @@ fn preload(
             }),
         });
     }
+}
+
+/// Lowers, with the reason, a `fileless_code` finding that is the process's own executable run
+/// from a sealed memfd or replaced by an upgrade (see `files::explain_own_executable`).
+pub fn explain_own_executable(dir: &ProcDir, snapshot: &Snapshot, findings: &mut [Finding]) {
+    files::explain_own_executable(dir, &snapshot.regions, findings);
 }
 
 /// Lowers the findings a recognised runtime explains (see [`audit::lower_for_runtime`]).
