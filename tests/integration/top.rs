@@ -183,10 +183,23 @@ fn shows_a_fixture_drills_in_snapshots_and_restores() {
     }
     t.keys(&["-l", &regions.pid_arg()]);
     t.keys(&["Enter"]);
+    // Only the fixture's row: a short-lived process of a test running alongside, whose
+    // command line holds the same digits, would otherwise be the one Enter opens.
     t.wait_for("only the regions fixture", |s| {
-        s.lines()
-            .any(|l| l.starts_with(&format!("{} ", regions.pid())))
-            && !s.lines().any(|l| l.starts_with(&format!("{pid} ")))
+        let rows: Vec<&str> = s
+            .lines()
+            .skip_while(|l| !l.starts_with("PID "))
+            .skip(1)
+            .filter(|l| {
+                l.split_whitespace()
+                    .next()
+                    .is_some_and(|w| w.parse::<u32>().is_ok())
+            })
+            .collect();
+        !rows.is_empty()
+            && rows
+                .iter()
+                .all(|l| l.starts_with(&format!("{} ", regions.pid())))
     });
     t.keys(&["Enter"]);
     let s = t.wait_for("the process view", |s| {
