@@ -109,13 +109,13 @@ impl Tracker {
     /// start time), and its growth is judged over that history. A row read without its mapping
     /// count, command line or cgroup (between passes) gets the last ones read for the same
     /// process; the command line only while the command name is the same (an `exec` changes it).
-    pub fn merge(&mut self, rows: Vec<(ProcessRow, Option<u64>)>, now: Instant) -> Vec<Row> {
+    pub fn merge(&mut self, rows: Vec<ProcessRow>, now: Instant) -> Vec<Row> {
         let epoch = *self.epoch.get_or_insert(now);
         let t = now.saturating_duration_since(epoch).as_secs_f64();
         let mut out = Vec::with_capacity(rows.len());
         let mut seen = HashMap::with_capacity(rows.len());
-        for (mut ps, start) in rows {
-            let pid = ps.pid;
+        for mut ps in rows {
+            let (pid, start) = (ps.pid, ps.start_time);
             seen.insert(pid, ());
             let pss_age = ps
                 .figures

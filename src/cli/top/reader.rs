@@ -183,15 +183,7 @@ fn read_list(config: &Config, tracker: &mut Tracker, cache: &RollupCache, rollup
         Ok(t) => t,
         Err(e) => return Msg::Failed(e.to_string()),
     };
-    let rows = table
-        .rows
-        .into_iter()
-        .map(|r| {
-            let start = r.start_time;
-            (r, start)
-        })
-        .collect();
-    let rows = tracker.merge(rows, Instant::now());
+    let rows = tracker.merge(table.rows, Instant::now());
     let mem = std::fs::read(config.proc_root.join("meminfo"))
         .map(|b| memlink::proc::meminfo::parse(&b))
         .unwrap_or_default();

@@ -446,36 +446,35 @@ fn pid_reuse_starts_over() {
         age_s: 4.0,
     });
     old.pss_state = PssState::Earlier;
+    old.start_time = Some(100);
     for i in 0..20 {
         let mut r = old.clone();
         r.figures.rss = Some((10 + i) * MIB);
-        let rows = t.merge(vec![(r, Some(100))], t0 + Duration::from_secs(i));
+        let rows = t.merge(vec![r], t0 + Duration::from_secs(i));
         assert_eq!(rows[0].pss_age, Some(Duration::from_secs(4)));
     }
-    let rows = t.merge(vec![(old.clone(), Some(100))], t0 + Duration::from_secs(20));
+    let rows = t.merge(vec![old.clone()], t0 + Duration::from_secs(20));
     assert!(rows[0].growth.is_some());
     // Between passes the mapping count is not read: the last one of the same process stands.
     assert_eq!(old.mappings, Some(47));
     let mut cheap = old.clone();
     cheap.mappings = None;
     cheap.command = None;
-    let rows = t.merge(
-        vec![(cheap.clone(), Some(100))],
-        t0 + Duration::from_secs(20),
-    );
+    let rows = t.merge(vec![cheap.clone()], t0 + Duration::from_secs(20));
     assert_eq!(rows[0].ps.mappings, Some(47));
     // So is the command line, while the command name says it is the same program.
     assert_eq!(rows[0].ps.command.as_deref(), Some("/usr/bin/old --flag"));
     let mut execed = cheap.clone();
     execed.name = "other".into();
-    let rows = t.merge(vec![(execed, Some(100))], t0 + Duration::from_secs(20));
+    let rows = t.merge(vec![execed], t0 + Duration::from_secs(20));
     assert_eq!(rows[0].ps.command, None);
     // The PID now belongs to a process started later: its history starts over, so growth is
     // unknown again; the library keys its earlier rollups by the same (PID, start time).
     let mut new = cheap;
     new.figures.pss = None;
     new.sources.pss = None;
-    let rows = t.merge(vec![(new, Some(555))], t0 + Duration::from_secs(21));
+    new.start_time = Some(555);
+    let rows = t.merge(vec![new], t0 + Duration::from_secs(21));
     assert_eq!(rows[0].growth, None);
     assert_eq!(rows[0].ps.mappings, None);
     assert_eq!(rows[0].pss_age, None);
@@ -492,7 +491,8 @@ fn growth_uses_the_watch_trend() {
     for i in 0..100u64 {
         let mut r = ps_row(9, "root", "grow", (100 + i) * MIB, None);
         r.restricted = false;
-        last = t.merge(vec![(r, Some(1))], t0 + Duration::from_secs(i));
+        r.start_time = Some(1);
+        last = t.merge(vec![r], t0 + Duration::from_secs(i));
         // The first 10 s are the warm-up of watch's rule, and a slope needs 3 samples after it.
         if i < 12 {
             assert_eq!(last[0].growth, None, "after {i} s");
