@@ -54,6 +54,40 @@ fn monotonic_ns() -> u64 {
         .unwrap_or(0)
 }
 
+/// How long after its time stamp an event is surely in the ring (the probe stamps it on entry
+/// and submits it microseconds later; a thread preempted in between is rare).
+const QUEUE_DELAY_NS: u64 = 20_000_000;
+
+/// Growth points on the probes' clock: one at each interval boundary, taken when the first event
+/// past the boundary is applied, or once nothing older can still be queued. A watch that falls
+/// behind its target (memlink descheduled, a burst read at once) so still records each site's
+/// growth as it happened, not as it was read.
+struct Ticks {
+    start_ns: u64,
+    interval_ns: u64,
+    next_ns: u64,
+}
+
+impl Ticks {
+    fn new(start_ns: u64, interval: Duration) -> Ticks {
+        Ticks {
+            start_ns,
+            interval_ns: (interval.as_nanos() as u64).max(1),
+            next_ns: start_ns,
+        }
+    }
+
+    /// The next point due by `now_ns`, in seconds since the start of the watch.
+    fn due(&mut self, now_ns: u64) -> Option<f64> {
+        if now_ns < self.next_ns {
+            return None;
+        }
+        let t = (self.next_ns - self.start_ns) as f64 / 1e9;
+        self.next_ns += self.interval_ns;
+        Some(t)
+    }
+}
+
 fn cap_eff() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = s.lines().find(|l| l.starts_with("CapEff:"))?;
@@ -181,7 +215,6 @@ pub fn run(
         }
     }
     probes.attach_tracepoints()?;
-    on_attached(probes.attached());
     let mut growth = Growth::new();
     if growth_mode {
         // Read after the probes are in place: a change made in between is seen as an event.
@@ -190,41 +223,66 @@ pub fn run(
     }
     let private_start = private_bytes(&dir);
     let (data_start, rss_start) = status_bytes(opts.pid);
+    // Announced only once the baselines are read: what the target does after the announcement
+    // is both seen as events and counted in its growth.
+    on_attached(probes.attached());
     let started = Instant::now();
     let start_ns = monotonic_ns();
     let mut tracker = Tracker::new(opts.sample_bytes);
     let mut events: Vec<RawEvent> = Vec::new();
-    let mut next_tick = Duration::ZERO;
+    let mut next_check = Duration::ZERO;
     // At least 20 points per site over the watch, so a short watch can be judged.
     let interval = opts
         .interval
         .min(opts.duration / 20)
         .max(Duration::from_millis(50));
+    let mut ticks = Ticks::new(start_ns, interval);
     let mut exited = false;
     let (mut private_end, mut data_end, mut rss_end) = (private_start, data_start, rss_start);
-    let apply =
-        |objs: &mut Objects, tracker: &mut Tracker, growth: &mut Growth, ev: RawEvent| match ev {
-            RawEvent::Enter { .. } | RawEvent::Return { .. } | RawEvent::Free { .. } => {
-                tracker.apply(objs, ev)
-            }
-            _ => growth.apply(objs, ev),
-        };
-    loop {
-        probes.drain(&mut events, Duration::from_millis(2));
-        for ev in events.drain(..) {
-            apply(&mut objs, &mut tracker, &mut growth, ev);
+    let tick = |tracker: &mut Tracker, growth: &mut Growth, t: f64| {
+        if growth_mode {
+            growth.tick(t);
+        } else {
+            tracker.tick(t);
         }
+    };
+    let apply_all = |objs: &mut Objects,
+                     tracker: &mut Tracker,
+                     growth: &mut Growth,
+                     ticks: &mut Ticks,
+                     events: &mut Vec<RawEvent>| {
+        for ev in events.drain(..) {
+            while let Some(t) = ticks.due(ev.time_ns()) {
+                tick(tracker, growth, t);
+            }
+            match ev {
+                RawEvent::Enter { .. } | RawEvent::Return { .. } | RawEvent::Free { .. } => {
+                    tracker.apply(objs, ev)
+                }
+                _ => growth.apply(objs, ev),
+            }
+        }
+    };
+    loop {
+        // Every event stamped well before this has been queued by the time the drain reads.
+        let queued_by = monotonic_ns().saturating_sub(QUEUE_DELAY_NS);
+        probes.drain(&mut events, Duration::from_millis(2));
+        apply_all(
+            &mut objs,
+            &mut tracker,
+            &mut growth,
+            &mut ticks,
+            &mut events,
+        );
         if growth.exec {
             break;
         }
+        while let Some(t) = ticks.due(queued_by) {
+            tick(&mut tracker, &mut growth, t);
+        }
         let el = started.elapsed();
-        if el >= next_tick {
-            if growth_mode {
-                growth.tick(el.as_secs_f64());
-            } else {
-                tracker.tick(el.as_secs_f64());
-            }
-            next_tick += interval;
+        if el >= next_check {
+            next_check += interval;
             if alive(opts.pid) {
                 private_end = private_bytes(&dir).or(private_end);
                 let (d, r) = status_bytes(opts.pid);
@@ -238,6 +296,8 @@ pub fn run(
             break;
         }
     }
+    let watched = started.elapsed();
+    let end_ns = start_ns + watched.as_nanos() as u64;
     // The counters at the end of the watch, then what is still queued (it belongs to the watch).
     if !exited && alive(opts.pid) {
         private_end = private_bytes(&dir).or(private_end);
@@ -245,15 +305,17 @@ pub fn run(
         (data_end, rss_end) = (d.or(data_end), r.or(rss_end));
     }
     probes.drain(&mut events, Duration::ZERO);
-    for ev in events.drain(..) {
-        apply(&mut objs, &mut tracker, &mut growth, ev);
+    apply_all(
+        &mut objs,
+        &mut tracker,
+        &mut growth,
+        &mut ticks,
+        &mut events,
+    );
+    while let Some(t) = ticks.due(end_ns) {
+        tick(&mut tracker, &mut growth, t);
     }
-    let watched = started.elapsed();
-    if growth_mode {
-        growth.tick(watched.as_secs_f64());
-    } else {
-        tracker.tick(watched.as_secs_f64());
-    }
+    tick(&mut tracker, &mut growth, watched.as_secs_f64());
     let drops = probes.drops();
     drop(probes);
     let seen = if growth_mode {
@@ -273,7 +335,7 @@ pub fn run(
     }
     // Ages are measured on the probes' clock up to the end of the watch (before the detach,
     // which takes a while: each uprobe is removed under an RCU grace period).
-    let now_ns = start_ns + watched.as_nanos() as u64;
+    let now_ns = end_ns;
     let followed = Followed {
         children_not_followed: growth.children.clone(),
         exec: growth.exec,

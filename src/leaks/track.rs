@@ -32,6 +32,8 @@ pub(crate) struct SiteTable {
     by_stack: HashMap<Vec<u64>, u32>,
     /// Sites by id.
     pub sites: Vec<Site>,
+    /// The time of the latest tick, when there was one.
+    last_tick: Option<f64>,
 }
 
 impl SiteTable {
@@ -48,7 +50,8 @@ impl SiteTable {
             live_count: 0,
             alloc_bytes: 0.0,
             alloc_count: 0,
-            series: Vec::new(),
+            // A site first seen since the latest tick had nothing live at that tick.
+            series: self.last_tick.map(|t| (t, 0.0)).into_iter().collect(),
         });
         self.by_stack.insert(key, id);
         id
@@ -76,6 +79,7 @@ impl SiteTable {
 
     /// Records each site's live bytes at `t` seconds.
     pub(crate) fn tick(&mut self, t: f64) {
+        self.last_tick = Some(t);
         for s in &mut self.sites {
             s.series.push((t, s.live_bytes));
         }

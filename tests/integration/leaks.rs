@@ -331,6 +331,48 @@ fn growth_mode_attributes_the_growth_to_leak_here_not_churn() {
 }
 
 #[test]
+fn a_watch_that_falls_behind_still_sees_the_growth_as_it_happened() {
+    if !bpf_ready() {
+        return;
+    }
+    let _g = BPF.lock().unwrap_or_else(|e| e.into_inner());
+    let mut fx = Fixture::start_flags("leaky", &["-O2", "-fomit-frame-pointer"], &[]);
+    let pid = fx.pid_arg();
+    let mut args = vec![
+        "--pid",
+        &pid,
+        "--duration",
+        "60s",
+        "--format",
+        "json",
+        "--top",
+        "100",
+    ];
+    args.extend(SHORT_WATCH);
+    let leaks = start_leaks(&args);
+    // memlink reads nothing while the target leaks for 1.2 s, then every event at once.
+    support::signal(leaks.id(), "STOP");
+    fx.send("go 40");
+    assert_eq!(fx.read_line(), "done");
+    support::signal(leaks.id(), "CONT");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    support::signal(leaks.id(), "INT");
+    let out = leaks.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    let top = &r["sites"][0];
+    assert!(has_frame(top, "leak_here"), "{top}");
+    assert_eq!(top["count"], 40, "{top}");
+    // The series follows the events' own times: the growth spans the 1.2 s of the rounds.
+    let span = top["growth"]["span_s"].as_f64().unwrap();
+    assert!(span >= 1.0, "{top}");
+    assert_eq!(top["growth"]["suspected"], true, "{top}");
+    // The baseline was read before "probes attached": all of the growth is the watch's.
+    let f = r["accounts_for"].as_f64().expect("accounts_for");
+    assert!((0.9..=1.1).contains(&f), "{f}: {r}");
+}
+
+#[test]
 fn growth_mode_sees_a_thread_arena_grow_by_mprotect() {
     if !bpf_ready() {
         return;
