@@ -246,11 +246,14 @@ pub fn run(
             tracker.tick(t);
         }
     };
-    let apply_all = |objs: &mut Objects,
-                     tracker: &mut Tracker,
-                     growth: &mut Growth,
-                     ticks: &mut Ticks,
-                     events: &mut Vec<RawEvent>| {
+    // Applies the drained events, each after the points due before it, then the points due by
+    // `up_to` (nothing older can still be queued).
+    let advance = |objs: &mut Objects,
+                   tracker: &mut Tracker,
+                   growth: &mut Growth,
+                   ticks: &mut Ticks,
+                   events: &mut Vec<RawEvent>,
+                   up_to: u64| {
         for ev in events.drain(..) {
             while let Some(t) = ticks.due(ev.time_ns()) {
                 tick(tracker, growth, t);
@@ -262,23 +265,24 @@ pub fn run(
                 _ => growth.apply(objs, ev),
             }
         }
+        while let Some(t) = ticks.due(up_to) {
+            tick(tracker, growth, t);
+        }
     };
     loop {
         // Every event stamped well before this has been queued by the time the drain reads.
         let queued_by = monotonic_ns().saturating_sub(QUEUE_DELAY_NS);
         probes.drain(&mut events, Duration::from_millis(2));
-        apply_all(
+        advance(
             &mut objs,
             &mut tracker,
             &mut growth,
             &mut ticks,
             &mut events,
+            queued_by,
         );
         if growth.exec {
             break;
-        }
-        while let Some(t) = ticks.due(queued_by) {
-            tick(&mut tracker, &mut growth, t);
         }
         let el = started.elapsed();
         if el >= next_check {
@@ -305,16 +309,14 @@ pub fn run(
         (data_end, rss_end) = (d.or(data_end), r.or(rss_end));
     }
     probes.drain(&mut events, Duration::ZERO);
-    apply_all(
+    advance(
         &mut objs,
         &mut tracker,
         &mut growth,
         &mut ticks,
         &mut events,
+        end_ns,
     );
-    while let Some(t) = ticks.due(end_ns) {
-        tick(&mut tracker, &mut growth, t);
-    }
     tick(&mut tracker, &mut growth, watched.as_secs_f64());
     let drops = probes.drops();
     drop(probes);
